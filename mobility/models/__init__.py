@@ -1,0 +1,33 @@
+"""ivmweb's entities. The database is the truth for inventory, plans, migrations and the audit trail."""
+
+from mobility.models.audit import AuditEvent
+from mobility.models.inventory import (
+    FCPort,
+    IOSlot,
+    IVMConsole,
+    ManagedSystem,
+    Partition,
+    SharedEthernetAdapter,
+    StorageDevice,
+    VirtualAdapter,
+)
+from mobility.models.migrations import AdapterMapping, Migration, MigrationEvent, MigrationStep, PlanVersion
+from mobility.models.teams import Team
+
+__all__ = [
+    "AdapterMapping",
+    "AuditEvent",
+    "FCPort",
+    "IOSlot",
+    "IVMConsole",
+    "ManagedSystem",
+    "Migration",
+    "MigrationEvent",
+    "MigrationStep",
+    "Partition",
+    "PlanVersion",
+    "SharedEthernetAdapter",
+    "StorageDevice",
+    "Team",
+    "VirtualAdapter",
+]

@@ -1,0 +1,132 @@
+"""Shared fixtures: personas, the live ASGI server (daphne) and Chromium through Playwright."""
+
+import os
+import shutil
+from functools import partial
+
+import pytest
+from django.conf import settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+]
+
+
+def pytest_report_header(config):
+    db = settings.DATABASES["default"]
+    layer = settings.CHANNEL_LAYERS["default"]
+    where = layer.get("CONFIG", {}).get("hosts", [{}])[0]
+    where = where.get("address", where) if isinstance(where, dict) else where
+    return [
+        f"ivmweb database: {settings.DATABASE_VENDOR} ({db.get('HOST') or db['NAME']})",
+        f"ivmweb channel layer: {settings.CHANNEL_LAYER_NAME}" + (f" ({where})" if where else ""),
+        f"ivmweb browser: {CHROMIUM if shutil.which(CHROMIUM) else 'chromium missing'}",
+    ]
+
+
+# --- personas -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def personas(db):
+    """The demo people (rita requester and alex approver in Payments, omar requester in Analytics,
+    audrey auditor, adam admin), all with the password 'pw-<username>'."""
+    from django.contrib.auth.models import User
+
+    from mobility.demo import ensure_personas
+
+    ensure_personas()
+    users = {}
+    for user in User.objects.all():
+        user.set_password(f"pw-{user.username}")
+        user.save()
+        users[user.username] = user
+    return users
+
+
+@pytest.fixture
+def requester(personas):
+    return personas["rita"]
+
+
+@pytest.fixture
+def approver(personas):
+    return personas["alex"]
+
+
+@pytest.fixture
+def auditor(personas):
+    return personas["audrey"]
+
+
+@pytest.fixture
+def admin_user(personas):
+    return personas["adam"]
+
+
+# --- live ASGI server -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def asgi_server(django_db_setup, django_db_blocker):
+    """Daphne in a child process serving HTTP and websockets against the test database."""
+    from channels.testing.live import make_application
+    from daphne.testing import DaphneProcess
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from django.db import connections
+
+    # The child is forked: it inherits settings already pointing at the test database. Close our
+    # connections first so that no socket is shared, and fork unblocked so the child may use the DB.
+    process = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler))
+    with django_db_blocker.unblock():
+        connections.close_all()
+        process.start()
+    if not process.ready.wait(timeout=30):
+        process.terminate()
+        raise RuntimeError("daphne did not start within 30 s")
+    yield f"http://127.0.0.1:{process.port.value}"
+    process.terminate()
+    process.join(timeout=10)
+
+
+# --- Chromium -------------------------------------------------------------------------------------
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API holds an event loop that async tests must not meet."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/ensure-chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make are
+    # still plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def login(page, base_url: str, username: str, password: str | None = None):
+    """Sign in through the login form, as a person would."""
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password or f"pw-{username}")
+    page.get_by_role("button", name="Sign in").click()

@@ -1,0 +1,56 @@
+"""The live websocket, through the full ASGI stack (Origin check, session auth) and real Redis."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from ivmweb.asgi import application
+from mobility.consumers import DASHBOARD_GROUP
+from tests.markers import redis_only
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio, redis_only]
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+@sync_to_async
+def _session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+
+
+def _communicator(*headers):
+    return WebsocketCommunicator(application, "/ws/live/", headers=[(b"host", b"127.0.0.1"), *headers])
+
+
+async def test_a_signed_in_user_receives_a_group_message_through_redis(requester):
+    assert get_channel_layer().__class__.__name__ == "RedisChannelLayer"
+    communicator = _communicator(ORIGIN, (b"cookie", await _session_cookie(requester)))
+    connected, _ = await communicator.connect()
+    assert connected
+    await get_channel_layer().group_send(DASHBOARD_GROUP, {"type": "live.push", "html": "<div id=x>hi</div>"})
+    assert await communicator.receive_from(timeout=5) == "<div id=x>hi</div>"
+    await communicator.disconnect()
+
+
+async def test_an_anonymous_socket_is_refused():
+    communicator = _communicator(ORIGIN)
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_a_foreign_origin_is_refused_even_with_a_valid_session(requester):
+    communicator = _communicator((b"origin", b"http://evil.example"), (b"cookie", await _session_cookie(requester)))
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_messages_from_the_browser_are_refused_without_effect(requester):
+    communicator = _communicator(ORIGIN, (b"cookie", await _session_cookie(requester)))
+    assert (await communicator.connect())[0]
+    await communicator.send_to(text_data='{"subscribe": "everything"}')
+    assert "error" in await communicator.receive_from(timeout=5)
+    await communicator.disconnect()
