@@ -1,0 +1,61 @@
+"""Pure planning core: requirement checks, destination ranking and adapter mappings for partition mobility.
+
+Input is an inventory snapshot (`snapshot.py`, frozen dataclasses); output is plain data that `to_dict()` turns
+into JSON for a plan snapshot. No Django, no database, no SSH: everything here is a function of its arguments.
+"""
+
+from .checks import (
+    Assessment,
+    Check,
+    Mode,
+    PartitionProfile,
+    Status,
+    check_partition,
+    destination_checks,
+    mode_for_state,
+    partition_checks,
+    profile_partition,
+)
+from .mappings import (
+    AdapterMapping,
+    EthernetMapping,
+    MappingNote,
+    MappingPlan,
+    MappingProblem,
+    MappingSyntaxError,
+    VtdPlan,
+    check_mappings,
+    edit_mapping,
+    edit_plan,
+    format_mapping,
+    format_mappings,
+    migrlpar_input,
+    parse_mapping,
+    parse_mappings,
+    recommend_mappings,
+)
+from .ranking import Candidate, Effect, Reason, evaluate_destination, rank_destinations
+from .serialize import to_jsonable
+from .snapshot import (
+    BackingDevice,
+    EthernetAdapter,
+    FcClientAdapter,
+    FcPort,
+    Hdisk,
+    ManagedSystem,
+    ManagementPartition,
+    Partition,
+    ScsiClientAdapter,
+    partition_from_dict,
+    system_from_dict,
+)
+
+__all__ = [
+    "AdapterMapping", "Assessment", "BackingDevice", "Candidate", "Check", "Effect", "EthernetAdapter",
+    "EthernetMapping", "FcClientAdapter", "FcPort", "Hdisk", "ManagedSystem", "ManagementPartition", "MappingNote",
+    "MappingPlan", "MappingProblem", "MappingSyntaxError", "Mode", "Partition", "Reason", "ScsiClientAdapter",
+    "Status", "VtdPlan", "check_mappings", "check_partition", "destination_checks", "edit_mapping", "edit_plan",
+    "evaluate_destination", "format_mapping", "format_mappings", "migrlpar_input", "mode_for_state",
+    "parse_mapping", "parse_mappings", "partition_checks", "rank_destinations", "recommend_mappings", "to_jsonable",
+    "PartitionProfile", "profile_partition", "partition_from_dict", "system_from_dict",
+]
