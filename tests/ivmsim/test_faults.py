@@ -1,0 +1,64 @@
+"""Fault injection through ivmsim-fault, over SSH."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import paramiko
+import pytest
+
+from tests.ivmsim.conftest import migrlpar
+
+
+def test_unknown_or_bad_faults_are_refused(demo):
+    for line in ("ivmsim-fault add nosuch", "ivmsim-fault add slow-link factor=2", "ivmsim-fault add hang",
+                 "ivmsim-fault add drop-ssh", "ivmsim-fault add fail-migration phase=lunch", "ivmsim-fault"):
+        status, _, err = demo.ssh("ivm4", line)
+        assert status != 0 and err.startswith("[VIOSE"), line
+
+
+def test_corrupt_output_mangles_one_line_once(demo):
+    assert demo.ssh("ivm4", "ivmsim-fault add corrupt-output command=lssyscfg")[0] == 0
+    corrupted = demo.ssh("ivm4", "lssyscfg -r sys -F name")[1]
+    clean = demo.ssh("ivm4", "lssyscfg -r sys -F name")[1]
+    assert clean == "Server-8231-E2B-SN10D4004\n" and corrupted != clean and "corrupt" in corrupted
+
+
+def test_drop_after_n_commands(demo):
+    assert demo.ssh("ivm4", "ivmsim-fault add drop-ssh after=1")[0] == 0
+    assert demo.ssh("ivm4", "lssyscfg -r sys -F name")[0] == 0
+    with pytest.raises((paramiko.SSHException, EOFError, OSError)):
+        demo.ssh("ivm4", "lssyscfg -r sys -F state")
+    assert demo.ssh("ivm4", "lssyscfg -r sys -F state") == (0, "Operating\n", "")  # reconnects
+    notes = [e.get("note", "") for e in demo.command_log("ivm4")]
+    assert any("dropped" in n for n in notes)
+
+
+def test_hang_delays_a_command(demo):
+    demo.ssh("ivm4", "ivmsim-fault add hang command=lslparmigr seconds=1")
+    start = time.monotonic()
+    assert demo.ssh("ivm4", "lslparmigr -r sys -F num_active_migrations_supported")[1] == "8\n"
+    assert time.monotonic() - start >= 1.0
+
+
+def test_slow_link_slows_a_transfer(demo):
+    demo.ssh("ivm1", "ivmsim-fault add slow-link factor=0.05 peer=ivm3")
+    listed = [json.loads(x) for x in demo.ssh("ivm1", "ivmsim-fault list")[1].splitlines()]
+    assert [f["kind"] for f in listed] == ["slow-link"]
+    assert demo.ssh("ivm1", migrlpar("m", "app01", "ivm3", "--async"))[0] == 0
+    time.sleep(0.5)
+    out = demo.ssh("ivm1", "lslparmigr -r lpar --filter lpar_names=app01 -F migration_state,bytes_transmitted")[1]
+    state, sent = out.strip().split(",")
+    # at full speed 0.5 s wall x 200 = 100 s simulated would have finished; at 5 % it is still going
+    assert state == "Migration In Progress" and int(sent) > 0
+    demo.ssh("ivm1", "ivmsim-fault clear all")
+    demo.wait_for("ivm3", "lssyscfg -r lpar --filter lpar_names=app01 -F state", lambda o: o == "Running\n")
+
+
+def test_host_key_change_is_refused_by_a_pinned_client(demo):
+    demo.ssh("ivm4", "ivmsim-fault add host-key")
+    with pytest.raises(paramiko.BadHostKeyException):
+        demo.client("ivm4", fresh=True)
+    faults = (demo.state_dir / "ivm4" / "faults.jsonl").read_text().splitlines()
+    assert any(json.loads(x)["kind"] == "host-key" for x in faults)
