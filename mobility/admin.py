@@ -99,3 +99,4 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+admin.site.register(models.Approval)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from mobility.views import consoles, governance, inventory, migrations
@@ -12,4 +12,9 @@ urlpatterns = [
     path("approvals/", governance.approvals, name="approvals"),
     path("history/", governance.history, name="history"),
     path("consoles/", consoles.console_list, name="consoles"),
+    # Each area's own routes (inventory and IVM registration, planning wizard, approvals and audit, engine).
+    path("", include("mobility.views.inventory_urls")),
+    path("", include("mobility.views.plan_urls")),
+    path("", include("mobility.views.governance_urls")),
+    path("", include("mobility.views.engine_urls")),
 ]

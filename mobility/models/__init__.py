@@ -1,5 +1,6 @@
 """ivmweb's entities. The database is the truth for inventory, plans, migrations and the audit trail."""
 
+from mobility.models.approvals import Approval
 from mobility.models.audit import AuditEvent
 from mobility.models.inventory import (
     FCPort,
@@ -16,6 +17,7 @@ from mobility.models.teams import Team
 
 __all__ = [
     "AdapterMapping",
+    "Approval",
     "AuditEvent",
     "FCPort",
     "IOSlot",

@@ -42,6 +42,10 @@ class Migration(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     # Exactly-once start: set (and committed) before `migrlpar -o m` is sent.
     start_intent_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    last_progress_at = models.DateTimeField(null=True, blank=True)
+    stuck = models.BooleanField(default=False, help_text="No progress for longer than the stuck threshold")
+    recover_needed = models.BooleanField(default=False, help_text="IVM left it half-moved: run Recover")
 
     # Live figures (the latest; history is in MigrationEvent).
     bytes_transmitted = models.BigIntegerField(default=0)

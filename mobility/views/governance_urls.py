@@ -1,0 +1,3 @@
+"""Routes of this area; included by mobility/urls.py."""
+
+urlpatterns: list = []
