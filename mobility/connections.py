@@ -1,0 +1,126 @@
+"""One pooled SSH client per registered IVM, with its pinned host key, decrypted secrets and an audit hook.
+
+Every command a client runs is recorded as an ``ivm.command`` audit event (console, redacted command,
+outcome, exit status, duration, sha256 of stdout). Two ways, so that auditing never breaks a sync:
+
+* normally the event is written at once, through ``governance.audit.record`` (joining the caller's
+  transaction when there is one, as the audit rules ask);
+* inside ``collect_commands()`` (the inventory sync's fetch phase, whose commands run on worker threads
+  that must not touch the database) records are only gathered; ``write_command_events`` then appends them
+  all in ONE short transaction of their own, after the inventory transaction has committed or rolled back.
+  The hash chain is extended in order under the same advisory lock that ``record`` takes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+from collections.abc import Iterator
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from mobility.governance import audit
+from mobility.ivm import ClientPool, CommandRecord, IVMClient
+from mobility.models import AuditEvent, IVMConsole
+
+logger = logging.getLogger("mobility.connections")
+
+ACTION = "ivm.command"
+# Four channels is the default of IVMClient; the inventory sync runs its independent reads on them.
+MAX_CHANNELS = 4
+
+_pool = ClientPool()
+# The list of (console, CommandRecord) the current sync is gathering; None when commands are written at once.
+_collector: contextvars.ContextVar[list | None] = contextvars.ContextVar("ivm_command_collector", default=None)
+
+
+def _event_data(console_name: str, rec: CommandRecord) -> dict:
+    return {
+        "console": console_name,
+        "command": rec.command,
+        "outcome": rec.outcome,
+        "exit_status": rec.exit_status,
+        "duration_s": round(rec.duration_s, 4),
+        "attempts": rec.attempts,
+        "stdout_sha256": rec.stdout_sha256,
+        **({"error": rec.error} if rec.error else {}),
+    }
+
+
+def _hook(console_id: int, console_name: str):
+    def on_command(rec: CommandRecord) -> None:
+        gathered = _collector.get()
+        if gathered is not None:
+            gathered.append((console_id, console_name, rec))
+            return
+        audit.record(ACTION, actor_name="system", data=_event_data(console_name, rec),
+                     **_object_kwargs(console_id))
+    return on_command
+
+
+def _object_kwargs(console_id: int) -> dict:
+    # record() reads only _meta.model_name and pk from obj; a bare instance avoids a query per command.
+    return {"obj": IVMConsole(pk=console_id)}
+
+
+def client_for(console: IVMConsole) -> IVMClient:
+    """The pooled client of ``console``, built on first use with its pinned key and decrypted secrets.
+
+    A console without a pinned key still gets a client: its first command raises ``HostKeyUnknown``
+    (with the offered key) rather than trusting whatever the server shows.
+    """
+    def build() -> IVMClient:
+        return IVMClient(
+            console.host, console.port, console.username,
+            password=console.get_password(), private_key_pem=console.get_private_key(),
+            host_key=console.host_key or None, max_channels=MAX_CHANNELS,
+            on_command=_hook(console.pk, console.name),
+        )
+    return _pool.get(console.pk, build)
+
+
+def discard_client(console: IVMConsole) -> None:
+    """Forget (and close) the pooled client; call after changing the console's address, key or secrets."""
+    _pool.discard(console.pk)
+
+
+def close_all_clients() -> None:
+    """Close every pooled client (tests, shutdown)."""
+    _pool.close_all()
+
+
+@contextlib.contextmanager
+def collect_commands() -> Iterator[list]:
+    """Gather command records instead of writing them; run worker jobs with ``contextvars.copy_context().run``
+    so that they append to the same list. Write the list with ``write_command_events`` afterwards."""
+    gathered: list = []
+    token = _collector.set(gathered)
+    try:
+        yield gathered
+    finally:
+        _collector.reset(token)
+
+
+def write_command_events(gathered: list) -> int:
+    """Append the gathered records to the audit chain in one transaction (one bulk insert)."""
+    if not gathered:
+        return 0
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [audit._LOCK_KEY])
+        prev = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or audit.GENESIS
+        events = []
+        for console_id, console_name, rec in gathered:
+            event = AuditEvent(
+                at=timezone.now(), actor=None, actor_name="system", action=ACTION,
+                object_type=IVMConsole._meta.model_name, object_id=str(console_id),
+                data=json.loads(json.dumps(_event_data(console_name, rec), default=str)), prev_hash=prev,
+            )
+            event.hash = prev = audit.compute_hash(prev, event)
+            events.append(event)
+        AuditEvent.objects.bulk_create(events, batch_size=500)
+    return len(events)
