@@ -20,11 +20,11 @@ setup: $(VENV)/.installed
 migrate: setup
 	$(PY) manage.py migrate --no-input -v0
 
-# The demo: SQLite and the in-memory layer unless DATABASE_URL / REDIS_URL say otherwise.
+# The demo: SQLite and the in-memory layer unless DATABASE_URL / REDIS_URL say otherwise; the
+# simulated IVM fleet (ivmsim) registered and synced; the engine worker; daphne. Ctrl-C stops all.
 run: migrate
 	$(PY) manage.py setup_demo
-	@echo "Serving ivmweb on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
-	$(PY) -m daphne -b $(HOST) -p $(PORT) ivmweb.asgi:application
+	HOST=$(HOST) PORT=$(PORT) scripts/run-demo
 
 # Tests use DATABASE_URL / REDIS_URL when set; otherwise the local PostgreSQL and Redis when they
 # answer, otherwise SQLite and the in-memory layer (the pytest header says which).
