@@ -79,12 +79,19 @@ def client_for(console: IVMConsole) -> IVMClient:
             host_key=console.host_key or None, max_channels=MAX_CHANNELS,
             on_command=_hook(console.pk, console.name),
         )
-    return _pool.get(console.pk, build)
+    return _pool.get(_pool_key(console), build)
+
+
+def _pool_key(console: IVMConsole) -> tuple:
+    # Everything the client was built from: a console whose address, key or secrets changed (or a
+    # reused row id) never gets a stale client; the old one is closed when idle.
+    return (console.pk, console.host, console.port, console.username, console.host_key,
+            console.password_encrypted, console.private_key_encrypted)
 
 
 def discard_client(console: IVMConsole) -> None:
     """Forget (and close) the pooled client; call after changing the console's address, key or secrets."""
-    _pool.discard(console.pk)
+    _pool.discard(_pool_key(console))
 
 
 def close_all_clients() -> None:

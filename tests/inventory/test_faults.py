@@ -58,7 +58,8 @@ def test_wrong_password_is_a_clear_error(consoles):
 
 
 def test_dropped_connection_mid_sync_is_retried_and_completes(consoles, fleet):
-    console = consoles["ivm1"]
+    # Fresh from the database: the pooled client is keyed on the console's current address, key and secrets.
+    console = IVMConsole.objects.get(pk=consoles["ivm1"].pk)
     client = client_for(console)
     client.connect()
     connects = client.connects
