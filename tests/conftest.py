@@ -7,6 +7,9 @@ from functools import partial
 import pytest
 from django.conf import settings
 
+# Fast password hashing for the test personas (set before the live server forks, so it agrees).
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -65,7 +65,13 @@ class Migration(models.Model):
             models.CheckConstraint(condition=~Q(source=models.F("destination")),
                                    name="migration_source_is_not_destination"),
         ]
-        indexes = [models.Index(fields=["status", "lease_until"], name="migration_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "lease_until"], name="migration_due_idx"),
+            # The auditors' history: newest first, by outcome, by server pair.
+            models.Index(fields=["-created_at", "-id"], name="migration_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="migration_status_created_idx"),
+            models.Index(fields=["source", "destination", "-created_at"], name="migration_pair_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.partition.name}: {self.source.name} → {self.destination.name}"

@@ -1,0 +1,321 @@
+"""The auditors' view of what happened: filtered migration history, one migration's timeline,
+figures per server pair, and streamed CSV/JSON exports of exactly what a filter shows.
+
+Everything here reads; nothing changes a row. Exports walk the rows with ``.iterator()`` so that
+memory stays flat whatever the number of migrations.
+"""
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from django.core.paginator import Page, Paginator
+from django.db import connection
+from django.db.models import (
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    StringAgg,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Concat
+
+from mobility.models import Approval, AuditEvent, Migration, MigrationEvent, MigrationStep
+
+# Sort keys offered to people -> (label, ORDER BY); the id breaks ties so pages never overlap.
+SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "-created": ("Newest first", ("-created_at", "-id")),
+    "created": ("Oldest first", ("created_at", "id")),
+    "partition": ("Partition", ("partition__name", "-created_at", "-id")),
+    "status": ("Outcome", ("status", "-created_at", "-id")),
+    "-duration": ("Longest first", ("-duration", "-id")),
+    "-suspend": ("Longest suspend first", ("-suspend_window_s", "-id")),
+}
+DEFAULT_SORT = "-created"
+PAGE_SIZE = 50
+EXPORT_COLUMNS = ("id", "requested_at", "requester", "team", "partition", "source", "destination", "mode",
+                  "status", "approvers", "started_at", "finished_at", "duration_s", "suspend_window_s",
+                  "outcome")
+# Kinds of MigrationEvent too frequent to list one by one in a timeline.
+_NOISY_EVENTS = {"progress"}
+
+
+def _day_start(day) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _matching(filters: dict) -> QuerySet:
+    """Migrations matching cleaned filters, sorted; no joins beyond what filtering and sorting need."""
+    queryset = Migration.objects.annotate(
+        duration=ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField()))
+    if filters.get("date_from"):
+        queryset = queryset.filter(created_at__gte=_day_start(filters["date_from"]))
+    if filters.get("date_to"):
+        queryset = queryset.filter(created_at__lt=_day_start(filters["date_to"]) + timedelta(days=1))
+    if filters.get("requester"):
+        queryset = queryset.filter(requester=filters["requester"])
+    if filters.get("approver"):
+        queryset = queryset.filter(Exists(Approval.objects.filter(migration=OuterRef("pk"),
+                                                                  approver=filters["approver"])))
+    if filters.get("team"):
+        queryset = queryset.filter(partition__team=filters["team"])
+    if filters.get("partition"):
+        queryset = queryset.filter(partition__name=filters["partition"])
+    if filters.get("source"):
+        queryset = queryset.filter(source=filters["source"])
+    if filters.get("destination"):
+        queryset = queryset.filter(destination=filters["destination"])
+    if filters.get("mode"):
+        queryset = queryset.filter(mode=filters["mode"])
+    if filters.get("status"):
+        queryset = queryset.filter(status=filters["status"])
+    return queryset.order_by(*SORTS.get(filters.get("sort") or DEFAULT_SORT, SORTS[DEFAULT_SORT])[1])
+
+
+def filtered_migrations(filters: dict | None = None) -> QuerySet:
+    """Migrations matching cleaned filters (``HistoryFilterForm.cleaned_data``), sorted, with what a row shows."""
+    return (_matching(filters or {}).select_related("partition__team", "source", "destination", "requester")
+            .annotate(votes_text=_standing_votes()))
+
+
+def history_page(filters: dict | None, number: int = 1, per_page: int | None = None) -> Page:
+    """One page of the filtered history.
+
+    The page's ids are found first (filters and sort only), then just those rows are read with their
+    joins and votes: a deep page then skips ids, not fully built rows.
+    """
+    filters = filters or {}
+    page = Paginator(_matching(filters).values_list("pk", flat=True), per_page or PAGE_SIZE).get_page(number)
+    ids = list(page.object_list)
+    rows = {m.pk: m for m in filtered_migrations({}).filter(pk__in=ids).order_by()}
+    page.object_list = [rows[pk] for pk in ids if pk in rows]
+    return page
+
+
+def _standing_votes():
+    """"alex:approved, ..." of the votes not voided, as one column (no prefetch: pages and exports stay
+    one query per page or chunk)."""
+    # Older SQLite cannot order inside an aggregate; there votes come in row order (creation order).
+    ordered = {"order_by": "created_at"} if connection.features.supports_aggregate_order_by_clause else {}
+    votes = (Approval.objects.filter(migration=OuterRef("pk"), voided_at__isnull=True)
+             .order_by().values("migration")
+             .annotate(text=StringAgg(Concat("approver__username", Value(":"), "decision"), Value(", "), **ordered))
+             .values("text"))
+    return Subquery(votes)
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value else ""
+
+
+def approvers_of(migration) -> str:
+    """"alex:approved, ..." for the votes still standing (voided votes are in the timeline)."""
+    if hasattr(migration, "votes_text"):
+        return migration.votes_text or ""
+    votes = migration.approvals.filter(voided_at__isnull=True).select_related("approver").order_by("created_at")
+    return ", ".join(f"{vote.approver.get_username()}:{vote.decision}" for vote in votes)
+
+
+# Export column -> the value path read with .values() (no model instance per row: exports stay fast).
+_EXPORT_VALUES = {
+    "id": "id", "requested_at": "created_at", "requester": "requester__username",
+    "team": "partition__team__name", "partition": "partition__name", "source": "source__name",
+    "destination": "destination__name", "mode": "mode", "status": "status", "approvers": "votes_text",
+    "started_at": "started_at", "finished_at": "finished_at", "duration_s": "duration",
+    "suspend_window_s": "suspend_window_s", "outcome": "outcome",
+}
+
+
+def _export_value(column: str, value):
+    if column == "duration_s":
+        return round(value.total_seconds(), 3) if value is not None else None
+    if column in ("requested_at", "started_at", "finished_at"):
+        return _iso(value)
+    if column in ("team", "approvers"):
+        return value or ""
+    return value
+
+
+def iter_export_rows(queryset: QuerySet, chunk_size: int = 2000):
+    """Rows (dicts of EXPORT_COLUMNS) in the queryset's order, fetched in chunks (a server-side cursor on
+    PostgreSQL), so memory does not grow with the number of migrations."""
+    paths = [_EXPORT_VALUES[column] for column in EXPORT_COLUMNS]
+    for values in queryset.values_list(*paths).iterator(chunk_size=chunk_size):
+        yield {column: _export_value(column, value) for column, value in zip(EXPORT_COLUMNS, values, strict=True)}
+
+
+class _Line:
+    """A file-like object whose write() returns the text, for csv.writer in a generator."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def stream_csv(queryset: QuerySet):
+    writer = csv.writer(_Line())
+    yield writer.writerow(EXPORT_COLUMNS)
+    for row in iter_export_rows(queryset):
+        yield writer.writerow(["" if row[c] is None else row[c] for c in EXPORT_COLUMNS])
+
+
+def stream_json(queryset: QuerySet):
+    """A JSON array, one object per line, written as it is read."""
+    yield "[\n"
+    first = True
+    for row in iter_export_rows(queryset):
+        yield ("" if first else ",\n") + json.dumps(row, ensure_ascii=False)
+        first = False
+    yield "\n]\n"
+
+
+# --- the raw audit trail ------------------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 100
+
+
+def audit_log_page(filters: dict) -> tuple[list, int | None]:
+    """Newest events first, filtered; keyset-paged by id (no count over a million rows).
+
+    Returns the events and the id to pass as `before` for the next (older) page, or None."""
+    events = AuditEvent.objects.order_by("-id")
+    if filters.get("action"):
+        events = events.filter(action__startswith=filters["action"])
+    if filters.get("actor"):
+        events = events.filter(actor_name=filters["actor"])
+    if filters.get("before"):
+        events = events.filter(id__lt=filters["before"])
+    rows = list(events[:AUDIT_PAGE_SIZE + 1])
+    older = rows[AUDIT_PAGE_SIZE - 1].id if len(rows) > AUDIT_PAGE_SIZE else None
+    return rows[:AUDIT_PAGE_SIZE], older
+
+
+# --- figures per server pair ------------------------------------------------------------------------
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of sorted values (None when there are none)."""
+    if not values:
+        return None
+    rank = math.ceil(round(fraction * len(values), 9))  # round: 0.95 * 20 must be 19, not 19.000000000000004
+    return values[min(max(rank, 1), len(values)) - 1]
+
+
+@dataclass
+class PairStats:
+    source: str
+    destination: str
+    count: int = 0
+    completed: int = 0
+    failed: int = 0  # failed or stopped: ran and did not complete
+    durations: list | None = None
+    suspends: list | None = None
+
+    @property
+    def success_rate(self) -> float | None:
+        finished = self.completed + self.failed
+        return self.completed / finished if finished else None
+
+    def figure(self, values, fraction):
+        return percentile(sorted(values or []), fraction)
+
+    @property
+    def duration_p50(self):
+        return self.figure(self.durations, 0.50)
+
+    @property
+    def duration_p95(self):
+        return self.figure(self.durations, 0.95)
+
+    @property
+    def suspend_p50(self):
+        return self.figure(self.suspends, 0.50)
+
+    @property
+    def suspend_p95(self):
+        return self.figure(self.suspends, 0.95)
+
+
+def pair_stats(queryset: QuerySet) -> list[PairStats]:
+    """Count, success rate, p50/p95 duration and suspend window per (source, destination)."""
+    pairs: dict[tuple[str, str], PairStats] = {}
+    rows = queryset.order_by().values_list("source__name", "destination__name", "status", "duration",
+                                           "suspend_window_s")
+    for source, destination, status, duration, suspend in rows.iterator(chunk_size=5000):
+        stats = pairs.get((source, destination))
+        if stats is None:
+            stats = pairs[(source, destination)] = PairStats(source, destination, durations=[], suspends=[])
+        stats.count += 1
+        if status == "completed":
+            stats.completed += 1
+            if duration is not None:
+                stats.durations.append(duration.total_seconds())
+            if suspend is not None:
+                stats.suspends.append(suspend)
+        elif status in ("failed", "stopped"):
+            stats.failed += 1
+    return sorted(pairs.values(), key=lambda s: (s.source, s.destination))
+
+
+# --- one migration's timeline -----------------------------------------------------------------------
+
+@dataclass
+class TimelineEntry:
+    at: datetime | None
+    kind: str  # request, plan, vote, void, step, event, audit, result
+    title: str
+    detail: str = ""
+    actor: str = ""
+
+
+def _about(migration) -> Q:
+    """Audit events about a migration: recorded on it, or naming it in their data (IVM commands)."""
+    return (Q(object_type="migration", object_id=str(migration.pk))
+            | Q(data__migration=migration.pk) | Q(data__migration_id=migration.pk))
+
+
+def timeline(migration) -> list[TimelineEntry]:
+    """Everything recorded about one migration, oldest first."""
+    entries = [TimelineEntry(migration.created_at, "request",
+                             f"Requested by {migration.requester.get_username()}",
+                             f"{migration.partition.name}: {migration.source.name} → {migration.destination.name},"
+                             f" {migration.get_mode_display().lower()}. {migration.reason}".strip(),
+                             migration.requester.get_username())]
+    for plan in migration.plans.select_related("created_by").order_by("version"):
+        entries.append(TimelineEntry(plan.created_at, "plan", f"Plan version {plan.version}",
+                                     f"sha256 {plan.content_hash}", plan.created_by.get_username()))
+    for vote in migration.approvals.select_related("approver", "plan").order_by("created_at"):
+        window = ""
+        if vote.not_before or vote.not_after:
+            window = f" Window {_iso(vote.not_before) or 'now'} → {_iso(vote.not_after) or _iso(vote.expires_at)}."
+        entries.append(TimelineEntry(vote.created_at, "vote",
+                                     f"{vote.get_decision_display()} plan v{vote.plan.version}",
+                                     f"“{vote.comment}”.{window} Expires {_iso(vote.expires_at)}.",
+                                     vote.approver.get_username()))
+        if vote.voided_at:
+            entries.append(TimelineEntry(vote.voided_at, "void", f"Vote by {vote.approver.get_username()} voided",
+                                         vote.void_reason))
+    for step in MigrationStep.objects.filter(migration=migration).order_by("number"):
+        if step.started_at or step.finished_at:
+            entries.append(TimelineEntry(step.started_at or step.finished_at, "step",
+                                         f"Step {step.number}: {step.title} — {step.get_status_display()}",
+                                         step.detail))
+    for event in (MigrationEvent.objects.filter(migration=migration).exclude(kind__in=_NOISY_EVENTS)
+                  .order_by("seq")):
+        entries.append(TimelineEntry(event.at, "event", f"{event.kind} #{event.seq}",
+                                     json.dumps(event.payload, default=str)[:500]))
+    for event in AuditEvent.objects.filter(_about(migration)).order_by("id"):
+        entries.append(TimelineEntry(event.at, "audit", event.action,
+                                     json.dumps(event.data, default=str)[:500], event.actor_name))
+    if migration.is_terminal or migration.finished_at:
+        suspend = (f" Suspend window {migration.suspend_window_s:.1f} s."
+                   if migration.suspend_window_s is not None else "")
+        entries.append(TimelineEntry(migration.finished_at, "result", migration.get_status_display(),
+                                     f"{migration.outcome}{suspend}".strip()))
+    far_future = datetime.max.replace(tzinfo=UTC)
+    return sorted(entries, key=lambda entry: entry.at or far_future)

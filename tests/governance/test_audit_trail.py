@@ -1,0 +1,111 @@
+"""The tamper-evident trail: sign-ins recorded, `verify_audit` finds an edited row, the trigger refuses edits."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
+
+from mobility.governance.approvals import approve, reject
+from mobility.governance.audit import verify_chain
+from mobility.models import AuditEvent
+from tests.governance.conftest import make_request, revise
+from tests.markers import postgresql_only
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def flow(estate, requester, approver, client, auditor):
+    """A realistic stretch of trail: sign-ins, a request, votes, a revision, an export."""
+    client.post(reverse("login"), {"username": "rita", "password": "wrong"})
+    client.post(reverse("login"), {"username": "rita", "password": "pw-rita"})
+    first = make_request(estate.app01, requester, estate.b)
+    approve(first, approver, "ok")
+    revise(first, requester)
+    second = make_request(estate.db01, requester, estate.a)
+    reject(second, approver, "no")
+    client.force_login(auditor)
+    client.get(reverse("mobility:history_export", args=["csv"]))
+    return first
+
+
+def test_sign_ins_and_failed_sign_ins_are_audited(client, requester):
+    client.post(reverse("login"), {"username": "rita", "password": "not-her-password"})
+    client.post(reverse("login"), {"username": "rita", "password": "pw-rita"})
+    client.post(reverse("logout"))
+    events = list(AuditEvent.objects.order_by("id").values_list("action", "actor_name", "data"))
+    assert [e[0] for e in events] == ["auth.login_failed", "auth.login", "auth.logout"]
+    failed = events[0]
+    assert failed[1] == "anonymous (rita)" and failed[2]["username"] == "rita"
+    assert "not-her-password" not in str(events)
+    assert events[1][1] == "rita" and events[1][2]["ip"] == "127.0.0.1"
+
+
+def test_events_from_a_flow_verify(flow, capsys):
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"auth.login", "auth.login_failed", "plan.submitted", "approval.approved", "approval.voided",
+            "approval.rejected", "history.exported"} <= actions
+    result = verify_chain()
+    assert result.ok and result.checked == AuditEvent.objects.count()
+    call_command("verify_audit")
+    assert f"audit chain OK: {result.checked} events" in capsys.readouterr().out
+    call_command("verify_audit", "--head")
+    assert capsys.readouterr().out.strip() == AuditEvent.objects.order_by("-id").first().hash
+    call_command("verify_audit", "--expect-head", result.head)
+
+
+def test_expect_head_notices_a_head_that_is_gone(flow):
+    with pytest.raises(CommandError, match="not in the chain") as caught:
+        call_command("verify_audit", "--expect-head", "f" * 64)
+    assert caught.value.returncode == 1
+
+
+@postgresql_only
+def test_verify_audit_names_a_row_changed_behind_the_triggers_back(flow):
+    victim = AuditEvent.objects.filter(action="approval.approved").get()
+    with connection.cursor() as cursor:
+        # The test's own transaction holds deferred foreign-key checks; run them so ALTER TABLE may proceed.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE mobility_auditevent DISABLE TRIGGER mobility_audit_append_only")
+        cursor.execute("""UPDATE mobility_auditevent SET data = jsonb_set(data, '{comment}', '"rubber stamp"')
+                          WHERE id = %s""", [victim.pk])
+        cursor.execute("ALTER TABLE mobility_auditevent ENABLE TRIGGER mobility_audit_append_only")
+    with pytest.raises(CommandError, match=rf"BROKEN at event #{victim.pk} \(.* alex approval.approved\)") as caught:
+        call_command("verify_audit")
+    assert caught.value.returncode == 1
+    assert "content does not match its hash" in str(caught.value)
+
+
+@postgresql_only
+def test_verify_audit_notices_a_removed_row(flow):
+    victim = AuditEvent.objects.filter(action="approval.voided").get()
+    with connection.cursor() as cursor:
+        # The test's own transaction holds deferred foreign-key checks; run them so ALTER TABLE may proceed.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE mobility_auditevent DISABLE TRIGGER mobility_audit_append_only")
+        cursor.execute("DELETE FROM mobility_auditevent WHERE id = %s", [victim.pk])
+        cursor.execute("ALTER TABLE mobility_auditevent ENABLE TRIGGER mobility_audit_append_only")
+    following = AuditEvent.objects.filter(id__gt=victim.pk).order_by("id").first()
+    with pytest.raises(CommandError, match=rf"#{following.pk} .*prev_hash does not match"):
+        call_command("verify_audit")
+
+
+@postgresql_only
+def test_the_trigger_refuses_update_and_delete(flow):
+    with pytest.raises(DatabaseError, match="append-only: UPDATE refused"), transaction.atomic():
+        AuditEvent.objects.filter(action="approval.approved").update(data={"comment": "edited"})
+    with pytest.raises(DatabaseError, match="append-only: DELETE refused"), transaction.atomic():
+        AuditEvent.objects.filter(action="auth.login_failed").delete()
+    assert verify_chain().ok
+
+
+def test_refusals_are_in_the_trail(pending, requester, olga):
+    from mobility.governance.approvals import ApprovalRefused
+
+    for user in (requester, olga):
+        with pytest.raises(ApprovalRefused):
+            approve(pending, user, "x")
+    refused = AuditEvent.objects.filter(action="approval.refused").order_by("id")
+    assert [e.actor_name for e in refused] == ["rita", "olga"]
+    assert all(e.object_id == str(pending.pk) for e in refused)
+    assert verify_chain().ok
