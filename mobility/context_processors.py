@@ -8,6 +8,7 @@ from mobility.roles import roles_of
 # (label, url name, roles that see it; None = every signed-in user)
 NAVIGATION = (
     ("Inventory", "mobility:inventory", None),
+    ("New migration", "mobility:plan_new", {Role.REQUESTER, Role.ADMIN}),
     ("Migrations", "mobility:migrations", None),
     ("Approvals", "mobility:approvals", {Role.APPROVER}),
     ("History", "mobility:history", {Role.AUDITOR}),

@@ -8,11 +8,11 @@ pytestmark = pytest.mark.django_db
 PAGES = ["mobility:inventory", "mobility:migrations", "mobility:approvals", "mobility:history",
          "mobility:consoles"]
 NAV = {
-    "rita": {"Inventory", "Migrations"},
-    "omar": {"Inventory", "Migrations"},
+    "rita": {"Inventory", "New migration", "Migrations"},
+    "omar": {"Inventory", "New migration", "Migrations"},
     "alex": {"Inventory", "Migrations", "Approvals"},
     "audrey": {"Inventory", "Migrations", "History"},
-    "adam": {"Inventory", "Migrations", "IVM consoles"},
+    "adam": {"Inventory", "New migration", "Migrations", "IVM consoles"},
 }
 ALL_LABELS = set().union(*NAV.values())
 
