@@ -24,8 +24,8 @@ from django.utils import timezone
 from mobility import planning
 from mobility.choices import MigrationStatus, Role
 from mobility.governance import audit
-from mobility.notifications import notify_new_request
 from mobility.models import AdapterMapping, Migration, PlanVersion
+from mobility.notifications import notify_new_request
 from mobility.planning import Check, Mode, Status
 from mobility.planning.mapping_syntax import FC, SCSI
 from mobility.roles import has_role

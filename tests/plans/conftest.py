@@ -49,9 +49,8 @@ def drop_estate() -> None:
 @pytest.fixture(scope="module")
 def estate(fleet, django_db_setup, django_db_blocker):
     """The synced demo estate and the demo people, committed for the whole module."""
-    from mobility.demo import ensure_personas
-
     from mobility.connections import close_all_clients
+    from mobility.demo import ensure_personas
 
     with django_db_blocker.unblock():
         ensure_personas()
