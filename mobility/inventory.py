@@ -217,7 +217,7 @@ class _Reader:
         self.cmd = cmd
 
     def fail(self, rec: dict, reason: str):
-        line = parse.format_fields(rec.values(), self.cmd.delimiter) if isinstance(rec, dict) else str(rec)
+        line = self.cmd.delimiter.join(map(str, rec.values())) if isinstance(rec, dict) else str(rec)
         raise SyncFailed(f"{self.cmd.redacted()}: IVM output not understood: {reason}: {line!r}")
 
     def int(self, rec: dict, key: str, *, null_ok: bool = False) -> int | None:

@@ -544,6 +544,7 @@ def parse_slot_config(text: str, delimiter: str = ",") -> list[tuple[int, str]]:
     for rec in parse_fields(text, ("slot_num", "config"), delimiter):
         slot = parse_int(rec["slot_num"], "slot_num")
         if slot is None or slot < 0:
-            raise OutputNotUnderstood(format_fields(rec.values(), delimiter), "slot_num is not a slot number")
+            # The fields as received (not re-quoted: the offending text may hold what quoting refuses).
+            raise OutputNotUnderstood(delimiter.join(rec.values()), "slot_num is not a slot number")
         out.append((slot, rec["config"]))
     return out
