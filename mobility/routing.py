@@ -10,5 +10,7 @@ websocket_urlpatterns = [
 
 
 def worker_consumers(channel_name: str) -> dict:
-    """`manage.py runworker <channel_name>` serves these (the engine arrives with its issue)."""
-    return {}
+    """`manage.py runworker <channel_name>` (or `manage.py run_engine`) serves these: the engine's wake-ups."""
+    from mobility.engine.worker import EngineConsumer
+
+    return {channel_name: EngineConsumer.as_asgi()}

@@ -1,0 +1,258 @@
+"""Live push latency: a state change committed (``mobility.engine.events.emit``) to each websocket client
+receiving it, through daphne, ``LiveConsumer`` and Redis; against a bare Channels consumer as the floor.
+
+    DATABASE_URL=postgres://… REDIS_URL=redis://… .venv/bin/python bench/live_bench.py [--migrations 50]
+        [--clients 200] [--rate 50] [--seconds 20] [--json]
+
+The database must be migrated (``manage.py migrate``); the bench creates its own users, servers, partitions and
+migrations (names starting ``bench-``) and deletes them at the end. The migrations are real rows whose events go
+through the real commit/push path, but nothing runs on ivmsim (see bench/README.md). Exit 1 if any client lost
+an event or received one out of order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ivmweb.settings")
+
+EVENT = re.compile(r'id="ev-(\d+)-(\d+)"')
+
+
+def _client_process() -> None:
+    """``live_bench.py --client-process PORT COOKIE_NAME COOKIE IDS COUNT``: the websocket clients, in their own
+    process (autobahn on asyncio here; daphne pins it to Twisted in a Django process). Prints READY once all
+    are subscribed, then on STOP (stdin) prints {index: [[seq, received_at], ...]} as JSON."""
+    from autobahn.asyncio.websocket import WebSocketClientFactory, WebSocketClientProtocol
+
+    port, cookie_name, cookie, ids, count = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
+    migration_ids = [int(x) for x in ids.split(",")]
+    received: dict[int, list] = {i: [] for i in range(count)}
+    ready = {"n": 0}
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        all_ready = asyncio.Event()
+
+        class Client(WebSocketClientProtocol):
+            def onOpen(self):
+                self.first = True
+                self.sendMessage(json.dumps({"subscribe": self.factory.migration, "last_seq": 0}).encode())
+
+            def onMessage(self, payload, is_binary):
+                now = time.time()
+                if self.first:
+                    self.first = False
+                    ready["n"] += 1
+                    if ready["n"] == count:
+                        all_ready.set()
+                for _mid, seq in EVENT.findall(payload.decode()):
+                    received[self.factory.index].append([int(seq), now])
+
+        for i in range(count):
+            factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}/ws/live/", origin="http://127.0.0.1",
+                                             headers={"Cookie": f"{cookie_name}={cookie}"})
+            factory.protocol, factory.index, factory.migration = Client, i, migration_ids[i % len(migration_ids)]
+            await loop.create_connection(factory, "127.0.0.1", int(port))
+        await asyncio.wait_for(all_ready.wait(), 180)
+        print("READY", flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)
+
+    asyncio.run(main())
+    print(json.dumps(received), flush=True)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--client-process"]:
+    _client_process()
+    raise SystemExit(0)
+
+import django  # noqa: E402
+
+django.setup()
+
+from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.urls import path  # noqa: E402
+
+FLOOR_GROUP = "bench-floor-{}"
+
+
+class FloorConsumer(AsyncWebsocketConsumer):
+    """The floor: accept, join the group named in the first message, forward group messages unchanged."""
+
+    async def connect(self):
+        await self.accept()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        await self.channel_layer.group_add(FLOOR_GROUP.format(json.loads(text_data)["subscribe"]), self.channel_name)
+        await self.send(text_data="subscribed")
+
+    async def live_push(self, event):
+        await self.send(text_data=event["html"])
+
+
+floor_application = ProtocolTypeRouter({"websocket": URLRouter([path("ws/live/", FloorConsumer.as_asgi())])})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _daphne(app: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'bench'}"}
+    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL, stderr=open(os.devnull if not os.environ.get("BENCH_DEBUG") else "/tmp/h_daphne.log", "a"))  # noqa: SIM115
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"daphne {app} did not start")
+
+
+def _estate(n: int):
+    """Bench rows: a team, a user in it, two servers, n partitions with one running migration each."""
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from mobility.models import IVMConsole, ManagedSystem, Migration, Partition, Team
+
+    team, _ = Team.objects.get_or_create(name="bench-team")
+    user, _ = User.objects.get_or_create(username="bench-user")
+    team.members.add(user)
+    systems = []
+    for i in (1, 2):
+        console = IVMConsole.objects.create(name=f"bench-ivm{i}", host=f"127.0.8.{i}", port=2200)
+        systems.append(ManagedSystem.objects.create(console=console, name=f"bench-sys{i}", type_model="8205-E6C",
+                                                    serial=f"BENCH{i}"))
+    ids = []
+    for i in range(n):
+        p = Partition.objects.create(system=systems[0], name=f"bench-{i}", lpar_id=i + 2, env="aixlinux",
+                                     state="Running", team=team)
+        ids.append(Migration.objects.create(partition=p, source=systems[0], destination=systems[1], mode="active",
+                                            requester=user, status="running").pk)
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    return ids, session.session_key
+
+
+def _cleanup():
+    from django.contrib.auth.models import User
+
+    from mobility.models import IVMConsole, ManagedSystem, Migration, Partition, Team
+
+    Migration.objects.filter(partition__name__startswith="bench-").delete()
+    Partition.objects.filter(name__startswith="bench-").delete()
+    ManagedSystem.objects.filter(name__startswith="bench-").delete()
+    IVMConsole.objects.filter(name__startswith="bench-").delete()
+    Team.objects.filter(name="bench-team").delete()
+    User.objects.filter(username="bench-user").delete()
+
+
+def _produce(migration_ids, rate, seconds, floor: bool) -> dict:
+    """Commit (or, for the floor, group_send) events round-robin at ``rate``/s; returns {(mid, seq): time}."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from mobility.engine.events import emit
+
+    sent, layer, seqs = {}, get_channel_layer(), dict.fromkeys(migration_ids, 0)
+    html = '<div id="live-events-{m}" hx-swap-oob="beforeend"><div id="ev-{m}-{s}" data-seq="{s}">x</div></div>'
+    interval, start, i = 1.0 / rate, time.monotonic(), 0
+    while time.monotonic() - start < seconds:
+        mid = migration_ids[i % len(migration_ids)]
+        if floor:
+            seqs[mid] += 1
+            sent[(mid, seqs[mid])] = time.time()
+            async_to_sync(layer.group_send)(FLOOR_GROUP.format(mid), {"type": "live.push",
+                                                                     "html": html.format(m=mid, s=seqs[mid])})
+        else:
+            before = time.time()
+            seq = emit(mid, "bench", {"i": i})  # returns after the commit and its on_commit push
+            sent[(mid, seq)] = before
+        i += 1
+        time.sleep(max(0.0, start + i * interval - time.monotonic()))
+    return sent
+
+
+def _measure(app: str, migration_ids, cookie, args, floor: bool) -> dict:
+    port = _free_port()
+    server = _daphne(app, port)
+    clients = subprocess.Popen(
+        [sys.executable, __file__, "--client-process", str(port), settings.SESSION_COOKIE_NAME, cookie,
+         ",".join(map(str, migration_ids)), str(args.clients)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        if clients.stdout.readline().strip() != "READY":
+            raise SystemExit("the websocket clients did not all subscribe")
+        sent = _produce(migration_ids, args.rate, args.seconds, floor)
+        time.sleep(6)  # let the last pushes arrive
+        clients.stdin.write("STOP\n")
+        clients.stdin.flush()
+        got = json.loads(clients.stdout.readline())
+        received = [{"seqs": [s for s, _ in got[str(i)]], "at": {s: t for s, t in got[str(i)]}}
+                    for i in range(args.clients)]
+    finally:
+        clients.kill()
+        server.terminate()
+        server.wait(10)
+    delays, lost, disorder = [], 0, 0
+    for i, log in enumerate(received):
+        mid = migration_ids[i % len(migration_ids)]
+        expected = sorted(s for (m, s) in sent if m == mid)
+        got = log.get("seqs", [])
+        disorder += sum(1 for a, b in zip(got, got[1:], strict=False) if b <= a)
+        lost += len(set(expected) - set(got))
+        delays += [(log["at"][s] - sent[(mid, s)]) * 1000 for s in expected if s in log.get("at", {})]
+    delays.sort()
+    pick = (lambda q: round(delays[min(len(delays) - 1, int(q * len(delays)))], 2)) if delays else (lambda q: None)
+    return {"deliveries": len(delays), "p50_ms": pick(0.5), "p99_ms": pick(0.99),
+            "mean_ms": round(statistics.fmean(delays), 2) if delays else None, "lost": lost, "out_of_order": disorder}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--migrations", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=50.0, help="state changes per second, all migrations")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if settings.CHANNEL_LAYER_NAME != "redis":
+        raise SystemExit("set REDIS_URL: the pushes cross processes")
+    _cleanup()
+    ids, cookie = _estate(args.migrations)
+    try:
+        floor = _measure("live_bench:floor_application", ids, cookie, args, floor=True)
+        live = _measure("ivmweb.asgi:application", ids, cookie, args, floor=False)
+    finally:
+        _cleanup()
+    result = {"migrations": args.migrations, "clients": args.clients, "rate_per_s": args.rate,
+              "seconds": args.seconds, "floor": floor, "ivmweb": live}
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 1 if live["lost"] or live["out_of_order"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""The per-IVM migration limits (``lslparmigr -r sys``) and the queue of approved migrations waiting for a slot.
+
+Admission is decided inside one transaction that locks both servers' rows (``SELECT … FOR UPDATE``; SQLite
+serialises writers anyway), so two workers cannot both take the last slot. A migration starts only when it is
+first in the queue among those sharing its source or destination, so the queue is served in order.
+"""
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from mobility.choices import MigrationStatus
+from mobility.engine import ivmside
+from mobility.engine.events import status_change
+from mobility.models import ManagedSystem, Migration
+
+ADMITTED = (MigrationStatus.RUNNING, MigrationStatus.STOPPING, MigrationStatus.RECOVERING)
+
+
+def _shares_a_server(m: Migration) -> Q:
+    servers = [m.source_id, m.destination_id]
+    return Q(source_id__in=servers) | Q(destination_id__in=servers)
+
+
+def queue_position(m: Migration) -> int | None:
+    """1-based place among queued migrations sharing a server with ``m`` (None when it is not queued)."""
+    if m.status != MigrationStatus.QUEUED or m.queued_at is None:
+        return None
+    ahead = Migration.objects.filter(_shares_a_server(m), status=MigrationStatus.QUEUED).filter(
+        Q(queued_at__lt=m.queued_at) | Q(queued_at=m.queued_at, pk__lt=m.pk)).count()
+    return ahead + 1
+
+
+def _limits(m: Migration) -> list[tuple[int, int]]:
+    """(supported, in progress on the IVM) for the migration's mode, on the source and on the destination."""
+    found = []
+    for system in (m.source, m.destination):
+        counts = ivmside.migration_limits(m, system.console)
+        found.append((counts[f"num_{m.mode}_migrations_supported"], counts[f"num_{m.mode}_migrations_in_progress"]))
+    return found
+
+
+def admit(m: Migration) -> bool:
+    """Start ``m`` (status RUNNING) if both IVMs have a free slot and nothing queued is ahead; else queue it."""
+    limits = _limits(m)  # SSH outside the transaction: never hold row locks across the network
+    with transaction.atomic():
+        list(ManagedSystem.objects.select_for_update().filter(pk__in=[m.source_id, m.destination_id]).order_by("pk"))
+        m.refresh_from_db()
+        if m.status not in (MigrationStatus.APPROVED, MigrationStatus.QUEUED):
+            return m.status in ADMITTED
+        free = True
+        for system_id, (supported, ivm_in_progress) in zip((m.source_id, m.destination_id), limits, strict=True):
+            ours = Migration.objects.filter(Q(source_id=system_id) | Q(destination_id=system_id),
+                                            status__in=ADMITTED, mode=m.mode).count()
+            if max(ours, ivm_in_progress) >= supported:
+                free = False
+        queued_ahead = m.queued_at is not None and queue_position(m) != 1
+        earlier_waiting = m.queued_at is None and Migration.objects.filter(
+            _shares_a_server(m), status=MigrationStatus.QUEUED).exists()
+        if free and not queued_ahead and not earlier_waiting:
+            status_change(m, MigrationStatus.RUNNING, outcome="", started_at=timezone.now())
+            return True
+        if m.status != MigrationStatus.QUEUED:
+            status_change(m, MigrationStatus.QUEUED, outcome="Waiting for a free migration slot on "
+                          f"{m.source.name} or {m.destination.name}.", queued_at=timezone.now())
+        return False

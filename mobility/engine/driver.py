@@ -1,0 +1,178 @@
+"""Drive one claimed migration until it is finished, waits in the queue, or its lease is lost.
+
+A heartbeat thread renews the lease every third of its length. If a renewal fails another worker may already
+have taken over, so the driver stops before its next piece of work; the new worker continues from the database
+and from what the IVM says (``steps.start`` never re-sends ``migrlpar -o m`` for a partition in flight).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from mobility.choices import MigrationStatus, StepStatus
+from mobility.engine import admission, claim, control, events, ivmside, steps
+from mobility.engine.events import emit, status_change, step_change
+from mobility.ivm import commands
+from mobility.ivm.errors import CommandFailed, IVMError
+from mobility.models import Migration, MigrationStep
+
+logger = logging.getLogger("mobility.engine")
+
+
+class Driver:
+    def __init__(self, migration_id: int, worker: str, cfg, stopping: threading.Event):
+        self.migration_id, self.worker, self.cfg, self.stopping = migration_id, worker, cfg, stopping
+        self.lost = threading.Event()
+        self.run_state = steps.RunState()
+
+    # --- lease -------------------------------------------------------------------------------------------------
+    def _heartbeat(self, done: threading.Event) -> None:
+        try:
+            while not done.wait(self.cfg.lease_s / 3):
+                if not claim.renew(self.migration_id, self.worker, self.cfg.lease_s):
+                    self.lost.set()
+                    return
+        finally:
+            close_old_connections()
+
+    def run(self) -> None:
+        events.current.worker = self.worker
+        done = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(done,), daemon=True,
+                                name=f"lease-{self.migration_id}")
+        beat.start()
+        try:
+            while not self.lost.is_set() and not self.stopping.is_set():
+                try:
+                    wait = self.step()
+                except IVMError as exc:  # connection trouble: nothing is lost, try again on a fresh transport
+                    logger.warning("migration %s: %s; retrying", self.migration_id, exc)
+                    wait = self.cfg.poll_s
+                except Exception:
+                    logger.exception("migration %s: unexpected error; retrying", self.migration_id)
+                    wait = self.cfg.poll_s * 5
+                if wait is None:
+                    break
+                if wait:
+                    self.stopping.wait(wait)
+        finally:
+            done.set()
+            beat.join(timeout=5)
+            if not self.lost.is_set():
+                claim.release(self.migration_id, self.worker)
+            close_old_connections()
+
+    # --- one piece of work -------------------------------------------------------------------------------------
+    def step(self) -> float | None:
+        m = Migration.objects.select_related("partition", "source__console", "destination__console").get(
+            pk=self.migration_id)
+        if m.status in (MigrationStatus.APPROVED, MigrationStatus.QUEUED):
+            return self._admit(m)
+        if m.status == MigrationStatus.STOPPING:
+            return self._stop(m)
+        if m.status == MigrationStatus.RECOVERING:
+            return self._recover(m)
+        if m.status != MigrationStatus.RUNNING:
+            return None
+        if not m.steps.exists():
+            m.create_steps()
+        if self._timed_out(m):
+            return 0
+        step = steps.current_step(m)
+        if step is None:
+            steps.finish(m)
+            return None
+        try:
+            return steps.HANDLERS[step.key](m, self.run_state, self.cfg)
+        except steps.EngineFailure as exc:
+            recover = exc.recover if exc.recover is not None else m.start_intent_at is not None
+            steps.fail(m, str(exc), recover_needed=recover)
+            return None
+
+    def _admit(self, m: Migration) -> float | None:
+        from mobility.governance.approvals import check_runnable
+
+        ok, why = check_runnable(m)
+        if not ok:
+            if m.outcome != f"Not started: {why}":
+                Migration.objects.filter(pk=m.pk).update(outcome=f"Not started: {why}")
+            return None
+        if not admission.admit(m):
+            return None  # queued: the poll loop looks again when a slot may have freed
+        if not m.steps.exists():
+            m.create_steps()
+        elif m.start_intent_at is None:  # a fresh run (again after a re-approval): every step starts pending
+            MigrationStep.objects.filter(migration=m).update(status=StepStatus.PENDING, started_at=None,
+                                                             finished_at=None)
+        return 0
+
+    def _timed_out(self, m: Migration) -> bool:
+        """Stuck flag after ``stuck_s`` without progress; stop (per policy) after the overall timeout."""
+        now = timezone.now()
+        if m.start_intent_at is None:
+            return False
+        last = m.last_progress_at or m.start_intent_at
+        if not m.stuck and now - last > timedelta(seconds=self.cfg.stuck_s):
+            Migration.objects.filter(pk=m.pk).update(stuck=True)
+            emit(m.pk, "stuck", {"since": last.isoformat()})
+        allowed = max(900.0, self.cfg.timeout_s_per_gib * max(m.partition.memory_mb, 1024) / 1024)
+        if self.cfg.timeout_policy == "stop" and now - m.start_intent_at > timedelta(seconds=allowed):
+            emit(m.pk, "request", {"action": "stop", "by": "engine", "reason": f"overall timeout of {allowed:.0f} s"})
+            status_change(m, MigrationStatus.STOPPING, outcome=f"Overall timeout ({allowed:.0f} s): stopping")
+            return True
+        return False
+
+    def _stop(self, m: Migration) -> float | None:
+        name, src = m.partition.name, m.source.console
+        if m.start_intent_at is None:
+            status_change(m, MigrationStatus.STOPPED, outcome="Stopped before anything was sent to IVM.")
+            return None
+        seen = ivmside.lpar_migration(m, src, name, quiet=False)
+        if seen is None or seen.state == ivmside.COMPLETE:
+            status_change(m, MigrationStatus.RUNNING, outcome="Stop came too late: the partition has moved.")
+            return 0
+        if not seen.in_flight:
+            state = ivmside.lpar_state(m, src, name)
+            current = steps.current_step(m)
+            if current is not None:
+                step_change(m, current.number, StepStatus.FAILED, "Stopped")
+            who = control.latest_request(m).get("by", "someone")
+            status_change(m, MigrationStatus.STOPPED, claimed_by="", lease_until=None,
+                          outcome=f"Stopped by {who}: {name} stays on {m.source.name} "
+                                  f"({state['state'] if state else 'state unknown'}).")
+            return None
+        if not self.run_state.stop_sent:
+            try:
+                ivmside.run(m, src, commands.migrlpar("s", lpar_name=name))
+            except CommandFailed as exc:
+                status_change(m, MigrationStatus.RUNNING, outcome=f"IVM refused to stop: {exc.text}")
+                return 0
+            self.run_state.stop_sent = True
+        return self.cfg.poll_s
+
+    def _recover(self, m: Migration) -> float | None:
+        name, src, dst = m.partition.name, m.source.console, m.destination.console
+        request = control.latest_request(m)
+        on_source = ivmside.lpar_state(m, src, name)
+        console = src if on_source is not None else dst
+        try:
+            ivmside.run(m, console, commands.migrlpar("r", lpar_name=name, force=bool(request.get("force"))))
+        except CommandFailed as exc:
+            status_change(m, MigrationStatus.FAILED, recover_needed=True,
+                          outcome=f"Recover failed: {exc.text}")
+            return None
+        seen = ivmside.lpar_migration(m, src, name, quiet=False)
+        state = ivmside.lpar_state(m, src, name)
+        where = (f"{name} is back on {m.source.name} ({state['state']})" if state and seen and not seen.in_flight
+                 else f"the IVM now shows {seen.state if seen else 'no partition'} on {m.source.name}")
+        final = request.get("previous") if request.get("previous") in (MigrationStatus.STOPPED,) else \
+            MigrationStatus.FAILED
+        status_change(m, final, recover_needed=not (state and seen and not seen.in_flight),
+                      claimed_by="", lease_until=None,
+                      outcome=f"Recovered by {request.get('by', 'someone')}: {where}.")
+        return None

@@ -1,0 +1,101 @@
+"""What the steps ask the IVMs and tell them, through the pooled, audited clients of ``mobility.connections``.
+
+Each helper returns plain values and records the command in the migration's event stream (except the
+once-a-second transfer poll, whose figures become ``progress`` events instead). A lost connection is raised as
+``ConnectionFailed``/``IVMError`` to the caller, which retries on its next pass: read-only commands are retried
+on a fresh transport by the client itself (``retry_safe=True``); mutating ones never are.
+"""
+
+from dataclasses import dataclass
+
+from mobility.connections import client_for
+from mobility.engine.events import command_event
+from mobility.ivm import commands
+from mobility.ivm.errors import CommandFailed, IVMError
+
+MIGR_FIELDS = ("name", "migration_state", "migration_type", "dest_lpar_id", "source_msp_name", "dest_msp_name",
+               "bytes_transmitted", "bytes_remaining", "remaining_time")
+NOT_MIGRATING = "Not Migrating"
+COMPLETE = "Migration Complete"
+FAILED = "Migration Failed"
+STARTING = "Migration Starting"
+SUSPENDED = "Suspended"
+
+
+@dataclass(frozen=True)
+class LparMigration:
+    """One ``lslparmigr -r lpar`` row (None when the partition is not on that IVM)."""
+
+    name: str
+    state: str
+    dest_lpar_id: int | None
+    source_msp: str
+    dest_msp: str
+    transmitted: int
+    remaining: int | None
+
+    @property
+    def in_flight(self) -> bool:
+        return self.state not in (NOT_MIGRATING, "")
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "", "null", "none") else None
+    except ValueError:
+        return None
+
+
+def run(migration, console, cmd, *, quiet: bool = False, check: bool = True):
+    """Run ``cmd`` on ``console``; a command event unless ``quiet``. CommandFailed/IVMError propagate."""
+    read_only = cmd.read_only
+    try:
+        result = client_for(console).run(cmd, check=check, retry_safe=read_only)
+    except CommandFailed as exc:
+        command_event(migration, console.name, cmd.redacted(), exc.exit_status, exc.stdout + exc.stderr, str(exc))
+        raise
+    except IVMError as exc:
+        command_event(migration, console.name, cmd.redacted(), None, "", f"{type(exc).__name__}: {exc}")
+        raise
+    if not quiet:
+        command_event(migration, console.name, cmd.redacted(), result.exit_status, result.stdout + result.stderr)
+    return result
+
+
+def lpar_migration(migration, console, name: str, *, quiet: bool = True) -> LparMigration | None:
+    cmd = commands.lslparmigr("lpar", lpar_names=name, fields=MIGR_FIELDS)
+    rows = run(migration, console, cmd, quiet=quiet).parsed()
+    if not rows:
+        return None
+    row = rows[0]
+    return LparMigration(name=row["name"], state=row["migration_state"] or "", dest_lpar_id=_int(row["dest_lpar_id"]),
+                         source_msp=row.get("source_msp_name") or "", dest_msp=row.get("dest_msp_name") or "",
+                         transmitted=_int(row["bytes_transmitted"]) or 0, remaining=_int(row["bytes_remaining"]))
+
+
+def lpar_state(migration, console, name: str, *, quiet: bool = False) -> dict | None:
+    """``lssyscfg -r lpar`` for one partition: {"lpar_id", "state"}, or None when the IVM does not list it."""
+    cmd = commands.lssyscfg("lpar", lpar_names=name, fields=("name", "lpar_id", "state"))
+    rows = run(migration, console, cmd, quiet=quiet).parsed()
+    if not rows:
+        return None
+    return {"lpar_id": _int(rows[0]["lpar_id"]), "state": rows[0]["state"]}
+
+
+def client_slots(migration, console, name: str) -> dict[str, set[int]]:
+    """Client adapter slots of a partition, by kind (``scsi``, ``fc``), as ``lshwres`` shows them."""
+    found: dict[str, set[int]] = {}
+    for kind in ("scsi", "fc"):
+        cmd = commands.lshwres("virtualio", rsubtype=kind, level="lpar", lpar_names=name,
+                               fields=("lpar_name", "slot_num", "adapter_type"))
+        rows = run(migration, console, cmd).parsed()
+        found[kind] = {int(r["slot_num"]) for r in rows if r.get("adapter_type") == "client"}
+    return found
+
+
+def migration_limits(migration, console) -> dict[str, int]:
+    """``lslparmigr -r sys``: supported and in-progress counts, active and inactive."""
+    keys = ("num_active_migrations_supported", "num_active_migrations_in_progress",
+            "num_inactive_migrations_supported", "num_inactive_migrations_in_progress")
+    rows = run(migration, console, commands.lslparmigr("sys", fields=keys), quiet=True).parsed()
+    return {k: _int(rows[0][k]) or 0 for k in keys} if rows else dict.fromkeys(keys, 0)

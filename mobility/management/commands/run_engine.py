@@ -1,0 +1,52 @@
+"""``manage.py run_engine``: the migration engine's worker process.
+
+Starts the poll loop at boot (claims due migrations every ``--poll`` seconds) and serves the worker channel
+like ``runworker ivmweb-engine`` does, so wake-ups from the web process are answered at once.
+``--lease``/``--poll``/``--worker-id`` override the settings (tests use a short lease).
+"""
+
+import logging
+import signal
+import sys
+import time
+
+from channels.management.commands.runworker import Command as RunWorker
+from django.conf import settings
+
+from mobility.engine.config import CONFIG
+from mobility.engine.worker import process_engine
+
+logger = logging.getLogger("mobility.engine")
+
+
+class Command(RunWorker):
+    help = "Run the migration engine: poll loop plus the ivmweb-engine worker channel."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--layer", default="default", help="Channel layer alias.")
+        parser.add_argument("--lease", type=float, help="Lease length in seconds.")
+        parser.add_argument("--poll", type=float, help="Poll interval in seconds.")
+        parser.add_argument("--worker-id", help="Name this worker writes into Migration.claimed_by.")
+
+    def handle(self, *args, **options):
+        if options.get("lease"):
+            CONFIG.lease_s = options["lease"]
+        if options.get("poll"):
+            CONFIG.poll_s = options["poll"]
+        engine = process_engine(worker_id=options.get("worker_id"), cfg=CONFIG)
+
+        def terminate(signum, frame):
+            engine.stop(timeout=5)
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, terminate)
+        self.stdout.write(f"engine {engine.worker_id} started; serving channel {settings.IVMWEB_WORKER_CHANNEL}")
+        self.stdout.flush()
+        # The channel only carries wake-ups: if the layer fails (Redis restarted, a read timed out), the poll loop
+        # goes on by itself and the listener is started again.
+        while not engine.stopping.is_set():
+            try:
+                super().handle(*args, channels=[settings.IVMWEB_WORKER_CHANNEL], **options)
+            except Exception as exc:  # noqa: BLE001
+                logger.warning("worker channel listener stopped (%s); restarting in 1 s", exc)
+                time.sleep(1)

@@ -1,0 +1,123 @@
+"""The engine's pages: the live page of one migration (websocket + polling fallback), the dashboard of running
+and queued migrations, and the Stop / Recover / follow-up-task forms (POST, behind a confirmation)."""
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from mobility.choices import MigrationStatus, Role, steps_for
+from mobility.engine import control
+from mobility.engine.admission import queue_position
+from mobility.models import Migration, MigrationEvent, Partition
+from mobility.roles import has_role, visible_partitions
+
+CHART_W, CHART_H = 300, 80
+
+
+def _visible(user):
+    return Migration.objects.filter(partition__in=visible_partitions(user, Partition.objects.all()))
+
+
+def _get(request, pk) -> Migration:
+    migration = _visible(request.user).select_related("partition", "source", "destination", "requester").filter(
+        pk=pk).first()
+    if migration is None:
+        raise Http404("No such migration.")
+    return migration
+
+
+def _chart(progress: list[dict]) -> str:
+    """SVG polyline points of bytes sent over time (what the page's script keeps extending)."""
+    if not progress:
+        return ""
+    top = max(p["sent"] + p["remaining"] for p in progress) or 1
+    n = len(progress)
+    return " ".join(f"{(i * CHART_W / max(n - 1, 1)):.1f},{CHART_H - p['sent'] * CHART_H / top:.1f}"
+                    for i, p in enumerate(progress))
+
+
+def live_context(migration: Migration) -> dict:
+    steps = list(migration.steps.order_by("number"))
+    progress = [e.payload for e in MigrationEvent.objects.filter(migration=migration, kind="progress").order_by("seq")]
+    latest = progress[-1] if progress else {}
+    return {
+        "migration": migration, "steps": steps, "latest": latest, "chart": _chart(progress[-120:]),
+        "chart_w": CHART_W, "chart_h": CHART_H, "queue_position": queue_position(migration),
+        "rendered_at": timezone.now(), "applicable": [s.number for s in steps_for(migration.mode)],
+    }
+
+
+def migration_live(request, pk):
+    migration = _get(request, pk)
+    events = MigrationEvent.objects.filter(migration=migration).order_by("seq")
+    return render(request, "mobility/engine/live.html", {
+        **live_context(migration), "events": events, "may_control": control.may_control(request.user, migration),
+        "is_admin": has_role(request.user, Role.ADMIN)})
+
+
+def migration_state(request, pk):
+    """The polling fallback: the state panel (the page asks for it every 2 s only while its socket is down)."""
+    migration = _get(request, pk)
+    return render(request, "mobility/engine/_state.html", live_context(migration))
+
+
+def _confirm(request, migration, action: str):
+    return render(request, "mobility/engine/confirm.html", {"migration": migration, "action": action,
+                                                             "is_admin": has_role(request.user, Role.ADMIN)})
+
+
+def migration_stop(request, pk):
+    migration = _get(request, pk)
+    if request.method != "POST" or request.POST.get("confirm") != "yes":
+        return _confirm(request, migration, "stop")
+    try:
+        control.request_stop(migration, request.user)
+        messages.success(request, "Stop requested; the engine sends migrlpar -o s.")
+    except control.ControlRefused as exc:
+        messages.error(request, str(exc))
+    return redirect("mobility:migration_live", pk=pk)
+
+
+def migration_recover(request, pk):
+    migration = _get(request, pk)
+    if request.method != "POST" or request.POST.get("confirm") != "yes":
+        return _confirm(request, migration, "recover")
+    try:
+        control.request_recover(migration, request.user, force=request.POST.get("force") == "on")
+        messages.success(request, "Recover requested; the engine sends migrlpar -o r.")
+    except control.ControlRefused as exc:
+        messages.error(request, str(exc))
+    return redirect("mobility:migration_live", pk=pk)
+
+
+@require_POST
+def migration_task(request, pk, index):
+    migration = _get(request, pk)
+    try:
+        control.tick_task(migration, request.user, index, request.POST.get("done") == "on")
+    except control.ControlRefused as exc:
+        messages.error(request, str(exc))
+    return redirect("mobility:migration_live", pk=pk)
+
+
+def dashboard_queryset(user):
+    return _visible(user).filter(
+        Q(status__in=MigrationStatus.active()) | Q(status=MigrationStatus.QUEUED) | Q(status=MigrationStatus.APPROVED)
+    ).select_related("partition", "source", "destination").order_by("queued_at", "started_at", "pk")
+
+
+def dashboard_rows_html(user) -> str:
+    rows = [(m, queue_position(m)) for m in dashboard_queryset(user)]
+    return render_to_string("mobility/engine/_dashboard_rows.html",
+                            {"rows": rows, "oob": True, "rendered_at": timezone.now()})
+
+
+def dashboard(request):
+    rows = [(m, queue_position(m)) for m in dashboard_queryset(request.user)]
+    return render(request, "mobility/engine/dashboard.html", {"rows": rows, "rendered_at": timezone.now()})
+
+

@@ -1,0 +1,40 @@
+// Live page glue for the htmx ws extension: subscribe with the last seq seen (so a reconnect gets exactly what
+// it missed), show how fresh the data is, and tell the polling fallback when the socket is down.
+(function () {
+  "use strict";
+  var root = document.getElementById("live") || document.getElementById("dashboard");
+  if (!root) { return; }
+  var migration = root.dataset.migration ? parseInt(root.dataset.migration, 10) : null;
+  var up = false, lastUpdate = Date.now();
+  var QUIET_MS = 5000;  // a socket that says nothing this long on a running migration may be cut off upstream
+
+  function lastSeq() {
+    var rows = document.querySelectorAll("#live-events-" + migration + " [data-seq]"), max = 0;
+    rows.forEach(function (el) { max = Math.max(max, parseInt(el.dataset.seq, 10) || 0); });
+    return max;
+  }
+  function showFreshness() {
+    var el = document.getElementById("freshness");
+    if (!el) { return; }
+    var age = Math.round((Date.now() - lastUpdate) / 1000);
+    el.textContent = (up ? "Live" : "Socket down: refreshing every 2 s") + " — last update " + age + " s ago";
+    el.dataset.live = up ? "1" : "0";
+  }
+  function running() {
+    var state = document.querySelector("[data-status].live-state");
+    return state && ["running", "stopping", "recovering", "queued", "approved"].indexOf(state.dataset.status) >= 0;
+  }
+  // The polling fallback runs while the socket is down, or quiet for too long while the migration moves.
+  window.ivmLive = { down: function () { return !up || (running() && Date.now() - lastUpdate > QUIET_MS); } };
+
+  document.body.addEventListener("htmx:wsOpen", function (evt) {
+    up = true;
+    var msg = migration ? { subscribe: migration, last_seq: lastSeq() } : { dashboard: true };
+    evt.detail.socketWrapper.send(JSON.stringify(msg), root);
+    showFreshness();
+  });
+  document.body.addEventListener("htmx:wsClose", function () { up = false; showFreshness(); });
+  document.body.addEventListener("htmx:wsAfterMessage", function () { lastUpdate = Date.now(); showFreshness(); });
+  document.body.addEventListener("htmx:afterSwap", function () { lastUpdate = Date.now(); showFreshness(); });
+  setInterval(showFreshness, 1000);
+})();

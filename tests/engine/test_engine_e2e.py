@@ -1,0 +1,55 @@
+"""End to end against ivmsim over SSH: active and inactive migrations, each step recorded, inventory re-homed."""
+
+import pytest
+
+from mobility.models import AuditEvent, Migration, MigrationEvent, Partition
+from tests.engine.conftest import approved_migration, lpar, status_of, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _steps(m):
+    return {s.number: s.status for s in m.steps.all()}
+
+
+def test_an_active_migration_runs_every_step_and_rehomes_the_partition(estate, personas, engine, fleet):
+    m = approved_migration(personas, "app02", "ivm1", "ivm2")
+    row_id, team = m.partition_id, m.partition.team_id
+    engine()
+    wait_for(lambda: status_of(m.pk) in ("completed", "failed"), 90, what="the migration to finish")
+    m = Migration.objects.get(pk=m.pk)
+    assert m.status == "completed", (m.outcome, list(m.events.values_list("kind", "payload")))
+    assert _steps(m) == {1: "done", 3: "done", 4: "done", 5: "done", 6: "done", 7: "done", 8: "done",
+                         9: "done", 11: "running"}
+    assert m.percent == 100.0 and m.bytes_transmitted > 0
+    # the figures never ran backwards
+    percents = [e.payload["percent"] for e in m.events.filter(kind="progress").order_by("seq")]
+    assert percents == sorted(percents) and len(percents) >= 2
+    # seqs are dense and ordered
+    seqs = list(m.events.values_list("seq", flat=True))
+    assert seqs == list(range(1, m.last_seq + 1))
+    # the same row, with its team, now on the destination; a duplicate sync made is retired
+    p = Partition.objects.get(pk=row_id)
+    assert p.system.console.name == "ivm2" and p.team_id == team and p.vanished_at is None
+    assert Partition.objects.filter(name="app02", vanished_at__isnull=True).count() == 1
+    assert lpar("app02", "ivm2").pk == row_id
+    # IVM: exactly one migrlpar -o m, and the partition runs on ivm2
+    starts = [c for c in fleet.command_log("ivm1") if c["command"].startswith("migrlpar -o m -t") and "-p app02" in c["command"]]
+    assert len(starts) == 1
+    status, out, _ = fleet.ssh("ivm2", "lssyscfg -r lpar --filter lpar_names=app02 -F state")
+    assert out.strip() == "Running"
+    assert AuditEvent.objects.filter(action="engine.step", object_id=str(m.pk)).count() >= 9
+    assert MigrationEvent.objects.filter(migration=m, kind="command", payload__command__startswith="migrlpar").exists()
+
+
+def test_an_inactive_migration_activates_on_the_destination_when_the_plan_asks(estate, personas, engine, fleet):
+    m = approved_migration(personas, "web01", "ivm1", "ivm2", options={"activate_on_destination": True})
+    engine()
+    wait_for(lambda: status_of(m.pk) in ("completed", "failed"), 90, what="the migration to finish")
+    m = Migration.objects.get(pk=m.pk)
+    assert m.status == "completed", m.outcome
+    assert _steps(m) == {1: "done", 2: "done", 3: "done", 4: "done", 5: "done", 6: "done", 9: "done",
+                         10: "done", 11: "running"}
+    status, out, _ = fleet.ssh("ivm2", "lssyscfg -r lpar --filter lpar_names=web01 -F state")
+    assert out.strip() in ("Running", "Starting")
+    assert any(c["command"].startswith("chsysstate -r lpar -o on") for c in fleet.command_log("ivm2"))

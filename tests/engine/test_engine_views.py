@@ -1,0 +1,64 @@
+"""The engine's pages: who sees the live page, Stop behind a POST confirmation, auditors never control."""
+
+import pytest
+from django.urls import reverse
+
+from mobility.models import AuditEvent, Migration, Team
+from tests.factories import make_partition, make_system
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def migration(requester):
+    src, dst = make_system(), make_system()
+    part = make_partition(src, "app88", 8, team=Team.objects.get(name="Payments"))
+    m = Migration.objects.create(partition=part, source=src, destination=dst, mode="active", requester=requester,
+                                 status="approved")
+    m.create_steps()
+    return m
+
+
+def test_the_live_page_shows_the_applicable_steps_to_the_team(client, requester, migration):
+    client.force_login(requester)
+    page = client.get(reverse("mobility:migration_live", args=[migration.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-step="1"' in html and 'data-step="7"' in html and 'data-step="2"' not in html
+    assert 'ws-connect="/ws/live/"' in html and "js/live.js" in html
+    state = client.get(reverse("mobility:migration_state", args=[migration.pk]))
+    assert state.status_code == 200 and f'id="live-state-{migration.pk}"' in state.content.decode()
+
+
+def test_another_team_gets_404(client, personas, migration):
+    client.force_login(personas["omar"])
+    assert client.get(reverse("mobility:migration_live", args=[migration.pk])).status_code == 404
+    assert client.post(reverse("mobility:migration_stop", args=[migration.pk]), {"confirm": "yes"}).status_code == 404
+    assert Migration.objects.get(pk=migration.pk).status == "approved"
+
+
+def test_stop_needs_a_confirmed_post(client, requester, migration):
+    client.force_login(requester)
+    url = reverse("mobility:migration_stop", args=[migration.pk])
+    assert "Yes, stop" in client.get(url).content.decode()
+    client.post(url, {})
+    assert Migration.objects.get(pk=migration.pk).status == "approved"
+    client.post(url, {"confirm": "yes"})
+    m = Migration.objects.get(pk=migration.pk)
+    assert m.status == "stopped" and "before it started" in m.outcome
+    assert AuditEvent.objects.filter(action="engine.stopped", object_id=str(m.pk)).exists()
+
+
+def test_an_auditor_may_watch_but_never_stop(client, auditor, migration):
+    client.force_login(auditor)
+    page = client.get(reverse("mobility:migration_live", args=[migration.pk]))
+    assert page.status_code == 200 and "Stop…" not in page.content.decode()
+    client.post(reverse("mobility:migration_stop", args=[migration.pk]), {"confirm": "yes"})
+    assert Migration.objects.get(pk=migration.pk).status == "approved"
+
+
+def test_the_dashboard_lists_running_and_queued_migrations(client, requester, migration):
+    client.force_login(requester)
+    Migration.objects.filter(pk=migration.pk).update(status="queued")
+    html = client.get(reverse("mobility:dashboard")).content.decode()
+    assert "app88" in html and 'id="dashboard-rows"' in html
