@@ -214,6 +214,16 @@ IVMWEB_SYNC_INTERVAL_S = env_int("IVMWEB_SYNC_INTERVAL_S", 300, minimum=10)
 IVMWEB_SYNC_WORKERS = env_int("IVMWEB_SYNC_WORKERS", 8, minimum=1, maximum=64)
 IVMWEB_APPROVAL_TTL_H = env_int("IVMWEB_APPROVAL_TTL_H", 72, minimum=1)
 IVMWEB_WORKER_CHANNEL = "ivmweb-engine"
+# The migration engine (mobility/engine): lease, poll, stuck and timeout policy.
+IVMWEB_ENGINE_LEASE_S = env_int("IVMWEB_ENGINE_LEASE_S", 30, minimum=2)
+IVMWEB_ENGINE_POLL_S = env_int("IVMWEB_ENGINE_POLL_S", 1, minimum=1, maximum=60)
+IVMWEB_ENGINE_STUCK_S = env_int("IVMWEB_ENGINE_STUCK_S", 300, minimum=10)
+IVMWEB_ENGINE_TIMEOUT_S_PER_GIB = env_int("IVMWEB_ENGINE_TIMEOUT_S_PER_GIB", 900, minimum=60)
+IVMWEB_ENGINE_TIMEOUT_POLICY = env_str("IVMWEB_ENGINE_TIMEOUT_POLICY", "stop")
+if IVMWEB_ENGINE_TIMEOUT_POLICY not in ("stop", "flag"):
+    raise ImproperlyConfigured("IVMWEB_ENGINE_TIMEOUT_POLICY must be 'stop' or 'flag'.")
+IVMWEB_ENGINE_SHUTDOWN_TIMEOUT_S = env_int("IVMWEB_ENGINE_SHUTDOWN_TIMEOUT_S", 120, minimum=10)
+IVMWEB_ENGINE_THREADS = env_int("IVMWEB_ENGINE_THREADS", 16, minimum=1, maximum=64)
 
 LOGGING = {
     "version": 1,

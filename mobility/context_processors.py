@@ -9,6 +9,7 @@ from mobility.roles import roles_of
 NAVIGATION = (
     ("Inventory", "mobility:inventory", None),
     ("New migration", "mobility:plan_new", {Role.REQUESTER, Role.ADMIN}),
+    ("Dashboard", "mobility:dashboard", None),
     ("Migrations", "mobility:migrations", None),
     ("Approvals", "mobility:approvals", {Role.APPROVER}),
     ("History", "mobility:history", {Role.AUDITOR}),

@@ -8,11 +8,11 @@ pytestmark = pytest.mark.django_db
 PAGES = ["mobility:inventory", "mobility:migrations", "mobility:approvals", "mobility:history",
          "mobility:consoles"]
 NAV = {
-    "rita": {"Inventory", "New migration", "Migrations"},
-    "omar": {"Inventory", "New migration", "Migrations"},
-    "alex": {"Inventory", "Migrations", "Approvals"},
-    "audrey": {"Inventory", "Migrations", "History"},
-    "adam": {"Inventory", "New migration", "Migrations", "IVM consoles"},
+    "rita": {"Inventory", "New migration", "Dashboard", "Migrations"},
+    "omar": {"Inventory", "New migration", "Dashboard", "Migrations"},
+    "alex": {"Inventory", "Dashboard", "Migrations", "Approvals"},
+    "audrey": {"Inventory", "Dashboard", "Migrations", "History"},
+    "adam": {"Inventory", "New migration", "Dashboard", "Migrations", "IVM consoles"},
 }
 ALL_LABELS = set().union(*NAV.values())
 
