@@ -37,8 +37,24 @@ _pool = ClientPool()
 _collector: contextvars.ContextVar[list | None] = contextvars.ContextVar("ivm_command_collector", default=None)
 
 
+# The migration the current commands are run for, so the audit trail ties each command to it.
+_migration: contextvars.ContextVar[int | None] = contextvars.ContextVar("ivm_command_migration", default=None)
+
+
+@contextlib.contextmanager
+def about_migration(migration_id: int | None):
+    """Record the IVM commands run inside this block as part of ``migration_id`` (audit data ``migration``)."""
+    token = _migration.set(migration_id)
+    try:
+        yield
+    finally:
+        _migration.reset(token)
+
+
 def _event_data(console_name: str, rec: CommandRecord) -> dict:
+    migration_id = _migration.get()
     return {
+        **({"migration": migration_id} if migration_id is not None else {}),
         "console": console_name,
         "command": rec.command,
         "outcome": rec.outcome,

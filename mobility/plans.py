@@ -435,7 +435,7 @@ def validate_plan(partition, destination, mappings: Sequence[planning.AdapterMap
     Returns {"ok", "command", "checks": {key: [{"code", "text"}]}, "ivm_says": [...], "error", "ran_at"};
     records `plan.validated`. Never raises for an IVM problem: it is part of the answer.
     """
-    from mobility.connections import client_for
+    from mobility.connections import about_migration, client_for
     from mobility.ivm import CommandFailed, IVMError
 
     started = timezone.now()
@@ -444,7 +444,8 @@ def validate_plan(partition, destination, mappings: Sequence[planning.AdapterMap
         command = migrlpar_validate_command(partition, destination, mappings)
         result["command"] = command.redacted()
         # -o v only reads; retry_safe lets the client re-run it on a fresh transport if the old one died.
-        client_for(partition.system.console).run(command, check=True, retry_safe=True)
+        with about_migration(migration.pk if migration is not None else None):
+            client_for(partition.system.console).run(command, check=True, retry_safe=True)
         result["ok"] = True
     except CommandFailed as exc:
         output = "\n".join(x for x in (exc.stderr, exc.stdout) if x.strip()) or f"[{exc.code or ''}] {exc.text}"

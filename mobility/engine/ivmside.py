@@ -8,7 +8,7 @@ on a fresh transport by the client itself (``retry_safe=True``); mutating ones n
 
 from dataclasses import dataclass
 
-from mobility.connections import client_for
+from mobility.connections import about_migration, client_for
 from mobility.engine.events import command_event
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandFailed, IVMError
@@ -50,7 +50,8 @@ def run(migration, console, cmd, *, quiet: bool = False, check: bool = True):
     """Run ``cmd`` on ``console``; a command event unless ``quiet``. CommandFailed/IVMError propagate."""
     read_only = cmd.read_only
     try:
-        result = client_for(console).run(cmd, check=check, retry_safe=read_only)
+        with about_migration(migration.pk):
+            result = client_for(console).run(cmd, check=check, retry_safe=read_only)
     except CommandFailed as exc:
         command_event(migration, console.name, cmd.redacted(), exc.exit_status, exc.stdout + exc.stderr, str(exc))
         raise

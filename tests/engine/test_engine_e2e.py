@@ -40,6 +40,11 @@ def test_an_active_migration_runs_every_step_and_rehomes_the_partition(estate, p
     assert out.strip() == "Running"
     assert AuditEvent.objects.filter(action="engine.step", object_id=str(m.pk)).count() >= 9
     assert MigrationEvent.objects.filter(migration=m, kind="command", payload__command__startswith="migrlpar").exists()
+    # The hash-chained trail ties each IVM command to the migration: exactly one start, with its output digest.
+    audited = AuditEvent.objects.filter(action="ivm.command", data__migration=m.pk)
+    audited_starts = [e for e in audited if e.data["command"].startswith("migrlpar -o m")]
+    assert len(audited_starts) == 1 and audited_starts[0].data["exit_status"] == 0
+    assert len(audited_starts[0].data["stdout_sha256"]) == 64
 
 
 def test_an_inactive_migration_activates_on_the_destination_when_the_plan_asks(estate, personas, engine, fleet):
