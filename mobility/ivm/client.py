@@ -327,8 +327,15 @@ class IVMClient:
                 raise _NotStarted(f"transport lost before the command started: {exc}") from exc
             try:
                 return self._exec(chan, transport, cmd, timeout)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                # The transport died while we read the command's output (paramiko raises EOFError there).
+                self._drop_if(transport)
+                raise _Lost(f"transport lost while the command was running: {type(exc).__name__} {exc}") from exc
             finally:
-                chan.close()
+                try:
+                    chan.close()
+                except (paramiko.SSHException, EOFError, OSError):
+                    pass  # closing a channel of a dead transport: nothing left to release
         finally:
             self._channels.release()
             self.last_used = time.monotonic()
