@@ -62,12 +62,6 @@ def revise(migration, user) -> PlanVersion:
     return plan
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The personas' passwords are hashed for every test; PBKDF2 would dominate the run time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def olga(personas):
     """An approver of the other team (Analytics)."""

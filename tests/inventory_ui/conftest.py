@@ -53,18 +53,8 @@ def estate(fleet, personas):
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(request, settings):
-    """The personas' passwords are hashed ten times per test; a cheap hasher keeps these tests quick.
-
-    Not for browser tests: the forked daphne server keeps the real hashers and must verify the login.
-    """
-    if request.node.get_closest_marker("browser") is None:
-        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def fresh_client_pool():
-    """Pooled SSH clients are keyed by console id, and ids are reused after a test's rollback."""
+    """Every test starts without pooled SSH clients (their consoles' rows are gone after a rollback)."""
     from mobility.connections import close_all_clients
 
     close_all_clients()

@@ -62,33 +62,13 @@ def estate(fleet, django_db_setup, django_db_blocker):
         drop_estate()
 
 
-# The demo people once per module (hashing ten passwords per test costs seconds on a busy machine); these
-# replace the top-level persona fixtures for this folder. force_login needs no password.
+# The demo people are created once per module with the estate; this replaces the top-level `personas`
+# for this folder (the `requester`, `approver`, ... fixtures there pick it up).
 @pytest.fixture
 def personas(db, estate):
     from django.contrib.auth.models import User
 
     return {u.username: u for u in User.objects.all()}
-
-
-@pytest.fixture
-def requester(personas):
-    return personas["rita"]
-
-
-@pytest.fixture
-def approver(personas):
-    return personas["alex"]
-
-
-@pytest.fixture
-def auditor(personas):
-    return personas["audrey"]
-
-
-@pytest.fixture
-def admin_user(personas):
-    return personas["adam"]
 
 
 def lpar(name: str, ivm: str = "ivm1"):
