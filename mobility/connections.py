@@ -3,28 +3,24 @@
 Every command a client runs is recorded as an ``ivm.command`` audit event (console, redacted command,
 outcome, exit status, duration, sha256 of stdout). Two ways, so that auditing never breaks a sync:
 
-* normally the event is written at once, through ``governance.audit.record`` (joining the caller's
+* normally the event is written at once (joining the caller's
   transaction when there is one, as the audit rules ask);
 * inside ``collect_commands()`` (the inventory sync's fetch phase, whose commands run on worker threads
   that must not touch the database) records are only gathered; ``write_command_events`` then appends them
   all in ONE short transaction of their own, after the inventory transaction has committed or rolled back.
-  The hash chain is extended in order under the same advisory lock that ``record`` takes.
+  Both go through ``governance.audit.record_many``, which extends the hash chain under its lock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import logging
 from collections.abc import Iterator
 
-from django.db import connection, transaction
-from django.utils import timezone
-
 from mobility.governance import audit
 from mobility.ivm import ClientPool, CommandRecord, IVMClient
-from mobility.models import AuditEvent, IVMConsole
+from mobility.models import IVMConsole
 
 logger = logging.getLogger("mobility.connections")
 
@@ -68,18 +64,15 @@ def _event_data(console_name: str, rec: CommandRecord) -> dict:
 
 def _hook(console_id: int, console_name: str):
     def on_command(rec: CommandRecord) -> None:
+        # Built now, in the caller's context (the migration it runs for), written now or after the sync.
+        event = audit.new_event(ACTION, actor_name="system", data=_event_data(console_name, rec),
+                                object_type=IVMConsole._meta.model_name, object_id=str(console_id))
         gathered = _collector.get()
         if gathered is not None:
-            gathered.append((console_id, console_name, rec))
-            return
-        audit.record(ACTION, actor_name="system", data=_event_data(console_name, rec),
-                     **_object_kwargs(console_id))
+            gathered.append(event)
+        else:
+            audit.record_many([event])
     return on_command
-
-
-def _object_kwargs(console_id: int) -> dict:
-    # record() reads only _meta.model_name and pk from obj; a bare instance avoids a query per command.
-    return {"obj": IVMConsole(pk=console_id)}
 
 
 def client_for(console: IVMConsole) -> IVMClient:
@@ -131,19 +124,4 @@ def write_command_events(gathered: list) -> int:
     """Append the gathered records to the audit chain in one transaction (one bulk insert)."""
     if not gathered:
         return 0
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [audit._LOCK_KEY])
-        prev = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or audit.GENESIS
-        events = []
-        for console_id, console_name, rec in gathered:
-            event = AuditEvent(
-                at=timezone.now(), actor=None, actor_name="system", action=ACTION,
-                object_type=IVMConsole._meta.model_name, object_id=str(console_id),
-                data=json.loads(json.dumps(_event_data(console_name, rec), default=str)), prev_hash=prev,
-            )
-            event.hash = prev = audit.compute_hash(prev, event)
-            events.append(event)
-        AuditEvent.objects.bulk_create(events, batch_size=500)
-    return len(events)
+    return len(audit.record_many(gathered))

@@ -34,27 +34,47 @@ def compute_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(event)).hexdigest()
 
 
+def _head_locked() -> str:
+    """Take the append lock (until the transaction ends) and return the chain's head hash."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+    return AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
+
+
+def new_event(action: str, *, actor=None, obj=None, data: dict | None = None, actor_name: str = "",
+              object_type: str = "", object_id: str = "") -> AuditEvent:
+    """An unsaved, unchained event; ``record`` and ``record_many`` chain and store it."""
+    has_actor = getattr(actor, "pk", None) is not None
+    return AuditEvent(
+        at=timezone.now(),
+        actor=actor if has_actor else None,
+        actor_name=actor_name or (actor.get_username() if has_actor else "system"),
+        action=action,
+        object_type=obj._meta.model_name if obj is not None else object_type,
+        object_id=str(obj.pk) if obj is not None else object_id,
+        # Round-trip through JSON so the hash covers exactly what the database will return.
+        data=json.loads(json.dumps(data or {}, default=str)),
+    )
+
+
 def record(action: str, *, actor=None, obj=None, data: dict | None = None, actor_name: str = "") -> AuditEvent:
     """Append one event to the chain. Call inside the transaction that made the change it records."""
+    return record_many([new_event(action, actor=actor, obj=obj, data=data, actor_name=actor_name)])[0]
+
+
+def record_many(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Chain and append events built with ``new_event``, in order, with one bulk insert."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        event = AuditEvent(
-            at=timezone.now(),
-            actor=actor if getattr(actor, "pk", None) else None,
-            actor_name=actor_name or (actor.get_username() if getattr(actor, "pk", None) else "system"),
-            action=action,
-            object_type=obj._meta.model_name if obj is not None else "",
-            object_id=str(obj.pk) if obj is not None else "",
-            # Round-trip through JSON so the hash covers exactly what the database will return.
-            data=json.loads(json.dumps(data or {}, default=str)),
-            prev_hash=last or GENESIS,
-        )
-        event.hash = compute_hash(event.prev_hash, event)
-        event.save()
-        return event
+        prev = _head_locked()
+        for event in events:
+            event.prev_hash = prev
+            event.hash = prev = compute_hash(prev, event)
+        if len(events) == 1:
+            events[0].save()
+        else:
+            AuditEvent.objects.bulk_create(events, batch_size=500)
+    return events
 
 
 @dataclass
