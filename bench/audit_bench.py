@@ -9,16 +9,20 @@ teams, people, servers, partitions and migrations with generate_series, and audi
 accepts it). Then it measures:
 
 1. the filtered history page (GET /history/?... through the Django test client, as an auditor):
-   p50/p95 over several filters, against a baseline: a bare SELECT of the same page's rows;
-2. the CSV export of all 100,000 migrations, run in a child process whose peak RSS is read with
+   p50/p95 per filter, against a baseline: a bare SELECT of the same page's rows; with --indexes, first
+   without the indexes of migration 0006 (dropped), then with them (re-created with the migration's own
+   SQL): the schema as it ships is always what is measured last;
+2. one migration's timeline (GET /history/migrations/<id>/), whose audit events are found by the
+   expression indexes of 0006 (information);
+3. the CSV export of all 100,000 migrations, run in a child process whose peak RSS is read with
    os.wait4 (ru_maxrss), against a baseline child that signs in and renders one history page;
-3. optionally (--indexes) the same page timings again after creating the indexes proposed to the lead;
 4. verify_chain over the whole trail (constant memory, reported for information).
-Exit 1 if a target is missed (query-function page p95 > 100 ms, export peak RSS > 150 MB); the view
-timings (template included) are printed beside it.
+Exit 1 if a target is missed: the view's p95 (form, count, rows, template) above 100 ms for any filter,
+or the export's peak RSS above 150 MB.
 """
 
 import argparse
+import importlib
 import json
 import os
 import re
@@ -39,12 +43,8 @@ warnings.filterwarnings("ignore", message="No directory at")
 TEAMS, SYSTEMS, PARTITIONS = 20, 20, 2000
 REQUESTERS_PER_TEAM, APPROVERS_PER_TEAM = 5, 2
 PAGE_P95_TARGET_MS, EXPORT_RSS_TARGET_MB = 100.0, 150.0
-PROPOSED_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS migration_created_idx ON mobility_migration (created_at DESC, id DESC)",
-    "CREATE INDEX IF NOT EXISTS migration_status_created_idx ON mobility_migration (status, created_at DESC)",
-    "CREATE INDEX IF NOT EXISTS migration_pair_created_idx ON mobility_migration "
-    "(source_id, destination_id, created_at DESC)",
-)
+# The PostgreSQL indexes of the history and timeline that ship in migration 0006 (0005's are in the models).
+HISTORY_INDEXES = "mobility.migrations.0006_history_perf"
 
 
 def _configure(db_name: str, base_url: str) -> None:
@@ -77,7 +77,7 @@ def load(n_migrations: int, n_events: int) -> dict:
     from django.contrib.auth.models import Group, User
     from django.db import connection
 
-    from mobility.models import Team
+    from mobility.models import IVMConsole, ManagedSystem, Partition, Team
 
     teams = Team.objects.bulk_create(Team(name=f"Team-{t:02d}") for t in range(TEAMS))
     requesters = User.objects.bulk_create(
@@ -98,31 +98,21 @@ def load(n_migrations: int, n_events: int) -> dict:
     req_ids = [u.pk for u in requesters]
     apr_ids = [u.pk for u in approvers]
 
+    # Consoles, servers and partitions through the ORM (2,040 rows): the defaults of their many inventory
+    # columns follow the models as they grow. Partition p lives on server p % SYSTEMS, belongs to team p % TEAMS.
+    consoles = IVMConsole.objects.bulk_create(
+        IVMConsole(name=f"ivm{s}", host=f"127.0.2.{s}") for s in range(1, SYSTEMS + 1))
+    systems = ManagedSystem.objects.bulk_create(
+        ManagedSystem(console=c, name=f"Server-{s}", type_model="8205-E6C", serial=f"{s:07d}", state="Operating",
+                      mem_region_size_mb=256, active_migrations_supported=8, inactive_migrations_supported=8)
+        for s, c in enumerate(consoles, start=1))
+    system_ids = [system.pk for system in systems]
+    Partition.objects.bulk_create(
+        (Partition(system_id=system_ids[p % SYSTEMS], lpar_id=2 + p // SYSTEMS, name=f"lpar{p:04d}", env="aixlinux",
+                   state="Running", rmc_state="active", memory_mb=4096, proc_mode="shared", proc_units=0.5, procs=1,
+                   max_virtual_slots=20, team_id=team_ids[p % TEAMS]) for p in range(PARTITIONS)),
+        batch_size=1000)
     with connection.cursor() as cur:
-        cur.execute("""
-            INSERT INTO mobility_ivmconsole (name, host, port, username, host_key, host_key_fingerprint,
-                password_encrypted, private_key_encrypted, enabled, last_sync_error, created_at)
-            SELECT 'ivm' || s, '127.0.2.' || s, 22, 'padmin', '', '', '', '', true, '', now()
-            FROM generate_series(1, %s) s""", [SYSTEMS])
-        cur.execute("""
-            INSERT INTO mobility_managedsystem (console_id, name, type_model, serial, state, capabilities,
-                compat_modes, mem_region_size_mb, memory_installed_mb, memory_configurable_mb, memory_available_mb,
-                proc_units_installed, proc_units_configurable, proc_units_available, active_migrations_supported,
-                active_migrations_in_progress, inactive_migrations_supported, inactive_migrations_in_progress)
-            SELECT c.id, 'Server-' || substr(c.name, 4), '8205-E6C', lpad(substr(c.name, 4), 7, '0'), 'Operating',
-                   '[]', '[]', 256, 0, 0, 0, 0, 0, 0, 8, 0, 8, 0
-            FROM mobility_ivmconsole c""")
-        cur.execute("SELECT array_agg(id ORDER BY id) FROM mobility_managedsystem")
-        system_ids = cur.fetchone()[0]
-        cur.execute("""
-            INSERT INTO mobility_partition (system_id, lpar_id, name, env, state, rmc_state, os_version,
-                dlpar_mem_capable, dlpar_proc_capable, curr_compat_mode, desired_compat_mode, memory_mb, proc_mode,
-                proc_units, procs, max_virtual_slots, migration_state, mac_base, team_id)
-            SELECT (%(systems)s::bigint[])[p %% %(n_sys)s + 1], 2 + p / %(n_sys)s, 'lpar' || lpad(p::text, 4, '0'),
-                   'aixlinux', 'Running', 'active', '', true, true, '', '', 4096, 'shared', 0.5, 1, 20, '', '',
-                   (%(teams)s::bigint[])[p %% %(n_teams)s + 1]
-            FROM generate_series(0, %(n)s - 1) p""",
-                    {"systems": system_ids, "n_sys": SYSTEMS, "teams": team_ids, "n_teams": TEAMS, "n": PARTITIONS})
         cur.execute("SELECT min(id) FROM mobility_partition")
         p0 = cur.fetchone()[0]
         # Partition p lives on system p % SYSTEMS and belongs to team p % TEAMS: here TEAMS == SYSTEMS,
@@ -308,6 +298,7 @@ def time_pages(names: dict, rounds: int) -> dict:
                 cur.fetchall()
                 baseline.append((time.perf_counter() - t0) * 1000)
     return {"p50": statistics.median(samples), "p95": _p95(samples), "per_query": per_query,
+            "worst_view_p95": max(p95 for _p50, p95, *_rest in per_query.values()),
             "fn_p50": statistics.median(function_samples), "fn_p95": _p95(function_samples),
             "baseline_p50": statistics.median(baseline), "baseline_p95": _p95(baseline)}
 
@@ -318,10 +309,47 @@ def _report_pages(title: str, pages: dict) -> None:
     for query, (p50, p95, count, fn50, fn95) in pages["per_query"].items():
         print(f"  {query:44s} {count:>7,} rows  view p50 {p50:6.1f} p95 {p95:6.1f} ms"
               f"  function p50 {fn50:6.1f} p95 {fn95:6.1f} ms")
-    print(f"  all filters: view p50 {pages['p50']:.1f} ms, p95 {pages['p95']:.1f} ms; "
-          f"query function p50 {pages['fn_p50']:.1f} ms, p95 {pages['fn_p95']:.1f} ms (target ≤ {PAGE_P95_TARGET_MS:.0f} ms)")
+    print(f"  all filters: view p50 {pages['p50']:.1f} ms, p95 {pages['p95']:.1f} ms (worst filter's view p95 "
+          f"{pages['worst_view_p95']:.1f} ms, target ≤ {PAGE_P95_TARGET_MS:.0f} ms); "
+          f"query function p50 {pages['fn_p50']:.1f} ms, p95 {pages['fn_p95']:.1f} ms")
     print(f"  baseline (bare SELECT of one page of migration rows): p50 {pages['baseline_p50']:.1f} ms, "
           f"p95 {pages['baseline_p95']:.1f} ms")
+
+
+def time_timelines(rounds: int) -> dict:
+    """One migration's timeline, for `rounds` migrations spread over the table (first request untimed)."""
+    from mobility.models import Migration
+
+    client = _auditor_client()
+    first, last = Migration.objects.order_by("pk").values_list("pk", flat=True)[:1][0], _last_pk()
+    pks = [first + (last - first) * k // max(rounds - 1, 1) for k in range(rounds)]
+    client.get(f"/history/migrations/{pks[0]}/", secure=True)
+    times = []
+    for pk in pks:
+        t0 = time.perf_counter()
+        response = client.get(f"/history/migrations/{pk}/", secure=True)
+        times.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200, (pk, response.status_code)
+    return {"p50": statistics.median(times), "p95": _p95(times)}
+
+
+def _last_pk() -> int:
+    from mobility.models import Migration
+
+    return Migration.objects.order_by("-pk").values_list("pk", flat=True)[:1][0]
+
+
+def _history_indexes(create: bool) -> None:
+    """Create (as migration 0006 does) or drop the history indexes, then refresh the statistics."""
+    from django.db import connection
+
+    module = importlib.import_module(HISTORY_INDEXES)
+    with connection.cursor() as cur:
+        for sql in module.create_sql() if create else module.drop_sql():
+            cur.execute(sql)
+        cur.execute("ANALYZE mobility_migration")
+        cur.execute("ANALYZE mobility_approval")
+        cur.execute("ANALYZE mobility_auditevent")
 
 
 def _p95(values):
@@ -375,7 +403,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--existing", action="store_true",
                         help="measure an already loaded database (--db, from an earlier --keep run); keep it")
-    parser.add_argument("--indexes", action="store_true", help="also time the pages with the proposed indexes")
+    parser.add_argument("--indexes", action="store_true",
+                        help="first time the pages without the indexes of migration 0006, then with them")
     parser.add_argument("--no-verify", action="store_true", help="skip verify_chain over the whole trail")
     parser.add_argument("--child", choices=["export", "baseline"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -404,17 +433,21 @@ def main() -> int:
             print(f"loaded {args.migrations:,} migrations and {args.events:,} audit events "
                   f"into {args.db} in {time.perf_counter() - t0:.0f} s")
 
-        pages = time_pages(names, args.rounds)
-        _report_pages("filtered history page, 50 rows", pages)
-        final_p95 = pages["fn_p95"]
         if args.indexes:
-            with connection.cursor() as cur:
-                for sql in PROPOSED_INDEXES:
-                    cur.execute(sql)
-                cur.execute("ANALYZE mobility_migration")
-            indexed = time_pages(names, args.rounds)
-            _report_pages("the same, with the proposed indexes", indexed)
-            final_p95 = indexed["fn_p95"]
+            _history_indexes(create=False)
+            try:
+                _report_pages("filtered history page, 50 rows, WITHOUT the indexes of migration 0006",
+                              time_pages(names, args.rounds))
+                bare = time_timelines(args.rounds)
+                print(f"  one migration's timeline without them: p50 {bare['p50']:.1f} ms, p95 {bare['p95']:.1f} ms")
+            finally:
+                _history_indexes(create=True)  # an --existing database is left as migrated
+        pages = time_pages(names, args.rounds)
+        _report_pages("filtered history page, 50 rows, as shipped (indexes of migrations 0005 and 0006)", pages)
+        final_p95 = pages["worst_view_p95"]
+        timelines = time_timelines(args.rounds)
+        print(f"\none migration's timeline (GET /history/migrations/<id>/, {args.rounds} migrations): "
+              f"p50 {timelines['p50']:.1f} ms, p95 {timelines['p95']:.1f} ms")
 
         connection.close()
         base = run_child(args, baseline=True)

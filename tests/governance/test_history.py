@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -81,6 +82,23 @@ def test_history_filters_and_sorts(auditor_client, past, query, expected):
     response = get(auditor_client, "mobility:history", query)
     assert response.status_code == 200
     assert ids(response.context["page"]) == [past[k].pk for k in expected]
+
+
+def test_the_duration_sorts_put_what_never_ran_first_then_longest_and_break_ties_by_newest(
+        auditor_client, past, estate, requester):
+    # m4 (rejected) and m6 (pending) never ran: no duration, no suspend window.
+    tie = make_request(estate.app02, requester, estate.c, created_at=timezone.now() - DAY)
+    _finish(tie, MigrationStatus.COMPLETED, minutes=10, suspend=1.5)  # as long as m1, and newer
+    rows = {**past, "tie": tie}
+    expected = {
+        "sort=-duration": ["m6", "m4", "m5", "m3", "tie", "m1", "m2"],
+        "sort=-suspend": ["m6", "m4", "m3", "m2", "m5", "tie", "m1"],
+    }
+    for query, keys in expected.items():
+        page = get(auditor_client, "mobility:history", query).context["page"]
+        assert ids(page) == [rows[k].pk for k in keys], query
+        export = _json_rows(get(auditor_client, "mobility:history_export", query, args=["json"]))
+        assert [row["id"] for row in export] == ids(page), query
 
 
 def test_history_filters_by_date_range(auditor_client, past):
@@ -241,3 +259,57 @@ def test_the_audit_trail_page_refuses_a_bad_filter(auditor_client, past):
     response = get(auditor_client, "mobility:audit_log", "before=yesterday")
     assert response.status_code == 400 and "Enter a whole number." in response.text
     assert AuditEvent.objects.filter(action="history.filter_refused", data__where="audit").count() == 1
+
+
+def test_a_history_row_shows_what_the_migration_is(auditor_client, past):
+    response = get(auditor_client, "mobility:history", "partition=app01")
+    rows = {row.pk: row for row in response.context["page"]}
+    m1, m6 = rows[past["m1"].pk], rows[past["m6"].pk]
+    requested = timezone.localtime(past["m1"].created_at).strftime("%Y-%m-%d %H:%M")
+    assert (f'<a href="/history/migrations/{m1.pk}/">{m1.pk}</a></td><td>{requested}</td><td>rita</td>'
+            "<td>Payments</td><td>app01</td><td>Server-A</td><td>Server-B</td><td>active</td>"
+            '<td><span class="gov-status gov-completed">Completed</span></td><td>alex:approved</td>'
+            "<td>0:10:00</td><td>1.5 s</td></tr>") in response.text
+    assert m6.status_label == "Waiting for approval" and m6.votes == "" and m6.duration is None
+    assert (f"<td>{m6.votes}</td><td></td><td></td></tr>") in response.text
+    past["m6"].partition.team = None
+    past["m6"].partition.save(update_fields=["team"])
+    assert 'gov-pending_approval">Waiting for approval</span></td><td></td><td></td><td></td>' in get(
+        auditor_client, "mobility:history", "partition=app01").text
+    assert get(auditor_client, "mobility:history", "partition=app01").context["page"][0].team == "—"
+
+
+def test_a_page_is_three_queries_whatever_it_shows(past, django_assert_num_queries):
+    for filters in ({}, {"sort": "-duration"}, {"status": "completed", "sort": "partition"}):
+        with django_assert_num_queries(3):  # count, the page's ids, its rows (names and votes joined)
+            page = history.history_page(filters)
+            assert [row.requester for row in page]
+
+
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql",
+                                     reason="the history indexes of migration 0006 are PostgreSQL's")
+
+
+def _plan_without_seqscan(queryset) -> str:
+    """The plan PostgreSQL would use if the tables were large (a test table is small enough to scan)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the test's transaction ends it
+    return queryset.explain()
+
+
+@postgresql_only
+@pytest.mark.parametrize(("filters", "index"), [
+    ({"sort": "-duration"}, "migration_duration_idx"),
+    ({"sort": "-suspend"}, "migration_suspend_idx"),
+    ({}, "migration_created_idx"),
+])
+def test_the_page_ids_are_read_from_the_index_of_their_sort(past, filters, index):
+    plan = _plan_without_seqscan(history._matching(filters).values_list("pk", flat=True)[:50])
+    assert index in plan and "Sort" not in plan.split(index)[0], plan
+
+
+@postgresql_only
+def test_the_timeline_finds_its_ivm_commands_by_index(past):
+    plan = _plan_without_seqscan(history.audit_events_about(past["m1"]))
+    for index in ("audit_object_idx", "audit_data_migration_idx", "audit_data_migration_id_idx"):
+        assert index in plan, plan
