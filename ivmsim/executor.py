@@ -9,7 +9,7 @@ from ivmsim import reference as ref
 from ivmsim.commands import Ctx, dispatch
 from ivmsim.errors import Result
 from ivmsim.faults import corrupt
-from ivmsim.shellwords import ShellSyntaxError, parse
+from ivmsim.shellwords import Echo, Pipeline, ShellSyntaxError, parse
 
 
 @dataclass
@@ -19,35 +19,54 @@ class Outcome:
 
 
 def execute(world, ivm: str, user: str, line: str, peer: str = "", alive=lambda: True) -> Outcome:
-    """Execute ``line`` on ``ivm`` as ``user``. ``alive()`` tells whether the client is still connected."""
-    actions = world.faults.on_command(ivm, line)
+    """Execute ``line`` on ``ivm`` as ``user``. ``alive()`` tells whether the client is still connected.
+
+    A line may list several commands (``a ; echo x $? ; b``): each is run, logged and subject to faults on
+    its own, as the padmin shell would run them one after the other; the exit status is the last one's.
+    """
+    try:
+        steps = parse(line)
+    except ShellSyntaxError as exc:
+        world.log_command(ivm, user, line, ref.ERROR_EXIT, peer, note="refused by the shell")
+        return Outcome(Result(stderr=f"rksh: {exc}\n", status=ref.ERROR_EXIT))
+    out = Result()
+    for step in steps:
+        if isinstance(step, Echo):
+            out.stdout += step.render(out.status)
+            out.status = 0
+            continue
+        outcome = _run_one(world, ivm, user, step, peer, alive)
+        if outcome.result is None:
+            return outcome
+        out.stdout += outcome.result.stdout
+        out.stderr += outcome.result.stderr
+        out.status = outcome.result.status
+        if outcome.drop_after:
+            return Outcome(out, drop_after=True)
+    return Outcome(out)
+
+
+def _run_one(world, ivm: str, user: str, step: Pipeline, peer: str, alive) -> Outcome:
+    actions = world.faults.on_command(ivm, step.text)
     if actions.get("drop") == "before":
-        world.log_command(ivm, user, line, None, peer, note="connection dropped by fault before running")
+        world.log_command(ivm, user, step.text, None, peer, note="connection dropped by fault before running")
         return Outcome(None)
     if "hang" in actions:
         deadline = time.monotonic() + actions["hang"]
         while time.monotonic() < deadline and alive():
             time.sleep(0.05)
         if not alive():
-            world.log_command(ivm, user, line, None, peer, note="client went away while the command hung")
+            world.log_command(ivm, user, step.text, None, peer, note="client went away while the command hung")
             return Outcome(None)
-    try:
-        pipeline = parse(line)
-    except ShellSyntaxError as exc:
-        result = Result(stderr=f"rksh: {exc}\n", status=ref.ERROR_EXIT)
-    else:
-        with world.lock:
-            ctx = Ctx(world=world, system=world.systems[ivm], user=user)
-            result = dispatch(ctx, pipeline.argv)
-        if pipeline.tail is not None:
-            lines = result.stdout.splitlines()
-            result.stdout = "".join(x + "\n" for x in lines[-pipeline.tail:])
-            result.status = 0  # the exit status of a pipeline is the last command's (tail)
-        if pipeline.echo_status:
-            result.stdout += f"{result.status}\n"
-            result.status = 0
+    with world.lock:
+        ctx = Ctx(world=world, system=world.systems[ivm], user=user)
+        result = dispatch(ctx, step.argv)
+    if step.tail is not None:
+        lines = result.stdout.splitlines()
+        result.stdout = "".join(x + "\n" for x in lines[-step.tail:])
+        result.status = 0  # the exit status of a pipeline is the last command's (tail)
     if "corrupt_line" in actions and result.stdout:
         result.stdout = corrupt(result.stdout, actions["corrupt_line"])
     note = "answer lost: connection dropped by fault" if actions.get("drop") == "after" else ""
-    world.log_command(ivm, user, line, result.status, peer, note=note)
+    world.log_command(ivm, user, step.text, result.status, peer, note=note)
     return Outcome(result, drop_after=actions.get("drop") == "after")

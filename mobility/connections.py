@@ -58,6 +58,7 @@ def _event_data(console_name: str, rec: CommandRecord) -> dict:
         "duration_s": round(rec.duration_s, 4),
         "attempts": rec.attempts,
         "stdout_sha256": rec.stdout_sha256,
+        **({"batch": rec.batch} if rec.batch else {}),
         **({"error": rec.error} if rec.error else {}),
     }
 

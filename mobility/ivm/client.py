@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
+import secrets
 import select
 import socket
 import threading
@@ -75,6 +77,7 @@ class CommandRecord:
     stdout_sha256: str | None
     stderr_sha256: str | None
     error: str | None = None
+    batch: str | None = None  # "<tag> i/n" when the command ran in a batch (``run_batch``)
 
 
 def _sha256(text: str | None) -> str | None:
@@ -276,7 +279,61 @@ class IVMClient:
         if not isinstance(cmd, Command):
             raise TypeError("run() takes a Command built by mobility.ivm.commands")
         timeout = self.command_timeout if timeout is None else timeout
-        line = cmd.redacted()
+        started = time.monotonic()
+        stdout, stderr, status, attempts = self._run_retrying(cmd, timeout, retry_safe, [cmd])
+        duration = time.monotonic() - started
+        result = CommandResult(cmd, stdout, stderr, status, duration)
+        if status != 0:
+            error = _failure(cmd, status, stdout, stderr)
+            self._record(cmd, "failed", status, started, attempts, stdout, stderr, str(error))
+            if check:
+                raise error
+            return result
+        self._record(cmd, "ok", status, started, attempts, stdout, stderr, None)
+        return result
+
+    def run_batch(self, cmds: list[Command], *, timeout: float | None = None) -> list[CommandResult]:
+        """Run read-only commands one after the other on ONE exec channel; their results, in order.
+
+        The line sent is ``c1 ; echo M $? ; c2 ; echo M $? ...`` with a fresh random marker M, the padmin
+        shell idiom automation uses to read exit statuses (ivm-cli.md §3.1). One channel instead of one per
+        command saves the SSH round trips that dominate short listings. A command that failed is run again
+        on its own, so that its error (code and text on its own stderr) is exact; ``check`` applies: a
+        failure raises ``CommandFailed``. If the shell answers in any other shape (markers missing), every
+        command is run on its own instead. Every command is recorded on its own, with the batch named.
+        """
+        cmds = list(cmds)
+        if not all(isinstance(c, Command) and c.read_only for c in cmds):
+            raise TypeError("run_batch() takes read-only Commands built by mobility.ivm.commands")
+        if len(cmds) <= 1:
+            return [self.run(c, timeout=timeout, retry_safe=True) for c in cmds]
+        timeout = self.command_timeout if timeout is None else timeout
+        batch = _Batch(cmds, secrets.token_hex(6))
+        started = time.monotonic()
+        try:
+            stdout, stderr, status, attempts = self._run_retrying(batch, timeout, True, cmds)
+        except CommandTimeout:
+            for cmd in cmds:
+                self._record(cmd, "timeout", None, started, 1, None, None, f"batch {batch.tag} timed out")
+            raise
+        parts = batch.split(stdout) if status == 0 else None
+        if parts is None:
+            logger.warning("ivm %s:%s: batch of %d commands not answered in the expected shape (exit %s); "
+                           "running them one by one", self.host, self.port, len(cmds), status)
+            return [self.run(c, timeout=timeout, retry_safe=True) for c in cmds]
+        duration = time.monotonic() - started
+        results = []
+        for i, (cmd, (out, sub_status)) in enumerate(zip(cmds, parts, strict=True)):
+            if sub_status != 0:  # rare: re-run alone for its own stderr and exact error
+                results.append(self.run(cmd, timeout=timeout, retry_safe=True))
+                continue
+            results.append(CommandResult(cmd, out, "", 0, duration))
+            self._record(cmd, "ok", 0, started, attempts, out, stderr or None, None,
+                         batch=f"{batch.tag} {i + 1}/{len(cmds)}")
+        return results
+
+    def _run_retrying(self, cmd, timeout: float, retry_safe: bool, recorded: list[Command]):
+        """Run once, reconnecting when safe; (stdout, stderr, status, attempts). Records connection failures."""
         started = time.monotonic()
         attempts = 0
         try:
@@ -284,7 +341,7 @@ class IVMClient:
                 attempts += 1
                 try:
                     stdout, stderr, status = self._run_once(cmd, timeout)
-                    break
+                    return stdout, stderr, status, attempts
                 except _NotStarted as exc:
                     reason, may_have_run = exc.reason, False
                 except _Lost as exc:
@@ -292,26 +349,17 @@ class IVMClient:
                 if (may_have_run and not retry_safe) or attempts >= self.reconnect_attempts:
                     raise ConnectionFailed(self.host, self.port, reason, may_have_run=may_have_run)
                 delay = min(self.backoff_s * (2 ** (attempts - 1)), _BACKOFF_CAP_S)
-                logger.warning("ivm %s:%s %s: %s; retrying in %.1fs", self.host, self.port, line, reason, delay)
+                logger.warning("ivm %s:%s %s: %s; retrying in %.1fs", self.host, self.port, cmd.redacted(),
+                               reason, delay)
                 time.sleep(delay)
         except CommandTimeout as exc:
-            self._record(cmd, "timeout", None, started, attempts, None, None, str(exc))
+            if isinstance(cmd, Command):
+                self._record(cmd, "timeout", None, started, attempts, None, None, str(exc))
             raise
         except (ConnectionFailed, AuthenticationFailed, HostKeyMismatch, HostKeyUnknown) as exc:
-            self._record(cmd, "connection", None, started, attempts, None, None, str(exc))
+            for one in recorded:
+                self._record(one, "connection", None, started, attempts, None, None, str(exc))
             raise
-        duration = time.monotonic() - started
-        result = CommandResult(cmd, stdout, stderr, status, duration)
-        if status != 0:
-            msg = parse_ivm_message(stderr) or parse_ivm_message(stdout)
-            text = msg.text if msg else _last_line(stderr) or _last_line(stdout) or "(no output)"
-            error = CommandFailed(line, status, msg.code if msg else None, text, stdout=stdout, stderr=stderr)
-            self._record(cmd, "failed", status, started, attempts, stdout, stderr, str(error))
-            if check:
-                raise error
-            return result
-        self._record(cmd, "ok", status, started, attempts, stdout, stderr, None)
-        return result
 
     def _run_once(self, cmd: Command, timeout: float) -> tuple[str, str, int]:
         if not self._channels.acquire(timeout=timeout):
@@ -382,7 +430,7 @@ class IVMClient:
         return stdout, stderr, status
 
     def _record(self, cmd: Command, outcome: str, status: int | None, started: float, attempts: int,
-                stdout: str | None, stderr: str | None, error: str | None) -> None:
+                stdout: str | None, stderr: str | None, error: str | None, batch: str | None = None) -> None:
         duration = time.monotonic() - started
         level = logging.INFO if outcome == "ok" else logging.WARNING
         logger.log(level, "ivm %s:%s %s -> %s exit=%s in %.3fs (attempts %d)", self.host, self.port,
@@ -390,11 +438,41 @@ class IVMClient:
         if self.on_command is None:
             return
         record = CommandRecord(self.host, self.port, cmd.redacted(), outcome, status, duration, attempts,
-                               _sha256(stdout), _sha256(stderr), error)
+                               _sha256(stdout), _sha256(stderr), error, batch)
         try:
             self.on_command(record)
         except Exception:  # an audit hook must not turn a finished command into a failure
             logger.exception("ivm on_command callback failed for %s", cmd.redacted())
+
+
+def _failure(cmd: Command, status: int, stdout: str, stderr: str) -> CommandFailed:
+    msg = parse_ivm_message(stderr) or parse_ivm_message(stdout)
+    text = msg.text if msg else _last_line(stderr) or _last_line(stdout) or "(no output)"
+    return CommandFailed(cmd.redacted(), status, msg.code if msg else None, text, stdout=stdout, stderr=stderr)
+
+
+class _Batch:
+    """Several read-only commands as one shell line, each followed by ``echo <marker> $?``."""
+
+    def __init__(self, cmds: list[Command], tag: str):
+        self.cmds, self.tag = cmds, tag
+        marker = f":ivmweb-end:{tag}:"  # plain word: nothing for the shell to expand
+        self._line = " ; ".join(f"{c.render()} ; echo {marker} $?" for c in cmds)
+        self._shown = " ; ".join(f"{c.redacted()} ; echo {marker} $?" for c in cmds)
+        self._split = re.compile(re.escape(marker) + r" ([0-9]+)\n")
+
+    def render(self) -> str:
+        return self._line
+
+    def redacted(self) -> str:
+        return f"batch {self.tag} of {len(self.cmds)} commands: {self._shown}"
+
+    def split(self, stdout: str) -> list[tuple[str, int]] | None:
+        """Each command's stdout and exit status; None unless there is exactly one marker per command."""
+        pieces = self._split.split(stdout)
+        if len(pieces) != 2 * len(self.cmds) + 1 or pieces[-1] != "":
+            return None
+        return [(pieces[i], int(pieces[i + 1])) for i in range(0, len(pieces) - 1, 2)]
 
 
 class _NotStarted(Exception):

@@ -256,3 +256,13 @@ def test_pool_reuses_one_client_per_ivm_and_closes_idle_ones(ivm):
     assert not a.connected
     pool.close_all()
     assert len(pool) == 0
+
+
+def test_a_shell_that_does_not_answer_a_batch_gets_the_commands_one_by_one(ivm):
+    # FakeIVM splits the whole line into one argv and answers without the end markers: ivmweb must not
+    # guess which output belongs to which command, and runs each alone instead.
+    with client_for(ivm) as client:
+        results = client.run_batch([commands.lssyscfg("lpar"), Command(("echo-argv", "a b"))])
+    assert [r.stdout for r in results] == [client_for(ivm).run(commands.lssyscfg("lpar")).stdout, "a b\n"]
+    assert ivm.commands[0].startswith("lssyscfg -r lpar ; echo :ivmweb-end:")
+    assert ivm.commands[1:3] == ["lssyscfg -r lpar", "echo-argv 'a b'"]

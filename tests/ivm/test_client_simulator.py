@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mobility.ivm import HostKeyMismatch, InvalidValue, IVMClient, commands, scan_host_key
+from mobility.ivm import CommandFailed, HostKeyMismatch, InvalidValue, IVMClient, commands, scan_host_key
 from mobility.ivm.parse import parse_list
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,3 +81,39 @@ def test_hostile_names_are_refused_before_reaching_the_simulator(fleet):
     new = [entry["command"] for entry in log[before:]]
     assert new == ["lssyscfg -r sys -F name"]  # only the harmless marker command arrived
     assert not any(";" in e["command"] or "$(" in e["command"] or "`" in e["command"] for e in log)
+
+
+def test_a_batch_runs_on_one_channel_and_equals_the_commands_run_alone(fleet):
+    ivm = fleet.ivms[0]
+    records = []
+    cmds = [commands.lssyscfg("lpar", fields=["name", "lpar_id", "state"]),
+            commands.lsmap_all(fields=["svsa", "clientid"]),
+            commands.lslparmigr("sys", fields=["num_active_migrations_supported"])]
+    with client(ivm, on_command=records.append) as c:
+        alone = [c.run(cmd, retry_safe=True).stdout for cmd in cmds]
+        before = len(fleet.command_log(ivm["name"]))
+        batch = c.run_batch(cmds)
+    assert [r.stdout for r in batch] == alone and all(r.exit_status == 0 for r in batch)
+    # The simulator's shell ran (and logged) each command of the line on its own, in order.
+    assert [e["command"] for e in fleet.command_log(ivm["name"])[before:]] == [cmd.render() for cmd in cmds]
+    tags = [r.batch for r in records[-3:]]
+    assert [t.split()[1] for t in tags] == ["1/3", "2/3", "3/3"] and len({t.split()[0] for t in tags}) == 1
+    assert [r.command for r in records[-3:]] == [cmd.redacted() for cmd in cmds]
+
+
+def test_a_failed_command_in_a_batch_is_rerun_alone_and_raises_with_its_ivm_code(fleet):
+    ivm = fleet.ivms[0]
+    records = []
+    missing = commands.lsdev_attr("hdisk999", "unique_id")
+    with client(ivm, on_command=records.append) as c:
+        with pytest.raises(CommandFailed) as caught:
+            c.run_batch([commands.lssyscfg("sys", fields=["name"]), missing])
+    alone = [r for r in records if r.command == missing.redacted()]
+    assert caught.value.code and caught.value.code.startswith("VIOSE")
+    assert alone[-1].outcome == "failed" and alone[-1].batch is None
+
+
+def test_a_batch_refuses_commands_that_change_anything(fleet):
+    ivm = fleet.ivms[0]
+    with client(ivm) as c, pytest.raises(TypeError):
+        c.run_batch([commands.lssyscfg("sys"), commands.chsysstate("on", lpar_name="app01")])
