@@ -1,4 +1,5 @@
-"""Django admin for every model. Secrets are write-only; the audit trail is read-only."""
+"""Django admin for every model. Secrets are write-only; the audit trail is read-only; the inventory is what
+the IVMs printed (only a partition's owning team, ivmweb's own data, can be changed here)."""
 
 from django import forms
 from django.contrib import admin
@@ -35,21 +36,33 @@ class IVMConsoleAdmin(admin.ModelAdmin):
                        "last_sync_duration_s"]
 
 
-class PartitionInline(admin.TabularInline):
+class SyncedReadOnly:
+    """Rows the inventory sync writes from IVM output: shown, never edited here (the next sync would undo it,
+    and the sync's digest would not see the edit)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PartitionInline(SyncedReadOnly, admin.TabularInline):
     model = models.Partition
     fields = ["lpar_id", "name", "env", "state", "team"]
-    readonly_fields = ["lpar_id", "name", "env", "state"]
     extra = 0
-    can_delete = False
 
 
 @admin.register(models.ManagedSystem)
-class ManagedSystemAdmin(admin.ModelAdmin):
+class ManagedSystemAdmin(SyncedReadOnly, admin.ModelAdmin):
     list_display = ["name", "type_model", "serial", "memory_available_mb", "proc_units_available", "synced_at"]
     inlines = [PartitionInline]
 
 
-class AdapterInline(admin.TabularInline):
+class AdapterInline(SyncedReadOnly, admin.TabularInline):
     model = models.VirtualAdapter
     extra = 0
 
@@ -60,6 +73,14 @@ class PartitionAdmin(admin.ModelAdmin):
     list_filter = ["system", "env", "state", "team"]
     search_fields = ["name"]
     inlines = [AdapterInline]
+    fields = ["name", "lpar_id", "system", "state", "team"]
+    readonly_fields = ["name", "lpar_id", "system", "state"]  # team is the one field ivmweb owns
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(models.Team)
@@ -81,8 +102,9 @@ class MigrationAdmin(admin.ModelAdmin):
 
 
 for model in (models.VirtualAdapter, models.StorageDevice, models.SharedEthernetAdapter, models.FCPort,
-              models.IOSlot, models.PlanVersion, models.AdapterMapping, models.MigrationStep,
-              models.MigrationEvent):
+              models.IOSlot):
+    admin.site.register(model, type(f"{model.__name__}Admin", (SyncedReadOnly, admin.ModelAdmin), {}))
+for model in (models.PlanVersion, models.AdapterMapping, models.MigrationStep, models.MigrationEvent):
     admin.site.register(model)
 
 

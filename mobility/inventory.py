@@ -2,14 +2,16 @@
 
 Three phases per IVM, so that a failure never leaves half an inventory:
 
-1. fetch (no database): the independent reads run concurrently on the pooled client's channels, then the
-   per-device reads (``lsdev -dev X -attr``) that need the device lists. Every read is ``retry_safe``: a
-   connection dropped mid-sync is reconnected and the read re-run by ``IVMClient``.
+1. fetch (no database): the independent listings go in two batched shell lines run concurrently on the
+   pooled client (``IVMClient.run_batch``), then the per-device reads (``lsdev -dev X -attr``) that need the
+   device lists, batched the same way. Every read is retry-safe: a connection dropped mid-sync is
+   reconnected and the batch re-run by ``IVMClient``.
 2. parse (no database): every output goes through ``mobility.ivm``'s parsers into plain dicts. A line that
    does not parse raises ``SyncFailed`` naming the command and the line.
 3. apply, in ONE transaction: compare with the stored rows and write only what differs (bulk_create /
    bulk_update / delete), so that a re-sync with nothing changed writes no inventory row at all. Vanished
    partitions are marked (``vanished_at``), never deleted; partition ownership (``team``) is never touched.
+   When the parsed inventory has the digest of the last one applied, even the comparison is skipped.
 
 The console's ``last_sync_*`` fields and the ``ivm.command`` audit events are written afterwards, in their
 own short transactions, whether the sync worked or not.
@@ -18,6 +20,7 @@ own short transactions, whether the sync worked or not.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import logging
 import re
 import time
@@ -33,7 +36,6 @@ from django.utils import timezone
 
 from mobility.choices import AdapterKind, AdapterRole, PartitionEnv
 from mobility.connections import (
-    MAX_CHANNELS,
     client_for,
     collect_commands,
     discard_client,
@@ -152,15 +154,24 @@ class SyncResult:
 # --- phase 1: fetch ---------------------------------------------------------------------------------------
 
 
-def run_reads(client, cmds: dict[str, Command]) -> dict[str, str]:
-    """Run independent read-only commands concurrently on the client's channels; stdout by key."""
+def run_reads(client, cmds: dict[str, Command], batches: int = 2) -> dict[str, str]:
+    """Run independent read-only commands; stdout by key.
+
+    They go in ``batches`` shell lines (``IVMClient.run_batch``: one exec channel each) run concurrently,
+    instead of one channel per command: the SSH round trip per channel is most of what a listing costs.
+    """
     if not cmds:
         return {}
-    with ThreadPoolExecutor(max_workers=min(MAX_CHANNELS, len(cmds)), thread_name_prefix="ivm-read") as pool:
+    keys = list(cmds)
+    groups = [keys[i::batches] for i in range(min(batches, len(keys)))]
+    if len(groups) == 1:
+        return {k: r.stdout for k, r in zip(keys, client.run_batch([cmds[k] for k in keys]), strict=True)}
+    with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="ivm-read") as pool:
         # copy_context: the worker threads must append to the caller's command collector.
-        futures = {k: pool.submit(contextvars.copy_context().run, client.run, cmd, retry_safe=True)
-                   for k, cmd in cmds.items()}
-        return {k: f.result().stdout for k, f in futures.items()}
+        futures = [pool.submit(contextvars.copy_context().run, client.run_batch, [cmds[k] for k in group])
+                   for group in groups]
+        return {k: r.stdout for group, f in zip(groups, futures, strict=True)
+                for k, r in zip(group, f.result(), strict=True)}
 
 
 # Characters no IVM listing contains: control characters (other than tab and line ends) and the replacement
@@ -431,20 +442,15 @@ def _parse(cmds: dict[str, Command], out: dict[str, str], attrs: dict[str, str],
         io_slots[rec["drc_name"]] = {"description": ri.text(rec, "description"),
                                      "lpar_id": lpar_id if lpar_id in names_by_id else None}
 
-    # Every used slot of the management partition (serial, reserved, adapters). No model field holds it yet
-    # (snapshots derive used slots from the stored adapters); it is returned for callers of fetch_inventory.
-    used_slots = sorted(r["slot_vios"].int(rec, "slot_num") for rec in p["slot_vios"] if parse.nullable(rec["config"]))
+    # Every used slot of the management partition (serial, reserved, adapters).
+    system["vios_used_slots"] = sorted(r["slot_vios"].int(rec, "slot_num") for rec in p["slot_vios"]
+                                       if parse.nullable(rec["config"]))
     return {"system": system, "partitions": partitions, "adapters": adapters, "storage": storage,
-            "seas": seas, "fc_ports": fc_ports, "io_slots": io_slots, "vios_used_slots": used_slots}
+            "seas": seas, "fc_ports": fc_ports, "io_slots": io_slots}
 
 
-def fetch_inventory(client, known_disks: dict[str, dict] | None = None) -> dict:
-    """Read and parse one IVM (no database access); the desired rows, by kind.
-
-    ``known_disks`` (hdisk name -> {"unique_id", "reserve_policy"}) skips the attribute read of those disks
-    and reuses the given values: a light sync. Without it every disk's attributes are read.
-    """
-    known_disks = known_disks or {}
+def fetch_inventory(client) -> dict:
+    """Read and parse one IVM (no database access); the desired rows, by kind."""
     cmds = inventory_commands()
     out = run_reads(client, cmds)
     disks = _parsed(cmds["disks"], out["disks"])
@@ -452,15 +458,12 @@ def fetch_inventory(client, known_disks: dict[str, dict] | None = None) -> dict:
     try:
         # Device names come from the IVM; they are validated before they go back out in a command.
         disk_cmds = {d.name: Command(("ioscli", "lsdev", "-dev", ivm_values.device_name(d.name), "-attr"))
-                     for d in disks if d.name not in known_disks}
+                     for d in disks}
         attr_cmds = {f"{s.name}.pvid": commands.lsdev_attr(s.name, "pvid") for s in seas}
     except InvalidValue as exc:
         raise SyncFailed(f"the IVM listed a device name that is refused: {exc}") from exc
     attr_out = run_reads(client, {**disk_cmds, **attr_cmds})
     attrs = {k: _parsed(attr_cmds[k], attr_out[k]) for k in attr_cmds}
-    for d in disks:
-        if d.name in known_disks:
-            attrs.update({f"{d.name}.{a}": known_disks[d.name][a] for a in ("unique_id", "reserve_policy")})
     for name, cmd in disk_cmds.items():
         table = _attribute_table(cmd, attr_out[name])
         for attr in ("unique_id", "reserve_policy"):
@@ -536,12 +539,36 @@ def _reconcile(model, existing: dict, wanted: dict, build, tally: _Tally, *, now
     return result
 
 
+# Part of every digest: change it when _apply maps the same parsed inventory onto different rows, so that the
+# next sync of every IVM compares with the stored rows again. (A change in parsing changes the digest anyway.)
+APPLY_VERSION = "1"
+
+
+def inventory_digest(inv: dict) -> str:
+    """sha256 of a parsed inventory. ``repr`` is exact for its plain values (str, int, Decimal, lists, dicts
+    in the IVM's own output order); the same IVM output always gives the same digest."""
+    return hashlib.sha256(f"{APPLY_VERSION}\n{inv!r}".encode()).hexdigest()
+
+
+def forget_digests(console_ids) -> None:
+    """Make the next sync of these IVMs compare with the stored rows: call after writing their inventory rows
+    anywhere but in a sync (the engine's rehome does)."""
+    IVMConsole.objects.filter(pk__in=list(console_ids)).update(inventory_digest="")
+
+
 def _apply(console: IVMConsole, inv: dict, now: datetime) -> _Tally:
     tally = _Tally()
     sysvals = inv["system"]
+    digest = inventory_digest(inv)
     # Lock the console row: two syncs of one IVM (a scheduled one and a manual one) apply one after the other.
-    IVMConsole.objects.select_for_update().filter(pk=console.pk).exists()
+    stored = IVMConsole.objects.select_for_update().filter(pk=console.pk).values_list("inventory_digest", flat=True)
     system = ManagedSystem.objects.filter(console=console).first()
+    if system is not None and stored and stored[0] == digest:
+        # The IVM printed what the stored rows were made from, and nothing else wrote them since (the digest
+        # is cleared when something does): nothing to compare, nothing to write.
+        tally.unchanged = 1 + sum(len(inv[k]) for k in ("partitions", "adapters", "storage", "seas", "fc_ports",
+                                                        "io_slots"))
+        return tally
     clash = ManagedSystem.objects.filter(type_model=sysvals["type_model"], serial=sysvals["serial"])
     if system is not None:
         clash = clash.exclude(pk=system.pk)
@@ -598,6 +625,7 @@ def _apply(console: IVMConsole, inv: dict, now: datetime) -> _Tally:
                  for drc, s in inv["io_slots"].items()}
     _reconcile(IOSlot, {s.drc_name: s for s in IOSlot.objects.filter(system=system)}, wanted_io,
                lambda key, v: IOSlot(system=system, drc_name=key, **v), tally, now=now)
+    IVMConsole.objects.filter(pk=console.pk).update(inventory_digest=digest)  # not an inventory row
     return tally
 
 
@@ -616,19 +644,8 @@ def _explain(exc: Exception) -> str:
     return str(exc)
 
 
-def _known_disks(console: IVMConsole) -> dict[str, dict]:
-    rows = StorageDevice.objects.filter(system__console=console, kind=StorageDevice.Kind.HDISK)
-    return {name: {"unique_id": uid, "reserve_policy": policy}
-            for name, uid, policy in rows.values_list("name", "unique_id", "reserve_policy")}
-
-
-def sync_console(console: IVMConsole, *, reread_disks: bool = True) -> SyncResult:
-    """Sync one IVM: fetch, parse, then write the differences in one transaction.
-
-    ``reread_disks=False`` is a light sync: the attributes (unique_id, reserve_policy) of hdisks already in
-    the inventory are kept as stored, not read again (one SSH command per disk saved); new disks are read.
-    A ``chdev`` on a known disk is then seen only by the next full sync. Every other fact is read anew.
-    """
+def sync_console(console: IVMConsole) -> SyncResult:
+    """Sync one IVM: fetch, parse, then write the differences in one transaction."""
     started = time.monotonic()
     result = SyncResult(console=console, ok=False)
     with collect_commands() as gathered:
@@ -636,7 +653,7 @@ def sync_console(console: IVMConsole, *, reread_disks: bool = True) -> SyncResul
             if not console.has_credentials:
                 raise SyncFailed("no password or private key stored for this IVM")
             client = client_for(console)
-            inv = fetch_inventory(client, None if reread_disks else _known_disks(console))
+            inv = fetch_inventory(client)
             now = timezone.now()
             with transaction.atomic():
                 tally = _apply(console, inv, now)
@@ -668,26 +685,26 @@ def sync_console(console: IVMConsole, *, reread_disks: bool = True) -> SyncResul
     return result
 
 
-def _sync_in_thread(console: IVMConsole, reread_disks: bool) -> SyncResult:
+def _sync_in_thread(console: IVMConsole) -> SyncResult:
     try:
-        return sync_console(console, reread_disks=reread_disks)
+        return sync_console(console)
     finally:
         connections.close_all()  # this thread's connections only
 
 
-def sync_all(consoles=None, *, reread_disks: bool = True) -> list[SyncResult]:
+def sync_all(consoles=None) -> list[SyncResult]:
     """Sync every enabled IVM (or the given ones) on a bounded thread pool; results in console order."""
     consoles = list(IVMConsole.objects.filter(enabled=True) if consoles is None else consoles)
     if not consoles:
         return []
     workers = min(settings.IVMWEB_SYNC_WORKERS, len(consoles))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ivm-sync") as pool:
-        return list(pool.map(_sync_in_thread, consoles, [reread_disks] * len(consoles)))
+        return list(pool.map(_sync_in_thread, consoles))
 
 
-def sync_due(now: datetime | None = None, *, reread_disks: bool = True) -> list[SyncResult]:
+def sync_due(now: datetime | None = None) -> list[SyncResult]:
     """Sync the enabled IVMs whose last sync is older than IVMWEB_SYNC_INTERVAL_S (or that never synced)."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.IVMWEB_SYNC_INTERVAL_S)
     due = IVMConsole.objects.filter(enabled=True).filter(Q(last_sync_at__isnull=True) | Q(last_sync_at__lt=cutoff))
-    return sync_all(list(due), reread_disks=reread_disks)
+    return sync_all(list(due))

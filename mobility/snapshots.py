@@ -4,9 +4,8 @@ fixed number of queries (seven) whatever the size of the estate, so that ranking
 Mapping notes (see ``mobility/planning/snapshot.py`` for where each value comes from on the IVM):
 * memory_installed_mb / proc_units_installed are the *configurable* amounts (``configurable_sys_mem``,
   ``configurable_sys_proc_units``), as the planning docstring defines them.
-* the management partition's ``used_slots`` are the slots of its stored virtual adapters (server adapters
-  and SEA trunks). IVM's own serial and reserved slots all sit at or below ``planning.slots``'
-  ``RESERVED_SLOT_LIMIT``, which planning never assigns anyway.
+* the management partition's ``used_slots`` are the slots the IVM lists as used (``vios_used_slots``: serial,
+  reserved and adapters) plus those of its stored virtual adapters (the same, unless a sync is under way).
 """
 
 from __future__ import annotations
@@ -63,7 +62,7 @@ def _system(s, parts, adapters, storage, seas, fcs, io) -> planning.ManagedSyste
     mp = planning.ManagementPartition(
         lpar_id=vios.lpar_id if vios else MANAGEMENT_LPAR_ID, name=vios.name if vios else "",
         max_virtual_slots=vios.max_virtual_slots if vios else 0,
-        used_slots=tuple(sorted({a.slot for a in vios_adapters})),
+        used_slots=tuple(sorted({a.slot for a in vios_adapters} | set(s.vios_used_slots))),
         vtd_names=tuple(sorted(d.vtd_name for d in storage if d.vtd_name)),
     )
     return planning.ManagedSystem(

@@ -309,6 +309,8 @@ def resume(m: Migration, run: RunState, cfg) -> float | None:
 def rehome(m: Migration, dest_lpar_id: int) -> None:
     """Point the existing Partition row (its team, its history) at the destination; retire a duplicate that the
     destination's sync may have created, moving its adapters and disks to the kept row."""
+    from mobility.inventory import forget_digests
+
     now = timezone.now()
     with transaction.atomic():
         part = Partition.objects.select_for_update().get(pk=m.partition_id)
@@ -327,6 +329,7 @@ def rehome(m: Migration, dest_lpar_id: int) -> None:
         for key, value in copied.items():
             setattr(part, key, value)
         part.save()
+        forget_digests([m.source.console_id, m.destination.console_id])  # rows written outside a sync
         record("engine.rehomed", obj=part, data={"migration": m.pk, "system": m.destination.name,
                                                  "lpar_id": dest_lpar_id, "duplicate": dup.pk if dup else None})
 

@@ -29,6 +29,9 @@ class IVMConsole(models.Model):
     last_sync_ok_at = models.DateTimeField(null=True, blank=True)
     last_sync_error = models.TextField(blank=True)
     last_sync_duration_s = models.FloatField(null=True, blank=True)
+    # sha256 of what the last applied sync parsed: a sync that parses the same skips the comparison with the
+    # stored rows. Cleared by anything else that writes this IVM's inventory rows (the engine's rehome).
+    inventory_digest = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -78,6 +81,9 @@ class ManagedSystem(models.Model):
     active_migrations_in_progress = models.PositiveIntegerField(default=0)
     inactive_migrations_supported = models.PositiveIntegerField(default=0)
     inactive_migrations_in_progress = models.PositiveIntegerField(default=0)
+    # Every virtual slot of the management partition in use (serial, reserved, adapters), from
+    # ``lshwres -r virtualio --rsubtype slot --level slot``; its free slots are the rest up to max_virtual_slots.
+    vios_used_slots = models.JSONField(default=list, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from mobility.governance.audit import verify_chain
-from mobility.inventory import sync_console
+from mobility import inventory
+from mobility.inventory import forget_digests, sync_console
 from mobility.models import (
     AuditEvent,
     FCPort,
@@ -20,7 +21,7 @@ from mobility.models import (
     VirtualAdapter,
 )
 from tests.inventory.conftest import ssh_ok
-from tests.inventory.helpers import Capture, inventory_writes, writes
+from tests.inventory.helpers import INVENTORY_TABLES, Capture, inventory_writes, writes
 
 
 def _disk_name(d) -> str:
@@ -128,6 +129,40 @@ def test_resync_without_change_writes_nothing(consoles):
     assert verify_chain().ok
 
 
+def _rows_read(queries) -> list[str]:
+    """SELECTs of the rows a sync compares (the managed system is always looked up)."""
+    tables = [t for t in INVENTORY_TABLES if t != ManagedSystem._meta.db_table]
+    return [q["sql"] for q in queries if q["sql"].startswith("SELECT") and any(f'"{t}"' in q["sql"] for t in tables)]
+
+
+def test_an_ivm_that_prints_what_it_printed_last_time_is_not_even_compared(consoles, monkeypatch):
+    console = consoles["ivm1"]
+    assert sync_console(console).ok
+    with Capture() as ctx:
+        same = sync_console(console)
+    assert same.ok and same.rows_written == 0 and same.unchanged > 0
+    assert _rows_read(ctx.captured_queries) == []
+    # A new way of applying (APPLY_VERSION) makes every sync compare again.
+    monkeypatch.setattr(inventory, "APPLY_VERSION", "test")
+    with Capture() as ctx:
+        assert sync_console(console).rows_written == 0
+    assert _rows_read(ctx.captured_queries)
+
+
+def test_rows_written_outside_a_sync_are_compared_again_once_the_digest_is_forgotten(consoles):
+    console = consoles["ivm1"]
+    assert sync_console(console).ok
+    part = Partition.objects.filter(system__console=console, lpar_id__gt=1).order_by("lpar_id").first()
+    Partition.objects.filter(pk=part.pk).update(memory_mb=1)
+    # The contract: whatever writes synced rows outside a sync (the engine's rehome) forgets the digests.
+    assert sync_console(console).rows_written == 0
+    forget_digests([console.pk])
+    again = sync_console(console)
+    assert again.ok and (again.updated, again.rows_written) == (1, 1)
+    part.refresh_from_db()
+    assert part.memory_mb > 1
+
+
 def test_command_events_are_audited_with_hash_of_output(consoles, fleet):
     console = consoles["ivm4"]
     result = sync_console(console)
@@ -176,6 +211,7 @@ def test_vanished_partition_is_marked_and_ownership_kept(consoles, fleet):
     # A row for a partition the IVM does not list (as left behind by a partition removed on the IVM).
     ghost = Partition.objects.create(system=ManagedSystem.objects.get(console=console), lpar_id=99, name="ghost",
                                      env="aixlinux", state="Running")
+    forget_digests([console.pk])  # a row written outside a sync (ivmsim cannot remove a partition)
     result = sync_console(console)
     assert result.ok and result.vanished == 1
     ghost.refresh_from_db()
@@ -198,3 +234,16 @@ def test_a_name_with_shell_metacharacters_never_reaches_the_ivm(consoles, fleet,
     log = fleet.command_log("ivm1")
     assert len(log) == before
     assert not any(name in entry["command"] for entry in log)
+
+
+def test_the_management_partitions_used_slots_are_what_the_ivm_lists(consoles, fleet):
+    from mobility.snapshots import system_snapshot
+
+    console = consoles["ivm1"]
+    assert sync_console(console).ok
+    out = ssh_ok(fleet, "ivm1", "lshwres -r virtualio --rsubtype slot --level slot --filter lpar_ids=1 "
+                                "-F slot_num,config")
+    listed = sorted(int(line.split(",")[0]) for line in out.splitlines() if line.split(",")[1] not in ("", "null"))
+    system = ManagedSystem.objects.get(console=console)
+    assert system.vios_used_slots == listed and {0, 1} <= set(listed)  # the serial adapters are among them
+    assert set(listed) <= set(system_snapshot(system).management_partition.used_slots)
