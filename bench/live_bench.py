@@ -2,12 +2,16 @@
 receiving it, through daphne, ``LiveConsumer`` and Redis; against a bare Channels consumer as the floor.
 
     DATABASE_URL=postgres://… REDIS_URL=redis://… .venv/bin/python bench/live_bench.py [--migrations 50]
-        [--clients 200] [--rate 50] [--seconds 20] [--json]
+        [--clients 200] [--dashboard 150] [--rate 50] [--seconds 20] [--json]
 
-The database must be migrated (``manage.py migrate``); the bench creates its own users, servers, partitions and
-migrations (names starting ``bench-``) and deletes them at the end. The migrations are real rows whose events go
-through the real commit/push path, but nothing runs on ivmsim (see bench/README.md). Exit 1 if any client lost
-an event or received one out of order.
+Clients: ``--dashboard`` of them on the dashboard (the rows of every running migration, refreshed at most every
+``mobility.live.DASHBOARD_INTERVAL_S``: latest state wins), the others spread over the migrations' live pages
+(every event). Each client behaves like the page's htmx socket: when its socket closes it reconnects and
+subscribes again with the last seq it has (closes are counted). The database must be migrated
+(``manage.py migrate``); the bench creates its own users, servers, partitions and migrations (names starting
+``bench-``) and deletes them at the end. The migrations are real rows whose events go through the real
+commit/push path, but nothing runs on ivmsim (see bench/README.md). Exit 1 if any ivmweb client lost an event
+or received one out of order.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,18 +34,22 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ivmweb.settings")
 
 EVENT = re.compile(r'id="ev-(\d+)-(\d+)"')
+ROW = re.compile(r'<tr data-migration="(\d+)" data-seq="(\d+)"')
 
 
 def _client_process() -> None:
-    """``live_bench.py --client-process PORT COOKIE_NAME COOKIE IDS COUNT``: the websocket clients, in their own
-    process (autobahn on asyncio here; daphne pins it to Twisted in a Django process). Prints READY once all
-    are subscribed, then on STOP (stdin) prints {index: [[seq, received_at], ...]} as JSON."""
+    """``live_bench.py --client-process PORT COOKIE_NAME COOKIE IDS COUNT DASHBOARDS``: the websocket clients, in
+    their own process (autobahn on asyncio here; daphne pins it to Twisted in a Django process). Clients
+    0..DASHBOARDS-1 ask for the dashboard, the others subscribe to a migration each (round-robin). Prints READY
+    once all have their first answer, then on STOP (stdin) prints {"got": {index: [[mid, seq, received_at],
+    ...]}, "closes": n} as JSON."""
     from autobahn.asyncio.websocket import WebSocketClientFactory, WebSocketClientProtocol
 
-    port, cookie_name, cookie, ids, count = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
+    port, cookie_name, cookie, ids = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+    count, dashboards = int(sys.argv[6]), int(sys.argv[7])
     migration_ids = [int(x) for x in ids.split(",")]
     received: dict[int, list] = {i: [] for i in range(count)}
-    ready = {"n": 0}
+    state = {"ready": 0, "closes": 0, "stopping": False}
 
     async def main():
         loop = asyncio.get_running_loop()
@@ -48,30 +57,49 @@ def _client_process() -> None:
 
         class Client(WebSocketClientProtocol):
             def onOpen(self):
+                f = self.factory
                 self.first = True
-                self.sendMessage(json.dumps({"subscribe": self.factory.migration, "last_seq": 0}).encode())
+                msg = {"dashboard": True} if f.dashboard else {"subscribe": f.migration, "last_seq": f.last_seq}
+                self.sendMessage(json.dumps(msg).encode())
 
             def onMessage(self, payload, is_binary):
-                now = time.time()
+                now, f, text = time.time(), self.factory, payload.decode()
                 if self.first:
                     self.first = False
-                    ready["n"] += 1
-                    if ready["n"] == count:
-                        all_ready.set()
-                for _mid, seq in EVENT.findall(payload.decode()):
-                    received[self.factory.index].append([int(seq), now])
+                    if not f.ready:
+                        f.ready = True
+                        state["ready"] += 1
+                        if state["ready"] == count:
+                            all_ready.set()
+                pattern = ROW if f.dashboard else EVENT
+                for mid, seq in pattern.findall(text):
+                    received[f.index].append([int(mid), int(seq), now])
+                    if not f.dashboard:
+                        f.last_seq = max(f.last_seq, int(seq))
+
+            def onClose(self, was_clean, code, reason):
+                if state["stopping"]:
+                    return
+                state["closes"] += 1  # like the htmx ws extension: reconnect, then subscribe with the last seq
+                loop.call_later(0.5, lambda: asyncio.ensure_future(_connect(self.factory)))
+
+        async def _connect(factory):
+            await loop.create_connection(factory, "127.0.0.1", int(port))
 
         for i in range(count):
             factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}/ws/live/", origin="http://127.0.0.1",
                                              headers={"Cookie": f"{cookie_name}={cookie}"})
-            factory.protocol, factory.index, factory.migration = Client, i, migration_ids[i % len(migration_ids)]
-            await loop.create_connection(factory, "127.0.0.1", int(port))
+            factory.protocol, factory.index, factory.ready, factory.last_seq = Client, i, False, 0
+            factory.dashboard = i < dashboards
+            factory.migration = migration_ids[(i - dashboards) % len(migration_ids)]
+            await _connect(factory)
         await asyncio.wait_for(all_ready.wait(), 180)
         print("READY", flush=True)
         await loop.run_in_executor(None, sys.stdin.readline)
+        state["stopping"] = True
 
     asyncio.run(main())
-    print(json.dumps(received), flush=True)
+    print(json.dumps({"got": received, "closes": state["closes"]}), flush=True)
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--client-process"]:
@@ -88,6 +116,7 @@ from django.conf import settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
 FLOOR_GROUP = "bench-floor-{}"
+FLOOR_DASHBOARD = "bench-floor-dashboard"
 
 
 class FloorConsumer(AsyncWebsocketConsumer):
@@ -97,7 +126,9 @@ class FloorConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def receive(self, text_data=None, bytes_data=None):
-        await self.channel_layer.group_add(FLOOR_GROUP.format(json.loads(text_data)["subscribe"]), self.channel_name)
+        message = json.loads(text_data)
+        group = FLOOR_DASHBOARD if message.get("dashboard") else FLOOR_GROUP.format(message["subscribe"])
+        await self.channel_layer.group_add(group, self.channel_name)
         await self.send(text_data="subscribed")
 
     async def live_push(self, event):
@@ -170,6 +201,36 @@ def _cleanup():
     User.objects.filter(username="bench-user").delete()
 
 
+class _FloorDashboard:
+    """The floor's dashboard: the same policy as ``mobility.live.push_dashboard`` (at most one refresh per
+    interval, the latest seqs win) with plain rows and a plain group_send, so both paths deliver at one rate."""
+
+    def __init__(self, layer, seqs):
+        self.layer, self.seqs, self.lock, self.last, self.timer = layer, seqs, threading.Lock(), 0.0, None
+
+    def flush(self):
+        from asgiref.sync import async_to_sync
+
+        with self.lock:
+            self.last, self.timer = time.monotonic(), None
+            rows = "".join(f'<tr data-migration="{m}" data-seq="{s}"><td>{m}</td></tr>' for m, s in self.seqs.items())
+        async_to_sync(self.layer.group_send)(FLOOR_DASHBOARD, {"type": "live.push",
+                                                               "html": f'<tbody id="dashboard-rows">{rows}</tbody>'})
+
+    def changed(self):
+        from mobility.live import DASHBOARD_INTERVAL_S
+
+        with self.lock:
+            if self.timer is not None:
+                return
+            wait = DASHBOARD_INTERVAL_S - (time.monotonic() - self.last)
+            if wait > 0:
+                self.timer = threading.Timer(wait, self.flush)
+                self.timer.start()
+                return
+        self.flush()
+
+
 def _produce(migration_ids, rate, seconds, floor: bool) -> dict:
     """Commit (or, for the floor, group_send) events round-robin at ``rate``/s; returns {(mid, seq): time}."""
     from asgiref.sync import async_to_sync
@@ -178,22 +239,73 @@ def _produce(migration_ids, rate, seconds, floor: bool) -> dict:
     from mobility.engine.events import emit
 
     sent, layer, seqs = {}, get_channel_layer(), dict.fromkeys(migration_ids, 0)
+    dashboard = _FloorDashboard(layer, seqs)
     html = '<div id="live-events-{m}" hx-swap-oob="beforeend"><div id="ev-{m}-{s}" data-seq="{s}">x</div></div>'
     interval, start, i = 1.0 / rate, time.monotonic(), 0
     while time.monotonic() - start < seconds:
         mid = migration_ids[i % len(migration_ids)]
         if floor:
-            seqs[mid] += 1
+            with dashboard.lock:
+                seqs[mid] += 1
             sent[(mid, seqs[mid])] = time.time()
             async_to_sync(layer.group_send)(FLOOR_GROUP.format(mid), {"type": "live.push",
                                                                      "html": html.format(m=mid, s=seqs[mid])})
+            dashboard.changed()
         else:
             before = time.time()
-            seq = emit(mid, "bench", {"i": i})  # returns after the commit and its on_commit push
+            seq = emit(mid, "bench", {"i": i})  # returns after the commit; its on_commit push is rendered, queued
             sent[(mid, seq)] = before
         i += 1
         time.sleep(max(0.0, start + i * interval - time.monotonic()))
     return sent
+
+
+def _figures(delays: list[float], lost: int, disorder: int) -> dict:
+    delays.sort()
+    pick = (lambda q: round(delays[min(len(delays) - 1, int(q * len(delays)))], 2)) if delays else (lambda q: None)
+    return {"deliveries": len(delays), "p50_ms": pick(0.5), "p99_ms": pick(0.99),
+            "mean_ms": round(statistics.fmean(delays), 2) if delays else None, "lost": lost, "out_of_order": disorder}
+
+
+def _page_figures(received, sent, migration_ids, dashboards) -> dict:
+    """Live-page clients: every event of their migration, each once, in order."""
+    delays, lost, disorder = [], 0, 0
+    for i in range(dashboards, len(received)):
+        mid = migration_ids[(i - dashboards) % len(migration_ids)]
+        got = [(s, t) for m, s, t in received[i] if m == mid]
+        at = {}
+        for s, t in got:
+            at.setdefault(s, t)
+        seqs = [s for s, _ in got]
+        disorder += sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b <= a)
+        expected = sorted(s for (m, s) in sent if m == mid)
+        lost += len(set(expected) - set(at))
+        delays += [(at[s] - sent[(mid, s)]) * 1000 for s in expected if s in at]
+    return _figures(delays, lost, disorder)
+
+
+def _dashboard_figures(received, sent, dashboards) -> dict:
+    """Dashboard clients: the latest state wins, so a change counts as delivered when a row shows its seq or a later
+    one (delay: commit to that first row); lost when the last row a client saw of a migration is behind its last
+    committed seq; out of order when a migration's row goes back."""
+    delays, lost, disorder = [], 0, 0
+    by_mid: dict[int, list[int]] = {}
+    for (m, s) in sent:
+        by_mid.setdefault(m, []).append(s)
+    for i in range(dashboards):
+        rows: dict[int, list] = {}
+        for m, s, t in received[i]:
+            rows.setdefault(m, []).append((s, t))
+        for mid, seqs in by_mid.items():
+            seen = rows.get(mid, [])
+            disorder += sum(1 for a, b in zip(seen, seen[1:], strict=False) if b[0] < a[0])
+            top = max((s for s, _ in seen), default=0)
+            lost += sum(1 for s in seqs if s > top)
+            for s in seqs:
+                first = next((t for v, t in seen if v >= s), None)
+                if first is not None:
+                    delays.append((first - sent[(mid, s)]) * 1000)
+    return _figures(delays, lost, disorder)
 
 
 def _measure(app: str, migration_ids, cookie, args, floor: bool) -> dict:
@@ -201,44 +313,37 @@ def _measure(app: str, migration_ids, cookie, args, floor: bool) -> dict:
     server = _daphne(app, port)
     clients = subprocess.Popen(
         [sys.executable, __file__, "--client-process", str(port), settings.SESSION_COOKIE_NAME, cookie,
-         ",".join(map(str, migration_ids)), str(args.clients)],
+         ",".join(map(str, migration_ids)), str(args.clients), str(args.dashboard)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         if clients.stdout.readline().strip() != "READY":
             raise SystemExit("the websocket clients did not all subscribe")
         sent = _produce(migration_ids, args.rate, args.seconds, floor)
-        time.sleep(6)  # let the last pushes arrive
+        time.sleep(6)  # let the last pushes arrive (and the sockets' watch repair what was lost)
         clients.stdin.write("STOP\n")
         clients.stdin.flush()
-        got = json.loads(clients.stdout.readline())
-        received = [{"seqs": [s for s, _ in got[str(i)]], "at": {s: t for s, t in got[str(i)]}}
-                    for i in range(args.clients)]
+        answer = json.loads(clients.stdout.readline())
+        received = [answer["got"][str(i)] for i in range(args.clients)]
     finally:
         clients.kill()
         server.terminate()
         server.wait(10)
-    delays, lost, disorder = [], 0, 0
-    for i, log in enumerate(received):
-        mid = migration_ids[i % len(migration_ids)]
-        expected = sorted(s for (m, s) in sent if m == mid)
-        got = log.get("seqs", [])
-        disorder += sum(1 for a, b in zip(got, got[1:], strict=False) if b <= a)
-        lost += len(set(expected) - set(got))
-        delays += [(log["at"][s] - sent[(mid, s)]) * 1000 for s in expected if s in log.get("at", {})]
-    delays.sort()
-    pick = (lambda q: round(delays[min(len(delays) - 1, int(q * len(delays)))], 2)) if delays else (lambda q: None)
-    return {"deliveries": len(delays), "p50_ms": pick(0.5), "p99_ms": pick(0.99),
-            "mean_ms": round(statistics.fmean(delays), 2) if delays else None, "lost": lost, "out_of_order": disorder}
+    return {"events": len(sent), "socket_closes": answer["closes"],
+            "pages": _page_figures(received, sent, migration_ids, args.dashboard),
+            "dashboard": _dashboard_figures(received, sent, args.dashboard)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--migrations", type=int, default=50)
     parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--dashboard", type=int, default=150, help="clients on the dashboard; the rest on pages")
     parser.add_argument("--rate", type=float, default=50.0, help="state changes per second, all migrations")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if not 0 <= args.dashboard < args.clients:
+        raise SystemExit("--dashboard must leave at least one client for the live pages")
     if settings.CHANNEL_LAYER_NAME != "redis":
         raise SystemExit("set REDIS_URL: the pushes cross processes")
     _cleanup()
@@ -248,10 +353,14 @@ def main() -> int:
         live = _measure("ivmweb.asgi:application", ids, cookie, args, floor=False)
     finally:
         _cleanup()
-    result = {"migrations": args.migrations, "clients": args.clients, "rate_per_s": args.rate,
-              "seconds": args.seconds, "floor": floor, "ivmweb": live}
+    ratio = {kind: round(live[kind]["p99_ms"] / floor[kind]["p99_ms"], 2)
+             for kind in ("pages", "dashboard") if live[kind]["p99_ms"] and floor[kind]["p99_ms"]}
+    result = {"migrations": args.migrations, "clients": args.clients, "dashboard_clients": args.dashboard,
+              "rate_per_s": args.rate, "seconds": args.seconds, "load_average": os.getloadavg(),
+              "floor": floor, "ivmweb": live, "p99_ivmweb_over_floor": ratio}
     print(json.dumps(result, indent=None if args.json else 2))
-    return 1 if live["lost"] or live["out_of_order"] else 0
+    bad = any(live[kind]["lost"] or live[kind]["out_of_order"] for kind in ("pages", "dashboard"))
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -139,13 +139,20 @@ def _channel_layers() -> dict:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     if not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, not {redis_url!r}.")
+    # socket_timeout: redis-py 8 reads with a 5 s timeout by default, exactly channels-redis's BZPOPMIN block
+    # (brpop_timeout = 5): after 5 quiet seconds the read timed out first, receive() raised TimeoutError and the
+    # socket holding the receive lock died (closed 1011, still in its groups). Reads must outlast the block.
+    # group_expiry: a crashed process's channels leave the groups within 10 minutes; live sockets re-join
+    # every minute (LiveConsumer's watch), so a tab open for days is never silently dropped from its group.
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": redis_url, "max_connections": 1000}],
+                "hosts": [{"address": redis_url, "max_connections": 1000, "socket_timeout": 30,
+                           "socket_connect_timeout": 5}],
                 "capacity": 1000,
                 "expiry": 30,
+                "group_expiry": 600,
                 "prefix": env_str("IVMWEB_CHANNEL_PREFIX", "ivmweb"),
             },
         }

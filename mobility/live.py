@@ -1,18 +1,27 @@
 """Live pushes to browsers: per-migration groups ``migration-<id>`` and the ``dashboard`` group.
 
 The database is the truth; a push only says "here is event N and the state after it". Pushes are sent after
-the commit (``events.emit`` registers ``push_migration`` with ``transaction.on_commit``). A socket that missed
-events (a gap in seq) or reconnects with its last seq gets the missing ones from the database
-(``missed_html``), so it never shows a stale page. Dashboard pushes are coalesced: at most one per
-``DASHBOARD_INTERVAL_S`` per process, and each socket renders its own user's rows (nothing leaks).
+the commit (``events.emit`` registers ``push_migration`` with ``transaction.on_commit``), rendered once here in
+the producer, never per socket. A socket that missed events (a gap in seq, or a DB seq ahead of what it sent:
+see ``consumers.LiveConsumer``) or reconnects with its last seq gets the missing ones from the database
+(``missed_html``), so it never shows a stale page. Dashboard pushes are coalesced (latest state wins): at most
+one per ``DASHBOARD_INTERVAL_S`` per process; each socket's rows are rendered for its own user (nothing leaks).
+
+Sending: one publisher thread per process with its own event loop sends every group message in order. The
+caller (the engine's thread, right after its commit) only queues it: the engine never waits on Redis, and the
+Redis connections live as long as the process (``async_to_sync`` would start a new event loop, hence new
+connections, for every push).
 """
 
+import asyncio
 import logging
+import os
 import threading
 import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.template.loader import render_to_string
 
 logger = logging.getLogger("mobility.live")
@@ -25,11 +34,58 @@ def group_name(migration_id: int) -> str:
     return f"migration-{migration_id}"
 
 
+class _Publisher:
+    """A daemon thread running an event loop that group_sends queued messages one at a time (so in order)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue | None = None
+        self._pid = None
+
+    def _start(self) -> None:
+        loop, ready = asyncio.new_event_loop(), threading.Event()
+
+        def run():
+            asyncio.set_event_loop(loop)
+            self._queue = asyncio.Queue()
+            ready.set()
+            loop.run_until_complete(self._drain())
+
+        threading.Thread(target=run, name="live-publisher", daemon=True).start()
+        ready.wait()
+        self._loop, self._pid = loop, os.getpid()
+
+    async def _drain(self) -> None:
+        layer = get_channel_layer()
+        while True:
+            group, message = await self._queue.get()
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # noqa: BLE001 — a lost push is repaired from the database by the sockets' watch
+                logger.warning("live push to %s failed", group, exc_info=True)
+
+    def send(self, group: str, message: dict) -> None:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():  # first use (or a child forked mid-send)
+                self._start()
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (group, message))
+
+
+_publisher = _Publisher()
+# A forked child (the test suite's live server) starts its own thread; the parent's may hold the lock mid-fork.
+os.register_at_fork(after_in_child=_publisher.__init__)
+
+
 def _send(group: str, message: dict) -> None:
-    try:
-        async_to_sync(get_channel_layer().group_send)(group, message)
-    except Exception:  # noqa: BLE001 — a lost push is repaired by the seq check and the polling fallback
-        logger.warning("live push to %s failed", group, exc_info=True)
+    if getattr(settings, "CHANNEL_LAYER_NAME", "") != "redis":
+        # The in-memory layer lives in one event loop's queues: send from the caller, as before.
+        try:
+            async_to_sync(get_channel_layer().group_send)(group, message)
+        except Exception:  # noqa: BLE001
+            logger.warning("live push to %s failed", group, exc_info=True)
+        return
+    _publisher.send(group, message)
 
 
 def state_html(migration) -> str:
@@ -53,16 +109,29 @@ def missed_html(migration_id: int, after_seq: int) -> tuple[str, int]:
     return events_html(migration, events) + state_html(migration), last
 
 
-def push_migration(migration_id: int) -> None:
-    """Send the latest event and the state to the migration's group (call after commit)."""
+def latest_seqs(migration_ids) -> dict[int, int]:
+    """The committed ``last_seq`` of each migration: what a socket compares with what it has sent."""
+    from mobility.models import Migration
+
+    return dict(Migration.objects.filter(pk__in=list(migration_ids)).values_list("pk", "last_seq"))
+
+
+def push_migration(migration_id: int, event=None) -> None:
+    """Send one committed event (by default the latest) and the state to the migration's group (call after commit).
+
+    Rendered once here for every socket. Two writers' pushes may cross on the way: a socket that gets seq N+1
+    before N sees the gap and reads both from the database, then drops N as already sent."""
     from mobility.models import Migration, MigrationEvent
 
     try:
         migration = Migration.objects.select_related("partition", "source", "destination").get(pk=migration_id)
     except Migration.DoesNotExist:
         return
-    seq = migration.last_seq
-    events = list(MigrationEvent.objects.filter(migration_id=migration_id, seq=seq))
+    if event is None:
+        events = list(MigrationEvent.objects.filter(migration_id=migration_id, seq=migration.last_seq))
+    else:
+        events = [event]
+    seq = events[0].seq if events else migration.last_seq
     html = events_html(migration, events) + state_html(migration)
     _send(group_name(migration_id), {"type": "live.push", "migration": migration_id, "seq": seq, "html": html})
     push_dashboard()
@@ -77,7 +146,8 @@ def _flush_dashboard() -> None:
     global _dash_last, _dash_timer
     with _dash_lock:
         _dash_last, _dash_timer = time.monotonic(), None
-    _send(DASHBOARD_GROUP, {"type": "live.dashboard"})
+    # "v" names this refresh: the sockets of one process render it once per user, not once per socket.
+    _send(DASHBOARD_GROUP, {"type": "live.dashboard", "v": f"{os.getpid()}-{time.time_ns()}"})
 
 
 def push_dashboard() -> None:

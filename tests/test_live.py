@@ -31,6 +31,8 @@ async def test_a_signed_in_user_receives_a_group_message_through_redis(requester
     communicator = _communicator(ORIGIN, (b"cookie", await _session_cookie(requester)))
     connected, _ = await communicator.connect()
     assert connected
+    await communicator.send_json_to({"dashboard": True})  # a socket joins the dashboard group when it asks
+    assert 'id="dashboard-rows"' in await communicator.receive_from(timeout=5)
     await get_channel_layer().group_send(DASHBOARD_GROUP, {"type": "live.push", "html": "<div id=x>hi</div>"})
     assert await communicator.receive_from(timeout=5) == "<div id=x>hi</div>"
     await communicator.disconnect()

@@ -1,6 +1,7 @@
 """The live socket of a migration: only users who may see the partition join its group; a reconnect with its last
 seq gets exactly the events it missed (from the database), then live pushes, never one twice."""
 
+import asyncio
 import re
 
 import pytest
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.test import Client
 
 from ivmweb.asgi import application
+from mobility import consumers, live
 from mobility.engine.events import emit
 from mobility.models import Migration, Team
 from tests.factories import make_partition, make_system
@@ -88,4 +90,33 @@ async def test_bad_subscriptions_get_a_clear_error(requester):
     for bad in ('{"subscribe": "1"}', "[]", "not json", '{"subscribe": 1, "last_seq": -1}'):
         await socket.send_to(text_data=bad)
         assert "error" in await socket.receive_from(timeout=5)
+    await socket.disconnect()
+
+
+async def test_a_socket_quiet_for_longer_than_the_channel_layers_blocking_read_still_gets_pushes(requester):
+    # channels-redis blocks 5 s in BZPOPMIN; redis-py 8 timed its read out at 5 s too, so a socket with nothing to
+    # receive for 5 s died (TimeoutError in receive, closed 1011) and every later push to it was lost.
+    m = await _payments_migration(requester)
+    socket = await _socket(requester)
+    await socket.send_json_to({"subscribe": m.pk, "last_seq": 0})
+    assert _seqs(await socket.receive_from(timeout=5), m.pk) == []
+    await asyncio.sleep(6.5)
+    await _emit(m, 1)
+    assert _seqs(await socket.receive_from(timeout=5), m.pk) == [1]
+    await socket.disconnect()
+
+
+async def test_the_last_events_of_a_migration_reach_the_socket_even_when_their_pushes_are_lost(requester, monkeypatch):
+    # No later push reveals the gap: the socket's watch sees the committed seq ahead of what it sent.
+    monkeypatch.setattr(consumers, "WATCH_INTERVAL_S", 0.2)
+    m = await _payments_migration(requester)
+    socket = await _socket(requester)
+    await socket.send_json_to({"subscribe": m.pk, "last_seq": 0})
+    assert _seqs(await socket.receive_from(timeout=5), m.pk) == []
+    sent = []
+    monkeypatch.setattr(live, "_send", lambda group, message: sent.append(message))
+    await _emit(m, 3)
+    assert [p["seq"] for p in sent if p["type"] == "live.push"] == [1, 2, 3]  # every push of these was lost
+    assert _seqs(await socket.receive_from(timeout=5), m.pk) == [1, 2, 3]
+    assert await socket.receive_nothing(timeout=1)  # repaired once, not again and again
     await socket.disconnect()
