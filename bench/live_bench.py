@@ -4,8 +4,8 @@ receiving it, through daphne, ``LiveConsumer`` and Redis; against a bare Channel
     DATABASE_URL=postgres://… REDIS_URL=redis://… .venv/bin/python bench/live_bench.py [--migrations 50]
         [--clients 200] [--dashboard 150] [--rate 50] [--seconds 20] [--json]
 
-Clients: ``--dashboard`` of them on the dashboard (the rows of every running migration, refreshed at most every
-``mobility.live.DASHBOARD_INTERVAL_S``: latest state wins), the others spread over the migrations' live pages
+Clients: ``--dashboard`` of them on the dashboard (the rows of every running migration once, then at most every
+``mobility.live.DASHBOARD_INTERVAL_S`` the progress cells of the migrations that changed: latest state wins), the others spread over the migrations' live pages
 (every event). Each client behaves like the page's htmx socket: when its socket closes it reconnects and
 subscribes again with the last seq it has (closes are counted). The database must be migrated
 (``manage.py migrate``); the bench creates its own users, servers, partitions and migrations (names starting
@@ -34,7 +34,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ivmweb.settings")
 
 EVENT = re.compile(r'id="ev-(\d+)-(\d+)"')
-ROW = re.compile(r'<tr data-migration="(\d+)" data-seq="(\d+)"')
+# A dashboard row (``<tr … data-migration data-seq>``) or a delta of one row's progress cell (same attributes).
+ROW = re.compile(r'data-migration="(\d+)" data-seq="(\d+)"')
 
 
 def _client_process() -> None:
@@ -201,26 +202,35 @@ def _cleanup():
     User.objects.filter(username="bench-user").delete()
 
 
+# The floor's delta of one row's progress cell: the same markup and size as ivmweb's ``_dashboard_cell.html``.
+FLOOR_CELL = ('<span id="dash-{m}-pct" data-testid="dash-pct" hx-swap-oob="true" data-migration="{m}" data-seq="{s}">'
+              '<progress max="100" value="0.0"></progress> 0 %</span>')
+
+
 class _FloorDashboard:
-    """The floor's dashboard: the same policy as ``mobility.live.push_dashboard`` (at most one refresh per
-    interval, the latest seqs win) with plain rows and a plain group_send, so both paths deliver at one rate."""
+    """The floor's dashboard: the same policy as ``mobility.live.push_dashboard`` (at most one message per
+    interval, carrying the progress cells of the migrations changed since the last one, latest seq wins) as one
+    plain group_send of the changed cells, forwarded unchanged: both paths send the same deltas at one rate."""
 
     def __init__(self, layer, seqs):
         self.layer, self.seqs, self.lock, self.last, self.timer = layer, seqs, threading.Lock(), 0.0, None
+        self.changed_ids: set[int] = set()
 
     def flush(self):
         from asgiref.sync import async_to_sync
 
         with self.lock:
             self.last, self.timer = time.monotonic(), None
-            rows = "".join(f'<tr data-migration="{m}" data-seq="{s}"><td>{m}</td></tr>' for m, s in self.seqs.items())
-        async_to_sync(self.layer.group_send)(FLOOR_DASHBOARD, {"type": "live.push",
-                                                               "html": f'<tbody id="dashboard-rows">{rows}</tbody>'})
+            cells = "".join(FLOOR_CELL.format(m=m, s=self.seqs[m]) for m in sorted(self.changed_ids))
+            self.changed_ids = set()
+        if cells:
+            async_to_sync(self.layer.group_send)(FLOOR_DASHBOARD, {"type": "live.push", "html": cells})
 
-    def changed(self):
+    def changed(self, mid):
         from mobility.live import DASHBOARD_INTERVAL_S
 
         with self.lock:
+            self.changed_ids.add(mid)
             if self.timer is not None:
                 return
             wait = DASHBOARD_INTERVAL_S - (time.monotonic() - self.last)
@@ -250,7 +260,7 @@ def _produce(migration_ids, rate, seconds, floor: bool) -> dict:
             sent[(mid, seqs[mid])] = time.time()
             async_to_sync(layer.group_send)(FLOOR_GROUP.format(mid), {"type": "live.push",
                                                                      "html": html.format(m=mid, s=seqs[mid])})
-            dashboard.changed()
+            dashboard.changed(mid)
         else:
             before = time.time()
             seq = emit(mid, "bench", {"i": i})  # returns after the commit; its on_commit push is rendered, queued
@@ -285,8 +295,8 @@ def _page_figures(received, sent, migration_ids, dashboards) -> dict:
 
 
 def _dashboard_figures(received, sent, dashboards) -> dict:
-    """Dashboard clients: the latest state wins, so a change counts as delivered when a row shows its seq or a later
-    one (delay: commit to that first row); lost when the last row a client saw of a migration is behind its last
+    """Dashboard clients: the latest state wins, so a change counts as delivered when a row or a delta of its cell
+    shows its seq or a later one (delay: commit to that first row or cell); lost when the last row a client saw of a migration is behind its last
     committed seq; out of order when a migration's row goes back."""
     delays, lost, disorder = [], 0, 0
     by_mid: dict[int, list[int]] = {}

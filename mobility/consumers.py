@@ -2,21 +2,23 @@
 
 Protocol (browser → server, JSON): ``{"subscribe": <migration id>, "last_seq": <n>}`` joins ``migration-<id>``
 after checking that the user may see the partition, then sends every event after ``n`` from the database;
-``{"dashboard": true}`` joins the dashboard and sends its rows. Server → browser: HTML fragments with
+``{"dashboard": true}`` joins the dashboard and sends its user's rows; then the dashboard gets deltas: the progress
+cells of rows it shows (rendered once by the producer), and its user's rows again when a migration it may see
+changes status (a row appears, leaves, or the queue moves). Server → browser: HTML fragments with
 ``hx-swap-oob`` (the htmx ws extension swaps them), every event row carrying ``data-seq``; errors as
 ``{"error": "..."}``.
 
 A push can be lost (Channels delivers at most once). A socket repairs that itself: a push whose seq skips one
 fills the gap from the database, and the process's ``_Watch`` compares, every ``WATCH_INTERVAL_S``, what each
 socket has sent with the committed ``last_seq`` (one query for the whole process), so even a migration's *last*
-event, with no later push to reveal the gap, reaches the browser.
+event, with no later push to reveal the gap, reaches the browser. Dashboards the same way every
+``DASHBOARD_TICKS``: a socket whose rows are behind what the database held a tick earlier (or show a row that is
+gone, or an old queue position) gets its user's rows again.
 """
 
 import asyncio
-import hashlib
 import json
 import logging
-import re
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -27,8 +29,7 @@ logger = logging.getLogger("mobility.live")
 
 WATCH_INTERVAL_S = 2.0  # how often a process checks its sockets against the database
 REJOIN_TICKS = 30  # re-join groups every minute: channels-redis forgets members after its group_expiry
-DASHBOARD_TICKS = 5  # dashboards re-read from the database every 10 s (sent only if their rows changed)
-_RENDERED_AT = re.compile(r' data-rendered="[^"]*"')
+DASHBOARD_TICKS = 5  # dashboards checked against the database every 10 s (rows resent only to those behind)
 
 
 class _Watch:
@@ -37,6 +38,15 @@ class _Watch:
     def __init__(self, loop):
         self.loop, self.sockets, self.task, self.ticks = loop, set(), None, 0
         self.dashboards: dict = {}  # (user pk, refresh name) -> future of the rendered rows, shared by sockets
+        self.first: dict = {}  # user pk -> (started flag, future of rows) for sockets that just joined
+        self.dash_prev: dict = {}  # user pk -> {migration id: (seq, queue position)} at the previous dashboard tick
+        self.dash_now: dict = {}
+        self.visibility: dict = {}  # user pk -> {migration id: may see}; forgotten at every dashboard tick
+        self.visibility_checks: dict = {}  # (user pk, ids) -> future of the visible ones, shared by sockets
+        # The loop's one member of the dashboard group: each message crosses Redis once per process, then is fanned
+        # out here in memory to the dashboard sockets (not 150 deliveries through Redis per refresh).
+        self.hub_sockets: set = set()
+        self.hub_task, self.hub_ready, self.hub_channel = None, None, None
 
     def add(self, socket):
         self.sockets.add(socket)
@@ -45,9 +55,55 @@ class _Watch:
 
     def discard(self, socket):
         self.sockets.discard(socket)
+        self.hub_sockets.discard(socket)
+        if not self.hub_sockets and self.hub_task is not None:
+            self.hub_task.cancel()
+            if not self.hub_ready.done():
+                self.hub_ready.cancel()
+            self.hub_task = self.hub_ready = None
         if not self.sockets and self.task is not None:
             self.task.cancel()
             self.task = None
+
+    async def dashboard_join(self, socket):
+        """Add a dashboard socket; returns once the process is in the dashboard group (before its rows are read)."""
+        self.hub_sockets.add(socket)
+        if self.hub_task is None or self.hub_task.done():
+            self.hub_ready = self.loop.create_future()
+            self.hub_task = self.loop.create_task(self._hub(self.hub_ready))
+        await asyncio.shield(self.hub_ready)
+
+    async def _hub(self, ready):
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        joined = False
+        try:
+            while True:
+                try:
+                    if not joined:
+                        await layer.group_add(DASHBOARD_GROUP, channel)
+                        joined, self.hub_channel = True, channel
+                    if not ready.done():
+                        ready.set_result(None)
+                    message = await layer.receive(channel)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 — a lost message is repaired by the watch; keep listening
+                    logger.warning("dashboard hub failed", exc_info=True)
+                    if not ready.done():
+                        ready.set_result(None)
+                    await asyncio.sleep(1)
+                    continue
+                handler = {"live.dashboard": "live_dashboard", "live.push": "live_push"}.get(message.get("type"))
+                for s in list(self.hub_sockets) if handler else ():  # each socket's lock keeps its messages in order
+                    asyncio.ensure_future(getattr(s, handler)(message)).add_done_callback(_log_failure)
+        finally:
+            if joined:
+                if self.hub_channel == channel:
+                    self.hub_channel = None
+                asyncio.ensure_future(layer.group_discard(DASHBOARD_GROUP, channel))
 
     async def _run(self):
         while self.sockets:
@@ -62,6 +118,9 @@ class _Watch:
         from mobility.live import latest_seqs
 
         sockets = list(self.sockets)
+        dashboard_tick = self.ticks % DASHBOARD_TICKS == 0
+        if dashboard_tick:
+            self.dash_prev, self.dash_now, self.visibility = self.dash_now, {}, {}
         followed = {mid for s in sockets for mid in s.sent_seq}
         latest = await database_sync_to_async(latest_seqs)(followed) if followed else {}
         for s in sockets:
@@ -70,10 +129,14 @@ class _Watch:
                 if sent < s.seen_seq.get(mid, 0):
                     asyncio.ensure_future(s.repair(mid))
                 s.seen_seq[mid] = latest.get(mid, 0)
-            if s.wants_dashboard and self.ticks % DASHBOARD_TICKS == 0:
-                asyncio.ensure_future(s.live_dashboard({"v": f"watch-{self.ticks}"}))
+            if s.wants_dashboard and dashboard_tick:
+                asyncio.ensure_future(s.dashboard_check(f"watch-{self.ticks}"))
             if self.ticks % REJOIN_TICKS == 0:
                 await s.rejoin()
+        if self.ticks % REJOIN_TICKS == 0 and self.hub_channel is not None:
+            from channels.layers import get_channel_layer
+
+            await get_channel_layer().group_add(DASHBOARD_GROUP, self.hub_channel)
 
     def dashboard_rows(self, user, refresh: str):
         """The user's dashboard rows for one refresh, rendered once however many of their sockets ask."""
@@ -83,6 +146,44 @@ class _Watch:
             future = self.dashboards[key] = asyncio.ensure_future(database_sync_to_async(_dashboard_rows)(user))
             self.loop.call_later(30, self.dashboards.pop, key, None)
         return future
+
+    def first_rows(self, user):
+        """A socket's first rows (it has joined the group already): shared with the other new sockets of the user
+        whose render has not started reading yet, so it still reads after each of them joined."""
+        entry = self.first.get(user.pk)
+        if entry is None or entry[0]["started"]:
+            flag = {"started": False}
+
+            def render():
+                flag["started"] = True
+                return _dashboard_rows(user)
+
+            entry = self.first[user.pk] = (flag, asyncio.ensure_future(database_sync_to_async(render)()))
+            entry[1].add_done_callback(lambda _: self.first.pop(user.pk, None) if self.first.get(user.pk) is entry
+                                       else None)
+        return entry[1]
+
+    async def visible(self, user, migration_ids) -> set[int]:
+        """Which of these migrations the user may see: cached per user, ids not seen yet read from the database."""
+        from mobility.views.engine import visible_ids
+
+        known = self.visibility.setdefault(user.pk, {})
+        unknown = tuple(sorted({mid for mid in migration_ids if mid not in known}))
+        if unknown:
+            key = (user.pk, unknown)
+            future = self.visibility_checks.get(key)
+            if future is None:
+                future = self.visibility_checks[key] = asyncio.ensure_future(
+                    database_sync_to_async(visible_ids)(user, unknown))
+                future.add_done_callback(lambda _: self.visibility_checks.pop(key, None))
+            seen = await future
+            known.update((mid, mid in seen) for mid in unknown)
+        return {mid for mid in migration_ids if known.get(mid)}
+
+
+def _log_failure(task):
+    if not task.cancelled() and task.exception() is not None:  # a socket closing mid-send; the watch repairs the rest
+        logger.warning("dashboard push to a socket failed", exc_info=task.exception())
 
 
 _watches: dict = {}
@@ -111,7 +212,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.sent_seq: dict[int, int] = {}  # migration id -> last seq sent to the browser
         self.seen_seq: dict[int, int] = {}  # migration id -> committed seq the watch saw at its last tick
         self.wants_dashboard = False
-        self.dashboard_sent = ""
+        self.dash_shown: dict[int, tuple] = {}  # dashboard: migration id -> (seq, queue position) the browser shows
         self.lock = asyncio.Lock()  # the watch's repairs and the pushes take turns: never twice, never backwards
         await self.accept()
         _watch().add(self)
@@ -144,8 +245,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return await self._error("send a JSON object")
         if message.get("dashboard") is True:
             self.wants_dashboard = True
-            await self._join(DASHBOARD_GROUP)
-            return await self.live_dashboard({"v": None})
+            await _watch().dashboard_join(self)  # joined before reading the database: nothing falls between
+            return await self._send_rows(None, always=True)
         migration_id, last_seq = message.get("subscribe"), message.get("last_seq", 0)
         if type(migration_id) is not int or type(last_seq) is not int or last_seq < 0:
             return await self._error('send {"subscribe": <migration id>, "last_seq": <number>}')
@@ -197,28 +298,63 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=json.dumps(event.get("data", {})))
 
     async def live_dashboard(self, event):
-        """Dashboard rows for this user; one render per user and refresh in this process, sent only if changed."""
+        """A dashboard delta: `{"type": "live.dashboard", "v": name, "cells": [[id, seq, html], ...], "rows": [id]}`.
+
+        Cells go only to sockets already showing that row (rows of their own user's render: nothing leaks), each
+        newer than what they show; a status change the user may see gets the user's whole rows instead."""
         if not self.wants_dashboard:
             return
-        refresh = event.get("v")
-        watch = _watch()
+        changed = event.get("rows") or []
+        if changed and (any(mid in self.dash_shown for mid in changed)
+                        or await _watch().visible(self.scope["user"], changed)):
+            return await self._send_rows(event.get("v"))
+        async with self.lock:
+            parts = []
+            for mid, seq, html in event.get("cells") or []:
+                shown = self.dash_shown.get(mid)
+                if shown is not None and seq > shown[0]:  # never twice, never backwards
+                    self.dash_shown[mid] = (seq, shown[1])
+                    parts.append(html)
+            if parts:
+                await self.send(text_data="".join(parts))
+
+    async def dashboard_check(self, refresh: str):
+        """The watch's repair: rows again if this socket is behind what the database held a tick earlier, shows a
+        row that is gone (or that its user may no longer see), or an old queue position."""
+        watch, user = _watch(), self.scope["user"]
         try:
-            if refresh is None:  # a socket's first rows: its own render
-                html, digest = await database_sync_to_async(_dashboard_rows)(self.scope["user"])
-            else:
-                html, digest = await watch.dashboard_rows(self.scope["user"], refresh)
+            _, now = await watch.dashboard_rows(user, refresh)
+        except Exception:  # noqa: BLE001 — the next round tries again
+            logger.warning("dashboard check failed", exc_info=True)
+            return
+        watch.dash_now[user.pk] = now
+        before = watch.dash_prev.get(user.pk, {})
+        shown = dict(self.dash_shown)
+        if (any(mid not in now for mid in shown)
+                or any(mid not in shown or shown[mid][0] < before[mid][0] for mid in now if mid in before)
+                or any(mid in shown and shown[mid][1] != position for mid, (_, position) in now.items())):
+            await self._send_rows(refresh)
+
+    async def _send_rows(self, refresh: str | None, always: bool = False):
+        """The user's whole rows: one render per user and refresh in this process (a socket's first rows: see
+        ``first_rows``). Never older than a cell already sent: a shared render behind one is read again, under the lock."""
+        render, watch = database_sync_to_async(_dashboard_rows), _watch()
+        try:
+            user = self.scope["user"]
+            rows = await (watch.dashboard_rows(user, refresh) if refresh else watch.first_rows(user))
+            async with self.lock:
+                if any(mid in rows[1] and rows[1][mid][0] < seq for mid, (seq, _) in self.dash_shown.items()):
+                    rows = await render(user)
+                html, state = rows
+                if always or state != self.dash_shown:
+                    self.dash_shown = dict(state)
+                    await self.send(text_data=html)
         except Exception:  # noqa: BLE001 — the watch re-reads the dashboard on its next round
             logger.warning("dashboard render failed", exc_info=True)
-            return
-        async with self.lock:
-            if digest != self.dashboard_sent:
-                self.dashboard_sent = digest
-                await self.send(text_data=html)
 
 
-def _dashboard_rows(user) -> tuple[str, str]:
-    """The rows and a digest of what they show (their render time left out: an unchanged dashboard is not resent)."""
-    from mobility.views.engine import dashboard_rows_html
+def _dashboard_rows(user) -> tuple[str, dict]:
+    """The rows and what they show: {migration id: (seq, queue position)}."""
+    from mobility.views.engine import dashboard_rows
 
-    html = dashboard_rows_html(user)
-    return html, hashlib.blake2b(_RENDERED_AT.sub("", html).encode(), digest_size=16).hexdigest()
+    return dashboard_rows(user)

@@ -4,8 +4,10 @@ The database is the truth; a push only says "here is event N and the state after
 the commit (``events.emit`` registers ``push_migration`` with ``transaction.on_commit``), rendered once here in
 the producer, never per socket. A socket that missed events (a gap in seq, or a DB seq ahead of what it sent:
 see ``consumers.LiveConsumer``) or reconnects with its last seq gets the missing ones from the database
-(``missed_html``), so it never shows a stale page. Dashboard pushes are coalesced (latest state wins): at most
-one per ``DASHBOARD_INTERVAL_S`` per process; each socket's rows are rendered for its own user (nothing leaks).
+(``missed_html``), so it never shows a stale page. Dashboard pushes are coalesced deltas (latest state wins): at
+most one message per ``DASHBOARD_INTERVAL_S`` per process, with the progress cells of the migrations that changed
+(rendered here once) and the ids whose status changed; a socket forwards only the cells of rows it already shows
+(rows of its own user's render: nothing leaks) and re-renders its user's rows for a status change it may see.
 
 Sending: one publisher thread per process with its own event loop sends every group message in order. The
 caller (the engine's thread, right after its commit) only queues it: the engine never waits on Redis, and the
@@ -134,28 +136,47 @@ def push_migration(migration_id: int, event=None) -> None:
     seq = events[0].seq if events else migration.last_seq
     html = events_html(migration, events) + state_html(migration)
     _send(group_name(migration_id), {"type": "live.push", "migration": migration_id, "seq": seq, "html": html})
-    push_dashboard()
+    # A status change may add or remove the row, or move the queue: whole rows; anything else: the progress cell.
+    push_dashboard(migration, whole=event is None or any(e.kind == "status" for e in events))
 
 
 _dash_lock = threading.Lock()
 _dash_last = 0.0
 _dash_timer: threading.Timer | None = None
+# Migrations changed since the last flush: id -> [seq, cell html, whole rows needed]; the latest state wins.
+_dash_pending: dict[int, list] = {}
 
 
 def _flush_dashboard() -> None:
-    global _dash_last, _dash_timer
+    global _dash_last, _dash_timer, _dash_pending
     with _dash_lock:
         _dash_last, _dash_timer = time.monotonic(), None
-    # "v" names this refresh: the sockets of one process render it once per user, not once per socket.
-    _send(DASHBOARD_GROUP, {"type": "live.dashboard", "v": f"{os.getpid()}-{time.time_ns()}"})
+        pending, _dash_pending = _dash_pending, {}
+    if not pending:
+        return
+    # "v" names this refresh: the sockets of one process that need whole rows render them once per user.
+    _send(DASHBOARD_GROUP, {"type": "live.dashboard", "v": f"{os.getpid()}-{time.time_ns()}",
+                            "cells": [[mid, seq, html] for mid, (seq, html, _) in pending.items()],
+                            "rows": [mid for mid, (_, _, whole) in pending.items() if whole]})
 
 
-def push_dashboard() -> None:
-    """Coalesced: the latest state wins, at most one dashboard refresh per interval from this process."""
+def push_dashboard(migration, *, whole: bool = False) -> None:
+    """Coalesced: at most one dashboard message per interval from this process, carrying what changed since the
+    last one (latest state wins). Progress and other events change one row's progress cell, rendered here once for
+    every socket; a status change (a row appears, leaves, or its queue moves) asks the sockets whose user may see
+    it for their whole rows."""
     global _dash_timer
+    from mobility.views.engine import dashboard_cell_html
+
+    cell = dashboard_cell_html(migration)
     with _dash_lock:
+        before = _dash_pending.get(migration.pk)
+        if before is not None and before[0] > migration.last_seq:  # two writers crossed: keep the later state
+            before[2] = before[2] or whole
+        else:
+            _dash_pending[migration.pk] = [migration.last_seq, cell, whole or bool(before and before[2])]
         if _dash_timer is not None:
-            return  # a refresh is already scheduled; it will read the latest rows
+            return  # a refresh is already scheduled; it will carry the latest state
         wait = DASHBOARD_INTERVAL_S - (time.monotonic() - _dash_last)
         if wait > 0:
             _dash_timer = threading.Timer(wait, _flush_dashboard)

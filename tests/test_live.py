@@ -1,5 +1,7 @@
 """The live websocket, through the full ASGI stack (Origin check, session auth) and real Redis."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -8,6 +10,7 @@ from django.conf import settings
 from django.test import Client
 
 from ivmweb.asgi import application
+from mobility import consumers
 from mobility.consumers import DASHBOARD_GROUP
 from tests.markers import redis_only
 
@@ -56,3 +59,24 @@ async def test_messages_from_the_browser_are_refused_without_effect(requester):
     await communicator.send_to(text_data='{"subscribe": "everything"}')
     assert "error" in await communicator.receive_from(timeout=5)
     await communicator.disconnect()
+
+
+async def test_a_process_joins_the_dashboard_group_once_however_many_dashboards_it_serves(requester):
+    # Each dashboard message crosses Redis once per process and is fanned out in memory, not once per socket.
+    layer = get_channel_layer()
+    redis = layer.connection(layer.consistent_hash(DASHBOARD_GROUP))
+    key = layer._group_key(DASHBOARD_GROUP)
+    before = await redis.zcard(key)
+    cookie = await _session_cookie(requester)
+    sockets = [_communicator(ORIGIN, (b"cookie", cookie)) for _ in range(3)]
+    for socket in sockets:
+        assert (await socket.connect())[0]
+        await socket.send_json_to({"dashboard": True})
+        assert 'id="dashboard-rows"' in await socket.receive_from(timeout=5)
+    hub = consumers._watches[asyncio.get_running_loop()].hub_channel
+    assert await redis.zscore(key, hub) is not None
+    assert await redis.zcard(key) == before + 1
+    await layer.group_send(DASHBOARD_GROUP, {"type": "live.push", "html": "<div id=x>all</div>"})
+    for socket in sockets:
+        assert await socket.receive_from(timeout=5) == "<div id=x>all</div>"
+        await socket.disconnect()

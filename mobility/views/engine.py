@@ -16,6 +16,7 @@ from mobility.models import Migration, MigrationEvent, Partition
 from mobility.roles import has_role, visible_partitions
 
 CHART_W, CHART_H = 300, 80
+CHART_POINTS = 120  # progress points the chart shows (the last ones): all the page reads of the progress events
 
 
 def _visible(user):
@@ -42,10 +43,12 @@ def _chart(progress: list[dict]) -> str:
 
 def live_context(migration: Migration) -> dict:
     steps = list(migration.steps.order_by("number"))
-    progress = [e.payload for e in MigrationEvent.objects.filter(migration=migration, kind="progress").order_by("seq")]
+    # Only what the page shows (pushed on every event: a long transfer has thousands of progress events).
+    recent = MigrationEvent.objects.filter(migration=migration, kind="progress").order_by("-seq")
+    progress = list(recent.values_list("payload", flat=True)[:CHART_POINTS])[::-1]
     latest = progress[-1] if progress else {}
     return {
-        "migration": migration, "steps": steps, "latest": latest, "chart": _chart(progress[-120:]),
+        "migration": migration, "steps": steps, "latest": latest, "chart": _chart(progress),
         "chart_w": CHART_W, "chart_h": CHART_H, "queue_position": queue_position(migration),
         "rendered_at": timezone.now(), "applicable": [s.number for s in steps_for(migration.mode)],
     }
@@ -110,10 +113,26 @@ def dashboard_queryset(user):
     ).select_related("partition", "source", "destination").order_by("queued_at", "started_at", "pk")
 
 
-def dashboard_rows_html(user) -> str:
+def dashboard_rows(user) -> tuple[str, dict[int, tuple[int, int | None]]]:
+    """The user's rows (out of band, for the socket) and what they show: {migration id: (seq, queue position)}."""
     rows = [(m, queue_position(m)) for m in dashboard_queryset(user)]
-    return render_to_string("mobility/engine/_dashboard_rows.html",
+    html = render_to_string("mobility/engine/_dashboard_rows.html",
                             {"rows": rows, "oob": True, "rendered_at": timezone.now()})
+    return html, {m.pk: (m.last_seq, position) for m, position in rows}
+
+
+def dashboard_rows_html(user) -> str:
+    return dashboard_rows(user)[0]
+
+
+def dashboard_cell_html(migration: Migration) -> str:
+    """One row's progress cell as an out-of-band delta (rendered once in the producer for every socket)."""
+    return render_to_string("mobility/engine/_dashboard_cell.html", {"m": migration, "delta": True})
+
+
+def visible_ids(user, migration_ids) -> set[int]:
+    """Which of these migrations the user may see (the sockets' visibility check of ids they have not seen)."""
+    return set(_visible(user).filter(pk__in=list(migration_ids)).values_list("pk", flat=True))
 
 
 def dashboard(request):

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -118,5 +119,89 @@ async def test_the_last_events_of_a_migration_reach_the_socket_even_when_their_p
     await _emit(m, 3)
     assert [p["seq"] for p in sent if p["type"] == "live.push"] == [1, 2, 3]  # every push of these was lost
     assert _seqs(await socket.receive_from(timeout=5), m.pk) == [1, 2, 3]
+    assert await socket.receive_nothing(timeout=1)  # repaired once, not again and again
+    await socket.disconnect()
+
+
+# --- the dashboard: whole rows once, then deltas of the cells that changed ------------------------------------
+
+@sync_to_async
+def _progress(migration, percent: float) -> int:
+    Migration.objects.filter(pk=migration.pk).update(percent=percent)
+    return emit(migration.pk, "progress", {"percent": percent, "sent": 1, "remaining": 1})
+
+
+@sync_to_async
+def _status(migration, status: str) -> int:
+    Migration.objects.filter(pk=migration.pk).update(status=status)
+    return emit(migration.pk, "status", {"status": status})
+
+
+async def _dashboard(user) -> tuple[WebsocketCommunicator, str]:
+    socket = await _socket(user)
+    await socket.send_json_to({"dashboard": True})
+    return socket, await socket.receive_from(timeout=5)
+
+
+async def test_a_progress_change_reaches_the_dashboard_as_a_delta_of_its_cell(requester):
+    m = await _payments_migration(requester)
+    socket, rows = await _dashboard(requester)
+    assert 'id="dashboard-rows"' in rows and f'id="dash-{m.pk}"' in rows  # the whole rows first
+    seq = await _progress(m, 42.0)
+    delta = await socket.receive_from(timeout=5)
+    assert f'<span id="dash-{m.pk}-pct"' in delta and 'hx-swap-oob="true"' in delta and "42 %" in delta
+    assert f'data-migration="{m.pk}" data-seq="{seq}"' in delta
+    assert "dashboard-rows" not in delta and "<tr" not in delta and "app77" not in delta  # not the table
+    assert len(delta) < 300
+    await socket.disconnect()
+
+
+async def test_a_user_never_receives_a_dashboard_delta_of_another_teams_migration(requester, personas):
+    m = await _payments_migration(requester)
+    rita, _ = await _dashboard(requester)
+    omar, rows = await _dashboard(personas["omar"])  # Analytics
+    assert f'id="dash-{m.pk}"' not in rows and "app77" not in rows
+    await _progress(m, 10.0)
+    assert f'dash-{m.pk}-pct' in await rita.receive_from(timeout=5)  # the delta was sent...
+    assert await omar.receive_nothing(timeout=1)  # ...to Payments only
+    # A message naming it directly changes nothing for him either: cells go only to rows a socket shows.
+    await get_channel_layer().group_send(live.DASHBOARD_GROUP, {
+        "type": "live.dashboard", "v": "test", "cells": [[m.pk, 10_000, "<span>secret</span>"]], "rows": []})
+    assert "secret" in await rita.receive_from(timeout=5)
+    assert await omar.receive_nothing(timeout=1)
+    # A status change (whole rows) and a migration appearing: Payments gets its rows again, omar nothing.
+    await _status(m, "queued")
+    assert f'id="dash-{m.pk}"' in await rita.receive_from(timeout=5)
+    other = await _payments_migration(requester)
+    await _status(other, "running")
+    assert f'id="dash-{other.pk}"' in await rita.receive_from(timeout=5)
+    assert await omar.receive_nothing(timeout=1)
+    await rita.disconnect()
+    await omar.disconnect()
+
+
+async def test_a_reconnecting_dashboard_gets_the_whole_rows_with_what_it_missed(requester):
+    m = await _payments_migration(requester)
+    socket, _ = await _dashboard(requester)
+    await _progress(m, 5.0)
+    assert "5 %" in await socket.receive_from(timeout=5)
+    await socket.disconnect()
+    seq = await _progress(m, 77.0)  # missed while disconnected
+    again, rows = await _dashboard(requester)
+    assert 'id="dashboard-rows"' in rows and f'data-migration="{m.pk}" data-seq="{seq}"' in rows and "77 %" in rows
+    await _progress(m, 78.0)
+    assert "78 %" in await again.receive_from(timeout=5)  # then deltas again
+    await again.disconnect()
+
+
+async def test_a_dashboard_whose_deltas_are_lost_converges_from_the_database(requester, monkeypatch):
+    monkeypatch.setattr(consumers, "WATCH_INTERVAL_S", 0.2)
+    monkeypatch.setattr(consumers, "DASHBOARD_TICKS", 1)
+    m = await _payments_migration(requester)
+    socket, _ = await _dashboard(requester)
+    monkeypatch.setattr(live, "_send", lambda group, message: None)  # every push lost
+    seq = await _progress(m, 64.0)
+    rows = await socket.receive_from(timeout=5)
+    assert 'id="dashboard-rows"' in rows and f'data-seq="{seq}"' in rows and "64 %" in rows
     assert await socket.receive_nothing(timeout=1)  # repaired once, not again and again
     await socket.disconnect()

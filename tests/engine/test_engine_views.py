@@ -1,9 +1,12 @@
 """The engine's pages: who sees the live page, Stop behind a POST confirmation, auditors never control."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from mobility.models import AuditEvent, Migration, Team
+from mobility.models import AuditEvent, Migration, MigrationEvent, Team
+from mobility.views.engine import CHART_POINTS, live_context
 from tests.factories import make_partition, make_system
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +65,17 @@ def test_the_dashboard_lists_running_and_queued_migrations(client, requester, mi
     Migration.objects.filter(pk=migration.pk).update(status="queued")
     html = client.get(reverse("mobility:dashboard")).content.decode()
     assert "app88" in html and 'id="dashboard-rows"' in html
+
+
+def test_the_state_panel_reads_only_the_progress_points_its_chart_shows(migration):
+    MigrationEvent.objects.bulk_create(
+        MigrationEvent(migration=migration, seq=i, kind="progress",
+                       payload={"sent": i, "remaining": 500 - i, "percent": i / 5, "rate": i})
+        for i in range(1, 501))
+    with CaptureQueriesContext(connection) as queries:
+        context = live_context(migration)
+    progress_query = next(q["sql"] for q in queries.captured_queries if '"kind" = ' in q["sql"])
+    assert f"LIMIT {CHART_POINTS}" in progress_query
+    assert context["latest"]["sent"] == 500  # the last point, not the first
+    assert len(context["chart"].split()) == CHART_POINTS
+    assert context["chart"].split()[-1] == "300.0,0.0"  # the last point of the last 120, at the top right
