@@ -10,7 +10,8 @@ class EngineConfig:
     lease_s: float = 30.0  # a worker that stops renewing for this long loses the migration to another worker
     poll_s: float = 1.0  # how often a worker looks for due work, and how often a transfer is polled
     stuck_s: float = 300.0  # no progress for this long: the migration is flagged "stuck"
-    timeout_s_per_gib: float = 900.0  # overall run time allowed per GiB of partition memory (at least 15 min)
+    timeout_s_per_gib: float = 900.0  # overall run time allowed per GiB of partition memory...
+    timeout_min_s: float = 900.0  # ...but never less than this
     timeout_policy: str = "stop"  # on overall timeout: "stop" (migrlpar -o s, then -o r if needed) or "flag"
     shutdown_timeout_s: float = 120.0  # step 2: osshutdown, then shutdown --immed after this long
     threads: int = 16  # migrations driven at the same time by one worker process
@@ -22,6 +23,7 @@ def load() -> EngineConfig:
         poll_s=float(getattr(settings, "IVMWEB_ENGINE_POLL_S", 1.0)),
         stuck_s=float(getattr(settings, "IVMWEB_ENGINE_STUCK_S", 300.0)),
         timeout_s_per_gib=float(getattr(settings, "IVMWEB_ENGINE_TIMEOUT_S_PER_GIB", 900.0)),
+        timeout_min_s=float(getattr(settings, "IVMWEB_ENGINE_TIMEOUT_MIN_S", 900.0)),
         timeout_policy=str(getattr(settings, "IVMWEB_ENGINE_TIMEOUT_POLICY", "stop")),
         shutdown_timeout_s=float(getattr(settings, "IVMWEB_ENGINE_SHUTDOWN_TIMEOUT_S", 120.0)),
         threads=int(getattr(settings, "IVMWEB_ENGINE_THREADS", 16)),

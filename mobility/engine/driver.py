@@ -120,7 +120,7 @@ class Driver:
         if not m.stuck and now - last > timedelta(seconds=self.cfg.stuck_s):
             Migration.objects.filter(pk=m.pk).update(stuck=True)
             emit(m.pk, "stuck", {"since": last.isoformat()})
-        allowed = max(900.0, self.cfg.timeout_s_per_gib * max(m.partition.memory_mb, 1024) / 1024)
+        allowed = max(self.cfg.timeout_min_s, self.cfg.timeout_s_per_gib * max(m.partition.memory_mb, 1024) / 1024)
         if self.cfg.timeout_policy == "stop" and now - m.start_intent_at > timedelta(seconds=allowed):
             emit(m.pk, "request", {"action": "stop", "by": "engine", "reason": f"overall timeout of {allowed:.0f} s"})
             status_change(m, MigrationStatus.STOPPING, outcome=f"Overall timeout ({allowed:.0f} s): stopping")

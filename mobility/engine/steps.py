@@ -340,7 +340,8 @@ def complete(m: Migration, run: RunState, cfg) -> float | None:
     name = m.partition.name
     _running(m, 9, "Waiting for the partition to leave the source")
     if ivmside.lpar_state(m, m.source.console, name, quiet=True) is not None:
-        return cfg.poll_s
+        # It runs on the destination already; the source only has its clean-up left (seconds): look more often.
+        return min(cfg.poll_s, 0.25)
     found = ivmside.lpar_state(m, m.destination.console, name)
     if found is None:
         raise EngineFailure(f"{name} is neither on {m.source.name} nor on {m.destination.name}.")

@@ -3,7 +3,7 @@
 import pytest
 
 from mobility.engine import control
-from mobility.models import Migration
+from mobility.models import Migration, MigrationEvent
 from tests.engine.conftest import approved_migration, status_of, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,3 +78,22 @@ def test_a_dropped_ssh_connection_mid_transfer_is_reconnected_and_the_migration_
     assert log, "the drop-ssh fault never fired"
     assert sum(c["command"].startswith("migrlpar -o m") and "-p app02" in c["command"]
                for c in fleet.command_log("ivm1")) == 1
+
+
+def test_no_progress_flags_the_migration_stuck_and_the_overall_timeout_stops_it(estate, personas, engine, fleet):
+    stops_before = sum(c["command"].startswith("migrlpar -o s") for c in fleet.command_log("ivm1"))
+    _ssh_ok(fleet, "ivm1", "ivmsim-fault add stall-link")
+    try:
+        m = approved_migration(personas, "db01", "ivm1", "ivm2")
+        engine(stuck_s=1.5, timeout_min_s=8.0, timeout_s_per_gib=0.1)
+        wait_for(lambda: Migration.objects.get(pk=m.pk).stuck, 60, what="the stuck flag")
+        assert status_of(m.pk) == "running"  # flagged, not yet stopped: the overall timeout has not passed
+        assert MigrationEvent.objects.filter(migration=m, kind="stuck").exists()
+        wait_for(lambda: status_of(m.pk) in ("stopped", "failed", "completed"), 60, what="the timeout's stop")
+    finally:
+        _ssh_ok(fleet, "ivm1", "ivmsim-fault clear all")
+    m.refresh_from_db()
+    assert m.status == "stopped", m.outcome
+    assert MigrationEvent.objects.filter(migration=m, kind="request", payload__by="engine").exists()
+    assert sum(c["command"].startswith("migrlpar -o s") for c in fleet.command_log("ivm1")) == stops_before + 1
+    assert _ssh_ok(fleet, "ivm1", "lssyscfg -r lpar --filter lpar_names=db01 -F state").strip() == "Running"
