@@ -156,6 +156,14 @@ MIGRATION_CODES: dict[str, tuple[str, str]] = {
 }
 E_KEY_TEST = "VIOSE0104A002-0005"  # mkauthkeys --test failure shares the key-trust code
 
+# --- lsnports (not in ivm-cli.md: the standard VIOS ioscli command, columns as IBM's VIOS command reference
+# prints them) [R]. Only NPIV-capable adapter ports are listed; fabric is 1 when the switch it is cabled to
+# supports NPIV. An 8 Gb port carries 64 virtual ports and 2048 WWPNs; each client adapter (vfchost) bound to
+# the port takes one virtual port and its pair of WWPNs.
+LSNPORTS_HEADER = ("name", "physloc", "fabric", "tports", "aports", "swwpns", "awwpns")
+NPIV_PORTS_PER_FC_PORT = 64
+NPIV_WWPNS_PER_FC_PORT = 2048
+
 # --- output attribute orders (§4.3, §4.4, §4.2) -----------------------------------------------------------
 SYS_ATTRS = (
     "name", "type_model", "serial_num", "ipaddr", "state", "sys_time", "power_off_policy",

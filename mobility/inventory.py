@@ -69,9 +69,6 @@ logger = logging.getLogger("mobility.inventory")
 
 MANAGEMENT_LPAR_ID = 1
 NOT_ACTIVATED = "Not Activated"
-# lsnports is not something the simulator (nor mobility.ivm) offers; an 8Gb NPIV port carries 64 virtual
-# ports on POWER7 (IBM's figure), so free ports = 64 - vfchosts bound to it. [R] until lsnports is read.
-NPIV_PORTS_PER_FC_PORT = 64
 
 # --- the reads -----------------------------------------------------------------------------------------
 
@@ -118,6 +115,7 @@ def inventory_commands() -> dict[str, Command]:
         "disks": Command(("ioscli", "lsdev", "-type", "disk"), kind="lsdev_table"),  # constant argv
         "adapters": Command(("ioscli", "lsdev", "-type", "adapter"), kind="lsdev_table"),
         "seas": c.lsdev_sea(),
+        "nports": c.lsnports(),
     }
 
 
@@ -431,8 +429,10 @@ def _parse(cmds: dict[str, Command], out: dict[str, str], attrs: dict[str, str],
         seas[sea.name] = {"pvid": pvid, "vlans": sorted({v for t in mine for v in [t["port_vlan_id"],
                                                                                      *t["addl_vlan_ids"]]})}
 
-    bound = [n.fc for n in p["npiv"] if n.fc]
-    fc_ports = {d.name: {"npiv_capable": True, "available_ports": max(0, NPIV_PORTS_PER_FC_PORT - bound.count(d.name))}
+    # Every FC port the VIOS has; lsnports says which carry NPIV (fabric 1) and how many virtual ports are free.
+    nports = {n.name: n for n in p["nports"]}
+    fc_ports = {d.name: {"npiv_capable": d.name in nports and nports[d.name].fabric == 1,
+                         "available_ports": nports[d.name].aports if d.name in nports else 0}
                 for d in p["adapters"] if re.fullmatch(r"fcs\d+", d.name)}
 
     io_slots = {}

@@ -58,12 +58,13 @@ def _table() -> dict:
         "lsmap": vios.lsmap,
         "lsdev": vios.lsdev,
         "chdev": vios.chdev,
+        "lsnports": vios.lsnports,
         "ivmsim-fault": control.fault,
         "ivmsim-log": control.log,
     }
 
 
-IOSCLI_COMMANDS = ("lsmap", "lsdev", "chdev")
+IOSCLI_COMMANDS = ("lsmap", "lsdev", "chdev", "lsnports")
 
 
 def dispatch(ctx: Ctx, argv: list[str]) -> Result:

@@ -152,6 +152,22 @@ def _npiv_text(rows, fields) -> str:
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
+# --- lsnports ---------------------------------------------------------------------------------------------
+def lsnports(ctx: Ctx, argv: list[str]) -> Result:
+    """Physical FC ports that can carry NPIV, with their free virtual ports (reference.LSNPORTS_HEADER)."""
+    args.parse("lsnports", argv, {})
+    s = ctx.system
+    bound = [a.port for _p, a in _vfchosts(s)]
+    lines = [f"{'name':<17}{'physloc':<31}{'fabric':>6} {'tports':>6} {'aports':>6} {'swwpns':>6} {'awwpns':>6}"]
+    for i, fp in enumerate(s.vios.fc_ports):
+        used = bound.count(fp.name)
+        physloc = f"U78A0.001.{s.serial_num}-P1-C{5 + i}-T1"
+        lines.append(f"{fp.name:<17}{physloc:<31}{int(fp.npiv_capable):>6} {ref.NPIV_PORTS_PER_FC_PORT:>6} "
+                     f"{ref.NPIV_PORTS_PER_FC_PORT - used:>6} {ref.NPIV_WWPNS_PER_FC_PORT:>6} "
+                     f"{ref.NPIV_WWPNS_PER_FC_PORT - 2 * used:>6}")
+    return Result(stdout="\n".join(lines) + "\n")
+
+
 # --- lsdev / chdev ---------------------------------------------------------------------------------------
 def _device_attrs(s: m.System, name: str) -> list[tuple[str, str, str, str]] | None:
     """(attribute, value, description, user_settable) for a device, or None if it does not exist."""

@@ -65,6 +65,8 @@ class Command:
             return parse.parse_lsdev_attr(stdout)
         if self.kind == "lsdev_table":
             return parse.parse_lsdev_table(stdout)
+        if self.kind == "lsnports":
+            return parse.parse_lsnports(stdout)
         return stdout
 
     def __str__(self) -> str:
@@ -193,6 +195,11 @@ def lsdev_attr(dev: str, attr: str) -> Command:
 def lsdev_sea() -> Command:
     """``ioscli lsdev -type sea``: the Shared Ethernet Adapters of the management partition."""
     return Command(("ioscli", "lsdev", "-type", "sea"), kind="lsdev_table")
+
+
+def lsnports() -> Command:
+    """``ioscli lsnports``: the NPIV-capable FC ports and their free virtual ports."""
+    return Command(("ioscli", "lsnports"), kind="lsnports")
 
 
 def _target_args(target_system, target_ip, target_user) -> list[str]:

@@ -538,6 +538,47 @@ def parse_lsdev_table(text: str) -> list[Device]:
     return devices
 
 
+@dataclass(frozen=True)
+class NPort:
+    """One ``lsnports`` line: an NPIV-capable physical FC port. ``fabric`` 1 = its switch supports NPIV;
+    ``aports`` = virtual ports still free of ``tports``; ``awwpns`` = WWPNs still free of ``swwpns``."""
+
+    name: str
+    physloc: str
+    fabric: int
+    tports: int
+    aports: int
+    swwpns: int
+    awwpns: int
+
+
+LSNPORTS_HEADER = ["name", "physloc", "fabric", "tports", "aports", "swwpns", "awwpns"]
+
+
+def parse_lsnports(text: str) -> list[NPort]:
+    """Parse ``ioscli lsnports``: the header above, then one port per line, the five counts whole numbers
+    (a free count above its total is refused). [R]: not in ivm-cli.md; the standard VIOS command's columns."""
+    lines = _data_lines(text)
+    lines = [(no, ln) for no, ln in (lines or []) if ln.strip()]
+    if not lines:
+        return []
+    no, head = lines[0]
+    if head.split() != LSNPORTS_HEADER:
+        raise OutputNotUnderstood(head, "expected the header '" + " ".join(LSNPORTS_HEADER) + "'", line_no=no)
+    ports = []
+    for no, line in lines[1:]:
+        parts = line.split()
+        if (len(parts) != 7 or not re.fullmatch(r"fcs[0-9]+", parts[0])
+                or not all(p.isdigit() for p in parts[2:]) or parts[2] not in ("0", "1")):
+            raise OutputNotUnderstood(line, "expected 'fcsN physloc fabric(0|1) tports aports swwpns awwpns'",
+                                      line_no=no)
+        port = NPort(parts[0], parts[1], *(int(p) for p in parts[2:]))
+        if port.aports > port.tports or port.awwpns > port.swwpns:
+            raise OutputNotUnderstood(line, "more ports or WWPNs free than the port has", line_no=no)
+        ports.append(port)
+    return ports
+
+
 def parse_slot_config(text: str, delimiter: str = ",") -> list[tuple[int, str]]:
     """Parse ``lshwres -r virtualio --rsubtype slot --level slot -F slot_num,config``."""
     out = []

@@ -66,8 +66,10 @@ def test_full_sync_matches_the_fleet_file(consoles, demo_spec):
         seas = {s.name: s for s in SharedEthernetAdapter.objects.filter(system=system)}
         assert {n: (s.pvid, s.vlans) for n, s in seas.items()} == {
             s["name"]: (s["pvid"], sorted(s["vlans"])) for s in vios_spec["sea"]}
-        assert set(FCPort.objects.filter(system=system).values_list("name", flat=True)) == {
-            f["name"] for f in vios_spec["fc_port"]}
+        # lsnports: NPIV as the fleet declares it; one virtual port taken per client vFC adapter bound there.
+        bound = [fc["port"] for lp in spec["lpar"] for fc in lp.get("fc", [])]
+        assert {f.name: (f.npiv_capable, f.available_ports) for f in FCPort.objects.filter(system=system)} == {
+            f["name"]: (f.get("npiv", True), 64 - bound.count(f["name"])) for f in vios_spec["fc_port"]}
 
         for lp in spec["lpar"]:
             p = parts[lp["name"]]

@@ -252,3 +252,32 @@ def test_slot_config():
 def test_format_record_writes_ibm_quoting():
     assert format_record({"name": "lp1", "virtual_eth_adapters": ["2/1/1/3,4,5/0/1"], "hca_adapters": "none"}) == (
         'name=lp1,"virtual_eth_adapters=""2/1/1/3,4,5/0/1""",hca_adapters=none')
+
+
+LSNPORTS = """name             physloc                        fabric tports aports swwpns awwpns
+fcs0             U78A0.001.06A1001-P1-C5-T1          1     64     63   2048   2046
+fcs1             U78A0.001.06A1001-P1-C6-T1          0     64     64   2048   2048
+"""
+
+
+def test_lsnports_gives_each_port_its_fabric_and_free_counts():
+    from mobility.ivm.parse import NPort, parse_lsnports
+
+    assert parse_lsnports(LSNPORTS) == [NPort("fcs0", "U78A0.001.06A1001-P1-C5-T1", 1, 64, 63, 2048, 2046),
+                                        NPort("fcs1", "U78A0.001.06A1001-P1-C6-T1", 0, 64, 64, 2048, 2048)]
+    assert parse_lsnports("") == []
+
+
+@pytest.mark.parametrize("bad, line_no", [
+    (LSNPORTS.replace("awwpns", "free"), 1),                       # another header
+    (LSNPORTS.replace("   63 ", "   6x "), 2),                     # not a number
+    (LSNPORTS.replace("     1     64", "     2     64"), 2),       # fabric is 0 or 1
+    (LSNPORTS.replace("   63 ", "   65 "), 2),                     # more free than the port has
+    (LSNPORTS + "fcs2 U78A0 1 64 64 2048\n", 4),                   # a column missing
+])
+def test_lsnports_refuses_what_it_does_not_understand_naming_the_line(bad, line_no):
+    from mobility.ivm.parse import parse_lsnports
+
+    with pytest.raises(OutputNotUnderstood) as caught:
+        parse_lsnports(bad)
+    assert caught.value.line_no == line_no

@@ -100,6 +100,17 @@ def test_lsdev_attributes_and_sea(demo):
     assert status != 0 and err.startswith("[VIOSE") and "hdisk99" in err
 
 
+def test_lsnports_counts_the_virtual_ports_the_vfchosts_take(demo):
+    status, out, _ = demo.ssh("ivm1", "ioscli lsnports")
+    lines = out.splitlines()
+    assert status == 0 and lines[0].split() == ["name", "physloc", "fabric", "tports", "aports", "swwpns", "awwpns"]
+    ports = {ln.split()[0]: ln.split()[2:] for ln in lines[1:]}
+    # db01's client vFC adapter is bound to fcs0 (vfchost0): one virtual port and two WWPNs taken.
+    assert ports == {"fcs0": ["1", "64", "63", "2048", "2046"], "fcs1": ["1", "64", "64", "2048", "2048"]}
+    status, _, err = demo.ssh("ivm1", "lsnports -all")
+    assert status != 0 and err.startswith("[VIOSE")
+
+
 def test_migration_counters(demo):
     out = demo.ssh("ivm1", "lslparmigr -r sys -F num_inactive_migrations_supported,num_active_migrations_supported,"
                            "num_inactive_migrations_in_progress,num_active_migrations_in_progress")[1]
