@@ -31,7 +31,7 @@ from mobility.planning.mapping_syntax import FC, SCSI
 from mobility.roles import has_role
 
 SCHEMA = 1
-OPTION_KEYS = {"activate_on_destination"}
+OPTION_KEYS = {"activate_on_destination", "shutdown_source"}
 # Statuses in which the plan may still change: nothing has been sent to IVM yet.
 REVISABLE = frozenset({MigrationStatus.PENDING_APPROVAL, MigrationStatus.APPROVED})
 
@@ -216,15 +216,30 @@ def mappings_from_snapshot(snapshot: dict) -> tuple[planning.AdapterMapping, ...
 
 
 def _clean_options(mode: str, options: dict | None) -> dict:
+    """``activate_on_destination`` and ``shutdown_source`` (step 2: shut a running partition down first) only
+    mean something for an inactive move."""
     options = dict(options or {})
     unknown = set(options) - OPTION_KEYS
     if unknown:
         raise PlanRefused(f"Unknown plan options: {', '.join(sorted(unknown))}.")
     if mode != Mode.INACTIVE:
         options.pop("activate_on_destination", None)
-    else:
-        options["activate_on_destination"] = bool(options.get("activate_on_destination", False))
+        options.pop("shutdown_source", None)
+        return options
+    options["activate_on_destination"] = bool(options.get("activate_on_destination", False))
+    if not options.pop("shutdown_source", False):
+        return options  # said only when it applies: a Not Activated partition has nothing to shut down
+    options["shutdown_source"] = True
     return options
+
+
+def modes_for(partition) -> tuple[str, ...]:
+    """The moves that may be planned for the partition now: its state's own mode, and for a Running one also
+    an inactive move that shuts it down first (step 2)."""
+    natural = mode_of(partition)
+    if natural == Mode.ACTIVE:
+        return (Mode.ACTIVE.value, Mode.INACTIVE.value)
+    return (natural,) if natural else ()
 
 
 def _blockers(ctx: PlanContext, rows: Sequence[planning.AdapterMapping]) -> list[str]:
@@ -268,9 +283,11 @@ def submit_plan(*, partition, destination, user, mode: str, mappings: Sequence[p
         raise refuse(user, partition, "You may request migrations only of your own team's partitions.")
     if destination.pk == partition.system_id:
         raise PlanRefused("The destination is the partition's own server.")
-    if mode != mode_of(partition):
+    if mode not in modes_for(partition):
         raise PlanRefused(f"{partition.name} is '{partition.state}'; it cannot make an {mode} move now.")
     options = _clean_options(mode, options)
+    if mode != mode_of(partition) and not options.get("shutdown_source"):
+        raise PlanRefused(f"{partition.name} is Running: an inactive move must let ivmweb shut it down first.")
     reason = (reason or "").strip()
     if not reason:
         raise PlanRefused("Say why the partition should move.")

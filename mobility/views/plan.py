@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from mobility import planning, plans
 from mobility.access import role_required
 from mobility.choices import PartitionEnv, Role
+from mobility.engine import config as engine_config
 from mobility.forms.plans import MappingForm, SubmitForm, query_for_rows
 from mobility.models import ManagedSystem, Partition
 from mobility.roles import visible_partitions
@@ -64,6 +65,22 @@ def destination_system(raw: str | None, partition: Partition | None) -> ManagedS
     return system
 
 
+class BadMode(ValueError):
+    """The URL asks for a move the partition cannot make now."""
+
+
+def requested_mode(raw: str | None, partition: Partition) -> str | None:
+    """The move asked for in the URL (``mode=inactive`` shuts a running partition down first), or None to
+    follow the partition's state. A mode the partition cannot make now raises ``BadMode`` naming the choices."""
+    if raw in (None, ""):
+        return None
+    allowed = plans.modes_for(partition)
+    if raw not in allowed:
+        raise BadMode(f"{partition.name} cannot make a move of mode {raw[:20]!r} now; "
+                      f"it can move: {', '.join(allowed) or 'not at all in its state'}.")
+    return None if raw == plans.mode_of(partition) else raw
+
+
 def wizard_url(**params) -> str:
     clean = {k: v for k, v in params.items() if v not in (None, "")}
     return reverse("mobility:plan_new") + ("?" + urlencode(clean) if clean else "")
@@ -84,7 +101,7 @@ def _partition_rows(user, estate) -> list[dict]:
     return rows
 
 
-def _candidates(ctx: plans.PlanContext, partition: Partition, estate) -> list[dict]:
+def _candidates(ctx: plans.PlanContext, partition: Partition, estate, mode: str | None) -> list[dict]:
     """Step 2: every other server, ranked, each with its model row for the links."""
     systems = {s.mtms: s for s in ManagedSystem.objects.select_related("console")}
     ranked = planning.rank_destinations(ctx.partition, ctx.source, estate, ctx.mode)
@@ -94,7 +111,7 @@ def _candidates(ctx: plans.PlanContext, partition: Partition, estate) -> list[di
         if system is None:
             continue
         rows.append({"candidate": cand, "system": system,
-                     "url": wizard_url(partition=partition.pk, destination=system.pk)})
+                     "url": wizard_url(partition=partition.pk, destination=system.pk, mode=mode)})
     return rows
 
 
@@ -111,15 +128,23 @@ def build_wizard(request, *, data=None) -> dict:
         context["partitions"] = _partition_rows(request.user, estate)
         return context
 
-    ctx = plans.plan_context(partition, destination)
-    context.update(step=2, ctx=ctx, mode=ctx.mode.value if ctx.mode else None,
+    try:
+        asked = requested_mode(data.get("mode"), partition)  # "inactive" for a Running partition: shut down first
+    except BadMode as exc:
+        context.update(refused=str(exc), bad_input=True)
+        asked = None
+    ctx = plans.plan_context(partition, destination, asked)
+    context.update(step=2, ctx=ctx, mode=ctx.mode.value if ctx.mode else None, shutdown_first=asked is not None,
                    partition_checks=titled(c for c in ctx.checks if c.key in _PARTITION_KEYS),
-                   change_partition_url=wizard_url())
+                   change_partition_url=wizard_url(),
+                   other_mode_url=wizard_url(partition=partition.pk, destination=destination and destination.pk,
+                                             mode=None if asked else "inactive")
+                   if len(plans.modes_for(partition)) > 1 else None)
     partition_errors = [c for c in ctx.checks if c.key in _PARTITION_KEYS and c.is_error]
     context["partition_blocked"] = bool(partition_errors)
     if partition_errors:
         return context
-    context["candidates"] = _candidates(ctx, partition, estate)
+    context["candidates"] = _candidates(ctx, partition, estate, asked)
     if destination is None:
         return context
 
@@ -132,12 +157,13 @@ def build_wizard(request, *, data=None) -> dict:
         step=3, dest_checks=titled(dest_checks), dest_blocked=any(c.is_error for c in dest_checks),
         recommended=recommended, form=form, rows=rows, problems=problems,
         mapping_rows=mapping_rows(form, problems, recommended.notes), digest=ctx.digest,
-        reset_url=wizard_url(partition=partition.pk, destination=destination.pk),
-        change_destination_url=wizard_url(partition=partition.pk),
+        reset_url=wizard_url(partition=partition.pk, destination=destination.pk, mode=asked),
+        change_destination_url=wizard_url(partition=partition.pk, mode=asked),
         hidden_state=[("partition", partition.pk), ("destination", destination.pk),
-                      *query_for_rows(rows).items()],
+                      *([("mode", asked)] if asked else []), *query_for_rows(rows).items()],
     )
     context["ready"] = form.is_valid() and not problems and not context["dest_blocked"]
+    context["shutdown_timeout_s"] = round(engine_config.CONFIG.shutdown_timeout_s)
     return context
 
 
@@ -178,7 +204,8 @@ def render_wizard(request, context: dict, status: int = 200) -> HttpResponse:
 @role_required(Role.REQUESTER, Role.ADMIN)
 def plan_new(request):
     """Steps 1–3 (and the buttons of 4 and 5), from the URL's state."""
-    return render_wizard(request, build_wizard(request))
+    context = build_wizard(request)
+    return render_wizard(request, context, status=_answer_status(request, 400) if context.get("bad_input") else 200)
 
 
 def _validation_key(context) -> str:
@@ -215,7 +242,7 @@ def _answer_status(request, code: int) -> int:
 def plan_validate(request):
     """Step 4: run `migrlpar -o v` for the plan in the form and show IVM's answer per check."""
     context = build_wizard(request, data=request.POST)
-    if context["step"] < 3:  # no destination, or the partition itself is blocked
+    if context["step"] < 3 or context.get("bad_input"):  # no destination, the partition is blocked, a bad mode
         return render_wizard(request, context, status=_answer_status(request, 400))
     if _stale(request, context, request.POST.get("digest", "")):
         return render_wizard(request, context, status=_answer_status(request, 409))
@@ -233,7 +260,7 @@ def plan_validate(request):
 def plan_submit(request):
     """Step 5: store the plan (version 1) and ask for approval."""
     context = build_wizard(request, data=request.POST)
-    if context["step"] < 3:  # no destination, or the partition itself is blocked
+    if context["step"] < 3 or context.get("bad_input"):  # no destination, the partition is blocked, a bad mode
         return render_wizard(request, context, status=_answer_status(request, 400))
     form = SubmitForm(request.POST)
     context["submit_form"] = form
@@ -253,7 +280,8 @@ def plan_submit(request):
             partition=context["partition"], destination=context["destination"], user=request.user,
             mode=context["mode"], mappings=context["rows"], validation=validation,
             reason=form.cleaned_data["reason"], wished_start=form.cleaned_data["wished_start"],
-            options={"activate_on_destination": form.cleaned_data["activate_on_destination"]},
+            options={"activate_on_destination": form.cleaned_data["activate_on_destination"],
+                     **({"shutdown_source": True} if context["shutdown_first"] else {})},
             digest=form.cleaned_data["digest"],
         )
     except plans.PlanRefused as exc:

@@ -55,7 +55,7 @@ def server(ivm: str):
 
 
 def approved_migration(personas, name: str, source_ivm: str, dest_ivm: str, options: dict | None = None,
-                       ivm_picks_slots: bool = False):
+                       ivm_picks_slots: bool = False, mode: str | None = None):
     """Plan (recommended mappings, IVM validation), submit as rita and approve as alex: an APPROVED migration.
 
     ``ivm_picks_slots`` leaves the destination slots to IVM: plans made side by side for the same destination
@@ -67,7 +67,7 @@ def approved_migration(personas, name: str, source_ivm: str, dest_ivm: str, opti
     from mobility.plans import mode_of, plan_context, submit_plan, validate_plan
 
     partition, destination = lpar(name, source_ivm), server(dest_ivm)
-    mode = mode_of(partition)
+    mode = mode or mode_of(partition)
     ctx = plan_context(partition, destination, mode)
     rows = planning.recommend_mappings(ctx.partition, ctx.destination).rows
     if ivm_picks_slots:

@@ -58,3 +58,22 @@ def test_an_inactive_migration_activates_on_the_destination_when_the_plan_asks(e
     status, out, _ = fleet.ssh("ivm2", "lssyscfg -r lpar --filter lpar_names=web01 -F state")
     assert out.strip() in ("Running", "Starting")
     assert any(c["command"].startswith("chsysstate -r lpar -o on") for c in fleet.command_log("ivm2"))
+
+
+def test_a_running_partition_planned_inactive_is_shut_down_moved_and_started_again(estate, personas, engine, fleet):
+    m = approved_migration(personas, "app11", "ivm2", "ivm1", mode="inactive",
+                           options={"shutdown_source": True, "activate_on_destination": True})
+    assert m.mode == "inactive"
+    engine(shutdown_timeout_s=30.0)
+    wait_for(lambda: status_of(m.pk) in ("completed", "failed"), 120, what="the migration to finish")
+    m = Migration.objects.get(pk=m.pk)
+    assert m.status == "completed", m.outcome
+    assert _steps(m) == {1: "done", 2: "done", 3: "done", 4: "done", 5: "done", 6: "done", 9: "done",
+                         10: "done", 11: "running"}
+    sent = [c["command"] for c in fleet.command_log("ivm2")]
+    shutdown = next(i for i, c in enumerate(sent) if c.startswith("chsysstate -r lpar -o osshutdown") and "app11" in c)
+    start = next(i for i, c in enumerate(sent) if c.startswith("migrlpar -o m") and "-p app11" in c)
+    assert shutdown < start  # the OS was asked to shut down before the move started
+    assert not any(c.startswith("chsysstate -r lpar -o shutdown --immed") and "app11" in c for c in sent)
+    status, out, _ = fleet.ssh("ivm1", "lssyscfg -r lpar --filter lpar_names=app11 -F state")
+    assert out.strip() in ("Running", "Starting")

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from mobility.governance.audit import verify_chain
 from mobility import inventory
+from mobility.governance.audit import verify_chain
 from mobility.inventory import forget_digests, sync_console
 from mobility.models import (
     AuditEvent,

@@ -77,8 +77,11 @@ def test_a_posted_mode_or_digest_cannot_be_forged(estate, rita, requester):
     before = counts()
     forged = rita.post(SUBMIT, {**fields, "digest": "0" * 20}, headers=HTMX).content.decode()
     assert 'data-testid="stale"' in forged
-    with pytest.raises(plans.PlanRefused, match="cannot make an inactive move"):
+    with pytest.raises(plans.PlanRefused, match="shut it down first"):  # inactive while Running: only with step 2
         plans.submit_plan(partition=lpar("app01"), destination=server("ivm2"), user=requester, mode="inactive",
+                          mappings=(), validation={"ok": True}, reason="x")
+    with pytest.raises(plans.PlanRefused, match="cannot make an active move"):
+        plans.submit_plan(partition=lpar("web01"), destination=server("ivm2"), user=requester, mode="active",
                           mappings=(), validation={"ok": True}, reason="x")
     with pytest.raises(plans.PlanRefused, match="validation"):
         plans.submit_plan(partition=lpar("app01"), destination=server("ivm2"), user=requester, mode="active",

@@ -203,3 +203,40 @@ def test_another_teams_requester_gets_404_for_the_plan(estate, rita, client, per
     assert client.post(reverse("mobility:plan_revise", args=[migration.pk]), {"slot-scsi-3": "150"}).status_code == 404
     assert client.get(reverse("mobility:plan_detail", args=[987654])).status_code == 404
     assert counts() == before
+
+
+def test_a_running_partition_can_be_planned_to_move_shut_down(estate, rita):
+    html = validated(rita, lpar("db01"), server("ivm2"), mode="inactive")
+    assert 'data-testid="shutdown-notice"' in html and "osshutdown" in html
+    response = rita.post(SUBMIT, {**form_fields(html, SUBMIT), "reason": "Firmware update on the source"},
+                         headers=HTMX)
+    assert response.status_code == 204, response.content.decode()[:1500]
+    migration = Migration.objects.get(partition=lpar("db01"), status=MigrationStatus.PENDING_APPROVAL)
+    assert migration.mode == "inactive"
+    assert plans.latest_plan(migration).snapshot["options"] == {"activate_on_destination": False,
+                                                                 "shutdown_source": True}
+
+
+def test_an_inactive_move_of_a_running_partition_is_refused_without_the_shutdown(estate, requester):
+    partition, destination = lpar("db01"), server("ivm2")
+    ctx = plans.plan_context(partition, destination, "inactive")
+    rows = planning.recommend_mappings(ctx.partition, ctx.destination).rows
+    validation = plans.validate_plan(partition, destination, rows, user=requester)
+    before = counts()
+    with pytest.raises(plans.PlanRefused, match="shut it down first"):
+        plans.submit_plan(partition=partition, destination=destination, user=requester, mode="inactive",
+                          mappings=rows, validation=validation, reason="x", options={})
+    assert counts() == before
+
+
+@pytest.mark.parametrize("name, mode", [("web01", "active"), ("db01", "sideways")])
+def test_a_mode_the_partition_cannot_make_is_refused_clearly(estate, rita, name, mode):
+    from tests.plans.helpers import WIZARD
+
+    response = rita.get(WIZARD, {"partition": lpar(name).pk, "destination": server("ivm2").pk, "mode": mode})
+    assert response.status_code == 400
+    assert f"cannot make a move of mode &#x27;{mode}&#x27; now" in response.content.decode()
+    posted = rita.post(SUBMIT, {"partition": lpar(name).pk, "destination": server("ivm2").pk, "mode": mode,
+                                "reason": "x", "digest": "0" * 64})
+    assert posted.status_code == 400 and not Migration.objects.filter(partition=lpar(name)).exists()
+    assert "cannot make a move of mode" in posted.content.decode()
