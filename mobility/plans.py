@@ -10,6 +10,8 @@ This module reads the inventory through `mobility.snapshots` (E), talks to IVM o
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import re
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
 from mobility import planning
@@ -144,13 +146,38 @@ def plan_context(partition, destination=None, mode: str | None = None) -> PlanCo
 
     source = system_snapshot(partition.system)
     part = partition_snapshot(partition)
-    dest = system_snapshot(destination) if destination is not None else None
+    dest = _with_planned_slots(system_snapshot(destination), destination, partition) if destination else None
     # Always pass the mode explicitly: the state check records it among its facts, and the digest of a page
     # built without a mode must equal the digest the submit (which names the mode) computes.
     mode = mode or mode_of(partition)
     wanted = Mode(mode) if mode else None
     assessment = planning.check_partition(part, source, dest, wanted)
     return PlanContext(part, source, dest, assessment.mode, assessment.checks)
+
+
+def planned_slots(destination, partition=None) -> set[int]:
+    """Destination VIOS slots named by the plans in force of unfinished migrations to ``destination`` (other
+    than ``partition``'s own): not in its inventory yet, but taken as soon as those migrations start."""
+    from mobility.models import AdapterMapping
+
+    latest = (PlanVersion.objects.filter(migration=OuterRef("plan__migration")).order_by("-version")
+              .values("pk")[:1])
+    rows = (AdapterMapping.objects.filter(plan__migration__destination=destination,
+                                          plan__migration__status__in=MigrationStatus.unfinished(),
+                                          plan__migration__finished_at__isnull=True, dest_slot__isnull=False)
+            .exclude(kind="eth").filter(plan=Subquery(latest)))
+    if partition is not None:
+        rows = rows.exclude(plan__migration__partition=partition)
+    return set(rows.values_list("dest_slot", flat=True))
+
+
+def _with_planned_slots(dest: planning.ManagedSystem, destination, partition) -> planning.ManagedSystem:
+    taken = planned_slots(destination, partition)
+    if not taken:
+        return dest
+    mp = dest.management_partition
+    return dataclasses.replace(dest, management_partition=dataclasses.replace(
+        mp, used_slots=tuple(sorted(set(mp.used_slots) | taken))))
 
 
 def mode_of(partition) -> str | None:

@@ -180,3 +180,27 @@ def test_unknown_ivm_lines_are_kept_as_written_and_shared_codes_are_told_apart()
     assert set(checks) == {"dest_reserve_policy", "dest_migration_limit"}
     assert unknown == [{"code": "VIOSE0999ZZZZ-0001", "text": "Something new."},
                        {"code": "", "text": "rksh: odd: not found"}]
+
+
+def test_a_second_plan_to_the_same_destination_keeps_off_the_slots_the_first_one_named(estate, requester):
+    import dataclasses
+
+    from mobility import planning
+
+    def recommended(name):
+        ctx = plans.plan_context(lpar(name), server("ivm2"))
+        return ctx, planning.recommend_mappings(ctx.partition, ctx.destination).rows
+
+    _, first_rows = recommended("app01")
+    validation = plans.validate_plan(lpar("app01"), server("ivm2"), first_rows, user=requester)
+    plans.submit_plan(partition=lpar("app01"), destination=server("ivm2"), user=requester, mode="active",
+                      mappings=first_rows, validation=validation, reason="first")
+    taken = {r.vios_slot for r in first_rows if r.vios_slot is not None}
+    assert taken and taken <= plans.planned_slots(server("ivm2"))
+
+    ctx, rows = recommended("app02")
+    assert not taken & {r.vios_slot for r in rows}  # the recommendation leaves them to the first plan
+    clash = [dataclasses.replace(rows[0], vios_slot=min(taken)), *rows[1:]]
+    assert planning.check_mappings(ctx.partition, ctx.destination, clash)  # naming one is a conflict
+    own, own_rows = recommended("app01")
+    assert not planning.check_mappings(own.partition, own.destination, first_rows)  # not a clash with itself
