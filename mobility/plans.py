@@ -11,7 +11,6 @@ This module reads the inventory through `mobility.snapshots` (E), talks to IVM o
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import json
 import re
