@@ -4,18 +4,17 @@ Input is an inventory snapshot (`snapshot.py`, frozen dataclasses); output is pl
 into JSON for a plan snapshot. No Django, no database, no SSH: everything here is a function of its arguments.
 """
 
+from .assessment import check_partition
 from .checks import (
     Assessment,
     Check,
     Mode,
     PartitionProfile,
     Status,
-    check_partition,
-    destination_checks,
     mode_for_state,
-    partition_checks,
     profile_partition,
 )
+from .destination_rules import destination_checks
 from .mappings import (
     AdapterMapping,
     EthernetMapping,
@@ -34,6 +33,7 @@ from .mappings import (
     parse_mappings,
     recommend_mappings,
 )
+from .partition_rules import partition_checks
 from .ranking import Candidate, Effect, Reason, evaluate_destination, rank_destinations
 from .serialize import to_jsonable
 from .snapshot import (

@@ -28,11 +28,11 @@ from .checks import (
     Mode,
     PartitionProfile,
     Status,
-    destination_checks,
     format_mb,
     mode_for_state,
     profile_partition,
 )
+from .destination_rules import destination_checks
 from .serialize import JsonData
 from .snapshot import ManagedSystem, Partition
 
