@@ -6,7 +6,8 @@ memory stays flat whatever the number of migrations.
 
 Query shapes are kept to what the PostgreSQL indexes of migrations 0005/0006 serve: the duration sort
 orders by exactly the indexed expression ``finished_at - started_at`` (NULLS FIRST, as PostgreSQL
-always sorted it), and the timeline finds IVM commands by the indexed ``data -> 'migration'``.
+always sorted it) unless a selective filter makes sorting its own rows cheaper, and the timeline finds
+IVM commands by the indexed ``data -> 'migration'``.
 """
 
 import csv
@@ -15,13 +16,16 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     DurationField,
     Exists,
     ExpressionWrapper,
     F,
+    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -35,7 +39,7 @@ from django.template.defaultfilters import floatformat
 from django.utils.timezone import template_localtime
 
 from mobility.choices import MigrationStatus
-from mobility.models import Approval, AuditEvent, Migration, MigrationEvent, MigrationStep
+from mobility.models import Approval, AuditEvent, Migration, MigrationEvent, MigrationStep, Partition
 
 # Sort keys offered to people -> (label, ORDER BY); the id breaks ties so pages never overlap.
 # Rows without a duration or suspend window (never ran) come first, as PostgreSQL's DESC always put them;
@@ -47,6 +51,17 @@ SORTS: dict[str, tuple[str, tuple]] = {
     "status": ("Outcome", ("status", "-created_at", "-id")),
     "-duration": ("Longest first", (F("duration").desc(nulls_first=True), "-id")),
     "-suspend": ("Longest suspend first", (F("suspend_window_s").desc(nulls_first=True), "-id")),
+}
+# Filters that keep a few thousand migrations at most (one team, person, partition or server): their own
+# index finds the rows, and sorting just those is cheap (~5 ms at 100,000 migrations).
+_SELECTIVE_FILTERS = ("requester", "approver", "team", "partition", "source", "destination")
+# The same sorts for a selective filter. Adding zero keeps the order (NULL + 0 is still NULL) but is no
+# longer the indexed expression, so PostgreSQL cannot walk migration_duration_idx / migration_suspend_idx
+# and skip the rows of everyone else (a walk of up to the whole index when the filter's rows sit far down
+# it); it reads the filter's rows and sorts those.
+_OWN_ROWS_SORTS = {
+    "-duration": ((F("duration") + Value(timedelta(0))).desc(nulls_first=True), "-id"),
+    "-suspend": ((F("suspend_window_s") + Value(0.0)).desc(nulls_first=True), "-id"),
 }
 DEFAULT_SORT = "-created"
 PAGE_SIZE = 50
@@ -66,6 +81,25 @@ def _duration():
     return ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
 
 
+class _AnyOf(Func):
+    """``column = ANY(ARRAY(SELECT ...))`` as a filter (PostgreSQL)."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, **extra):
+        (column, column_params), (array, array_params) = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"{column} = ANY({array})", (*column_params, *array_params)
+
+
+def _on_partitions(partitions: QuerySet):
+    """Migrations of these partitions. On PostgreSQL as ``partition_id = ANY(ARRAY(SELECT ...))``: the ids
+    are found first, then the migrations by their partition_id index (a bitmap scan of just those rows);
+    a join or ``IN (SELECT ...)`` is planned as a hash join over a sequential scan of every migration."""
+    if connection.vendor == "postgresql":
+        return _AnyOf(F("partition_id"), ArraySubquery(partitions.order_by().values("pk")))
+    return Q(partition__in=partitions)
+
+
 def _matching(filters: dict) -> QuerySet:
     """Migrations matching cleaned filters, sorted; no joins beyond what filtering and sorting need."""
     queryset = Migration.objects.annotate(duration=_duration())
@@ -79,7 +113,7 @@ def _matching(filters: dict) -> QuerySet:
         queryset = queryset.filter(Exists(Approval.objects.filter(migration=OuterRef("pk"),
                                                                   approver=filters["approver"])))
     if filters.get("team"):
-        queryset = queryset.filter(partition__team=filters["team"])
+        queryset = queryset.filter(_on_partitions(Partition.objects.filter(team=filters["team"])))
     if filters.get("partition"):
         queryset = queryset.filter(partition__name=filters["partition"])
     if filters.get("source"):
@@ -90,7 +124,10 @@ def _matching(filters: dict) -> QuerySet:
         queryset = queryset.filter(mode=filters["mode"])
     if filters.get("status"):
         queryset = queryset.filter(status=filters["status"])
-    return queryset.order_by(*SORTS.get(filters.get("sort") or DEFAULT_SORT, SORTS[DEFAULT_SORT])[1])
+    sort = filters.get("sort") if filters.get("sort") in SORTS else DEFAULT_SORT
+    if sort in _OWN_ROWS_SORTS and any(filters.get(name) for name in _SELECTIVE_FILTERS):
+        return queryset.order_by(*_OWN_ROWS_SORTS[sort])
+    return queryset.order_by(*SORTS[sort][1])
 
 
 def filtered_migrations(filters: dict | None = None) -> QuerySet:

@@ -101,6 +101,29 @@ def test_the_duration_sorts_put_what_never_ran_first_then_longest_and_break_ties
         assert [row["id"] for row in export] == ids(page), query
 
 
+@pytest.mark.parametrize("sort", ["-duration", "-suspend"])
+@pytest.mark.parametrize("query", [
+    "team=Payments", "requester=rita", "approver=alex", "partition=app01", "source=Server-A",
+    "team=Payments&destination=Server-B",
+])
+def test_a_selective_filter_sorts_its_own_rows_exactly_as_the_whole_history_does(
+        auditor_client, past, estate, requester, query, sort):
+    # Such a filter sorts by the duration / suspend window plus zero (not the indexed expression): the same
+    # order, what never ran first, ties by newest id.
+    tie = make_request(estate.app02, requester, estate.c, created_at=timezone.now() - DAY)
+    _finish(tie, MigrationStatus.COMPLETED, minutes=10, suspend=1.5)  # as long as m1, and newer
+    rows = {**past, "tie": tie}
+    whole = ids(get(auditor_client, "mobility:history", f"sort={sort}").context["page"])
+    matching = set(ids(get(auditor_client, "mobility:history", query).context["page"]))
+    page = ids(get(auditor_client, "mobility:history", f"{query}&sort={sort}").context["page"])
+    assert page == [pk for pk in whole if pk in matching], (query, sort)
+    if query == "team=Payments":
+        expected = {"-duration": ["m6", "m4", "m3", "tie", "m1", "m2"], "-suspend": ["m6", "m4", "m3", "m2", "tie", "m1"]}
+        assert page == [rows[k].pk for k in expected[sort]]
+    export = _json_rows(get(auditor_client, "mobility:history_export", f"{query}&sort={sort}", args=["json"]))
+    assert [row["id"] for row in export] == page
+
+
 def test_history_filters_by_date_range(auditor_client, past):
     today = timezone.now().date()
     query = f"date_from={today - timedelta(days=8)}&date_to={today - timedelta(days=3)}"
@@ -313,3 +336,22 @@ def test_the_timeline_finds_its_ivm_commands_by_index(past):
     plan = _plan_without_seqscan(history.audit_events_about(past["m1"]))
     for index in ("audit_object_idx", "audit_data_migration_idx", "audit_data_migration_id_idx"):
         assert index in plan, plan
+
+
+@postgresql_only
+@pytest.mark.parametrize(("sort", "index"), [("-duration", "migration_duration_idx"),
+                                             ("-suspend", "migration_suspend_idx")])
+def test_a_team_sorts_its_own_rows_while_the_whole_history_walks_the_sort_index(past, sort, index):
+    # A team's migrations may sit anywhere in the global index: walking it to skip everyone else's rows
+    # costs up to the whole index; the team's rows are found by partition instead, then sorted.
+    team = past["m1"].partition.team
+    with connection.cursor() as cursor:
+        # Sorting disabled too: wherever the index could serve the ORDER BY, the planner now takes it.
+        cursor.execute("SET LOCAL enable_sort = off")
+    plan = _plan_without_seqscan(history._matching({"sort": sort}).values_list("pk", flat=True)[:50])
+    assert index in plan and "Sort" not in plan.split(index)[0], plan
+    for filters in ({"team": team}, {"team": team, "status": "completed"}):
+        plan = _plan_without_seqscan(history._matching({"sort": sort, **filters}).values_list("pk", flat=True)[:50])
+        assert index not in plan and "Sort" in plan, plan
+    plan = _plan_without_seqscan(history._matching({"sort": sort, "team": team}).values_list("pk", flat=True)[:50])
+    assert "Index Cond: (partition_id = ANY" in plan, plan  # the team's rows by the partition_id index
