@@ -11,7 +11,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from mobility.choices import MigrationStatus, StepStatus
@@ -34,7 +34,11 @@ class Driver:
     def _heartbeat(self, done: threading.Event) -> None:
         try:
             while not done.wait(self.cfg.lease_s / 3):
-                if not claim.renew(self.migration_id, self.worker, self.cfg.lease_s):
+                renewed = claim.renew(self.migration_id, self.worker, self.cfg.lease_s)
+                # One renewal every lease/3 s: no connection kept open in between (every driven migration
+                # holding two idle connections used up PostgreSQL's max_connections at 50 migrations).
+                connection.close()
+                if not renewed:
                     self.lost.set()
                     return
         finally:
@@ -59,6 +63,8 @@ class Driver:
                 if wait is None:
                     break
                 if wait:
+                    if wait >= 1.0:
+                        connection.close()  # idle between polls: give the connection back (see _heartbeat)
                     self.stopping.wait(wait)
         finally:
             done.set()

@@ -35,9 +35,16 @@ def compute_hash(prev_hash: str, event: AuditEvent) -> str:
 
 
 def _head_locked() -> str:
-    """Take the append lock (until the transaction ends) and return the chain's head hash."""
+    """Take the append lock (until the transaction ends) and return the chain's head hash.
+
+    PostgreSQL: Django's foreign keys are DEFERRABLE INITIALLY DEFERRED, so the rows this transaction inserted
+    would have their key checks (KEY SHARE locks on the rows they point to) run at COMMIT, while the append
+    lock is held: a transaction holding one of those rows FOR UPDATE and waiting for the append lock then
+    deadlocks with us. SET CONSTRAINTS ALL IMMEDIATE runs the pending checks now, before the lock, and makes
+    the rest immediate, so the lock is only ever held for the append itself."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
     return AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
 
