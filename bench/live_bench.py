@@ -1,17 +1,25 @@
-"""Live push latency: a state change committed (``mobility.engine.events.emit``) to each websocket client
-receiving it, through daphne, ``LiveConsumer`` and Redis; against a bare Channels consumer as the floor.
+"""Live push latency: a state change committed to each websocket client receiving it, through daphne,
+``LiveConsumer`` and Redis; against a bare Channels consumer as the floor.
 
-    DATABASE_URL=postgres://… REDIS_URL=redis://… .venv/bin/python bench/live_bench.py [--migrations 50]
-        [--clients 200] [--dashboard 150] [--rate 50] [--seconds 20] [--json]
+    REDIS_URL=redis://… .venv/bin/python bench/live_bench.py --ivmsim [--migrations 50] [--clients 200]
+        [--dashboard 150] [--workers 2] [--memory-mb 4096] [--touched-mb 2560] [--json]
+    DATABASE_URL=postgres://… REDIS_URL=redis://… .venv/bin/python bench/live_bench.py [--synthetic]
+        [--migrations 50] [--clients 200] [--dashboard 150] [--rate 50] [--seconds 20] [--json]
+
+``--ivmsim`` (~6 min, see ``live_ivmsim.py``): the state changes are the engine's own: 50 migrations driven on
+ivmsim by ``manage.py run_engine`` workers in a throw-away database, the clients subscribed before the approvals;
+then the floor replays the same timeline. Exit 1 if a client lost an event or got one out of order, or if a
+migration did not complete.
+
+``--synthetic`` (the default, ~1 min): the bench itself calls ``mobility.engine.events.emit`` at ``--rate`` on
+real rows (names starting ``bench-``, created in the migrated ``DATABASE_URL`` and deleted at the end); nothing
+runs on ivmsim, so it isolates the push path. Exit 1 if any ivmweb client lost an event or received one out of
+order.
 
 Clients: ``--dashboard`` of them on the dashboard (the rows of every running migration once, then at most every
-``mobility.live.DASHBOARD_INTERVAL_S`` the progress cells of the migrations that changed: latest state wins), the others spread over the migrations' live pages
-(every event). Each client behaves like the page's htmx socket: when its socket closes it reconnects and
-subscribes again with the last seq it has (closes are counted). The database must be migrated
-(``manage.py migrate``); the bench creates its own users, servers, partitions and migrations (names starting
-``bench-``) and deletes them at the end. The migrations are real rows whose events go through the real
-commit/push path, but nothing runs on ivmsim (see bench/README.md). Exit 1 if any ivmweb client lost an event
-or received one out of order.
+``mobility.live.DASHBOARD_INTERVAL_S`` the progress cells of the migrations that changed: latest state wins), the
+others spread over the migrations' live pages (every event). Each client behaves like the page's htmx socket: when
+its socket closes it reconnects and subscribes again with the last seq it has (closes are counted).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ivmweb.settings")
 
 EVENT = re.compile(r'id="ev-(\d+)-(\d+)"')
@@ -50,6 +59,7 @@ def _client_process() -> None:
     count, dashboards = int(sys.argv[6]), int(sys.argv[7])
     migration_ids = [int(x) for x in ids.split(",")]
     received: dict[int, list] = {i: [] for i in range(count)}
+    sizes: dict[int, list] = {i: [0, 0] for i in range(count)}  # messages, bytes (after the first answer)
     state = {"ready": 0, "closes": 0, "stopping": False}
 
     async def main():
@@ -72,11 +82,18 @@ def _client_process() -> None:
                         state["ready"] += 1
                         if state["ready"] == count:
                             all_ready.set()
+                elif state["ready"] == count:
+                    sizes[f.index][0] += 1
+                    sizes[f.index][1] += len(payload)
                 pattern = ROW if f.dashboard else EVENT
-                for mid, seq in pattern.findall(text):
+                found = pattern.findall(text)
+                for mid, seq in found:
                     received[f.index].append([int(mid), int(seq), now])
                     if not f.dashboard:
                         f.last_seq = max(f.last_seq, int(seq))
+                if f.dashboard and 'id="dashboard-rows"' in text:  # whole rows: note the rows that left (seq -1)
+                    shown = {int(mid) for mid, _ in found}
+                    received[f.index] += [[m, -1, now] for m in migration_ids if m not in shown]
 
             def onClose(self, was_clean, code, reason):
                 if state["stopping"]:
@@ -100,7 +117,7 @@ def _client_process() -> None:
         state["stopping"] = True
 
     asyncio.run(main())
-    print(json.dumps({"got": received, "closes": state["closes"]}), flush=True)
+    print(json.dumps({"got": received, "closes": state["closes"], "sizes": sizes}), flush=True)
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--client-process"]:
@@ -109,7 +126,8 @@ if __name__ == "__main__" and sys.argv[1:2] == ["--client-process"]:
 
 import django  # noqa: E402
 
-django.setup()
+if __name__ != "__main__":  # imported by daphne (the floor); main() sets up Django once it knows the database
+    django.setup()
 
 from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -305,7 +323,8 @@ def _dashboard_figures(received, sent, dashboards) -> dict:
     for i in range(dashboards):
         rows: dict[int, list] = {}
         for m, s, t in received[i]:
-            rows.setdefault(m, []).append((s, t))
+            if s >= 0:  # -1: the row left a whole-rows refresh (no status changes here)
+                rows.setdefault(m, []).append((s, t))
         for mid, seqs in by_mid.items():
             seen = rows.get(mid, [])
             disorder += sum(1 for a, b in zip(seen, seen[1:], strict=False) if b[0] < a[0])
@@ -318,42 +337,70 @@ def _dashboard_figures(received, sent, dashboards) -> dict:
     return _figures(delays, lost, disorder)
 
 
-def _measure(app: str, migration_ids, cookie, args, floor: bool) -> dict:
+def session(app: str, migration_ids, cookie, clients_n: int, dashboards: int, drive, settle: float = 6.0):
+    """daphne serving ``app`` and the client process, all subscribed; then ``drive()``; returns (what drive returned,
+    received per client, socket closes, [messages, bytes] per client after the first answer)."""
     port = _free_port()
     server = _daphne(app, port)
     clients = subprocess.Popen(
         [sys.executable, __file__, "--client-process", str(port), settings.SESSION_COOKIE_NAME, cookie,
-         ",".join(map(str, migration_ids)), str(args.clients), str(args.dashboard)],
+         ",".join(map(str, migration_ids)), str(clients_n), str(dashboards)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         if clients.stdout.readline().strip() != "READY":
             raise SystemExit("the websocket clients did not all subscribe")
-        sent = _produce(migration_ids, args.rate, args.seconds, floor)
-        time.sleep(6)  # let the last pushes arrive (and the sockets' watch repair what was lost)
+        result = drive()
+        time.sleep(settle)  # let the last pushes arrive (and the sockets' watch repair what was lost)
         clients.stdin.write("STOP\n")
         clients.stdin.flush()
         answer = json.loads(clients.stdout.readline())
-        received = [answer["got"][str(i)] for i in range(args.clients)]
+        received = [answer["got"][str(i)] for i in range(clients_n)]
+        sizes = [answer["sizes"][str(i)] for i in range(clients_n)]
     finally:
         clients.kill()
         server.terminate()
         server.wait(10)
-    return {"events": len(sent), "socket_closes": answer["closes"],
+    return result, received, answer["closes"], sizes
+
+
+def _measure(app: str, migration_ids, cookie, args, floor: bool) -> dict:
+    sent, received, closes, _ = session(app, migration_ids, cookie, args.clients, args.dashboard,
+                                        lambda: _produce(migration_ids, args.rate, args.seconds, floor))
+    return {"events": len(sent), "socket_closes": closes,
             "pages": _page_figures(received, sent, migration_ids, args.dashboard),
             "dashboard": _dashboard_figures(received, sent, args.dashboard)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--synthetic", action="store_true", help="(the default) events emitted by the bench at --rate "
+                      "on bench rows of DATABASE_URL; nothing runs on ivmsim: isolates the push path (~1 min)")
+    mode.add_argument("--ivmsim", action="store_true", help="the engine's own events: --migrations real migrations "
+                      "driven on ivmsim by run_engine workers, in a throw-away database (~6 min); see live_ivmsim.py")
     parser.add_argument("--migrations", type=int, default=50)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--dashboard", type=int, default=150, help="clients on the dashboard; the rest on pages")
-    parser.add_argument("--rate", type=float, default=50.0, help="state changes per second, all migrations")
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=50.0, help="synthetic: state changes per second, all migrations")
+    parser.add_argument("--seconds", type=float, default=20.0, help="synthetic: how long events are emitted")
+    parser.add_argument("--workers", type=int, default=2, help="ivmsim: manage.py run_engine processes")
+    parser.add_argument("--memory-mb", type=int, default=4096, help="ivmsim: each partition's memory")
+    parser.add_argument("--touched-mb", type=int, default=2560, help="ivmsim: memory the workload touches "
+                        "(round 0 of the pre-copy sends it: sets how long the transfers run)")
+    parser.add_argument("--pairs", type=int, default=5, help="ivmsim: source/destination server pairs")
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="ivmsim: where the throw-away "
+                        "database is created")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not 0 <= args.dashboard < args.clients:
         raise SystemExit("--dashboard must leave at least one client for the live pages")
+    if not os.environ.get("REDIS_URL"):
+        raise SystemExit("set REDIS_URL: the pushes cross processes")
+    if args.ivmsim:
+        import live_ivmsim
+
+        return live_ivmsim.run(args, sys.modules[__name__])
+    django.setup()
     if settings.CHANNEL_LAYER_NAME != "redis":
         raise SystemExit("set REDIS_URL: the pushes cross processes")
     _cleanup()
@@ -365,9 +412,9 @@ def main() -> int:
         _cleanup()
     ratio = {kind: round(live[kind]["p99_ms"] / floor[kind]["p99_ms"], 2)
              for kind in ("pages", "dashboard") if live[kind]["p99_ms"] and floor[kind]["p99_ms"]}
-    result = {"migrations": args.migrations, "clients": args.clients, "dashboard_clients": args.dashboard,
-              "rate_per_s": args.rate, "seconds": args.seconds, "load_average": os.getloadavg(),
-              "floor": floor, "ivmweb": live, "p99_ivmweb_over_floor": ratio}
+    result = {"mode": "synthetic", "migrations": args.migrations, "clients": args.clients,
+              "dashboard_clients": args.dashboard, "rate_per_s": args.rate, "seconds": args.seconds,
+              "load_average": os.getloadavg(), "floor": floor, "ivmweb": live, "p99_ivmweb_over_floor": ratio}
     print(json.dumps(result, indent=None if args.json else 2))
     bad = any(live[kind]["lost"] or live[kind]["out_of_order"] for kind in ("pages", "dashboard"))
     return 1 if bad else 0
