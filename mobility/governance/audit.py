@@ -34,18 +34,25 @@ def compute_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(event)).hexdigest()
 
 
-def _head_locked() -> str:
-    """Take the append lock (until the transaction ends) and return the chain's head hash.
+def lock() -> None:
+    """Take the append lock now, until the transaction ends (PostgreSQL; SQLite serialises writers anyway).
 
-    PostgreSQL: Django's foreign keys are DEFERRABLE INITIALLY DEFERRED, so the rows this transaction inserted
-    would have their key checks (KEY SHARE locks on the rows they point to) run at COMMIT, while the append
-    lock is held: a transaction holding one of those rows FOR UPDATE and waiting for the append lock then
-    deadlocks with us. SET CONSTRAINTS ALL IMMEDIATE runs the pending checks now, before the lock, and makes
-    the rest immediate, so the lock is only ever held for the append itself."""
+    A transaction that will append to the trail and also locks rows should call this FIRST: the order is then
+    always "append lock, then rows". Taking it last (inside ``record``) after rows were locked deadlocks with a
+    transaction that holds the lock and wants one of those rows (seen with 50 migrations at once).
+
+    Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: the key checks of the rows inserted so far (KEY
+    SHARE locks on the rows they point to) would run at COMMIT, while the lock is held. SET CONSTRAINTS ALL
+    IMMEDIATE runs them now, before the lock, and makes the rest immediate."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])  # re-entrant within a session
+
+
+def _head_locked() -> str:
+    """Take the append lock (until the transaction ends) and return the chain's head hash."""
+    lock()
     return AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
 
 
