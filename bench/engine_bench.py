@@ -67,6 +67,21 @@ def fleet_toml(twins: int, memory_mb: int, touched_mb: int) -> str:
     return "\n".join(out)
 
 
+def bench_team():
+    """A team "bench" with a requester and an approver (the four-eyes pair every bench migration needs)."""
+    from django.contrib.auth.models import Group, User
+
+    from mobility.models import Team
+
+    requester = User.objects.create_user("bench-requester", password="x")
+    approver = User.objects.create_user("bench-approver", password="x")
+    requester.groups.add(Group.objects.get(name="requester"))
+    approver.groups.add(Group.objects.get(name="approver"))
+    team = Team.objects.create(name="bench")
+    team.members.add(requester, approver)
+    return requester, approver, team
+
+
 def direct(fleet, name: str) -> tuple[float, float]:
     """``migrlpar -o m`` (synchronous) straight against the source IVM: the floor.
 
@@ -159,7 +174,6 @@ def main() -> int:
     try:
         setup_django(db_name, args.pg)
         from django.conf import settings
-        from django.contrib.auth.models import Group, User
         from django.core.management import call_command
         from django.db import connections
 
@@ -167,15 +181,10 @@ def main() -> int:
         from mobility.engine.config import load
         from mobility.inventory import sync_all
         from mobility.management.commands.register_fleet import register_entry
-        from mobility.models import Partition, Team
+        from mobility.models import Partition
 
         call_command("migrate", verbosity=0)
-        requester = User.objects.create_user("bench-requester", password="x")
-        approver = User.objects.create_user("bench-approver", password="x")
-        requester.groups.add(Group.objects.get(name="requester"))
-        approver.groups.add(Group.objects.get(name="approver"))
-        team = Team.objects.create(name="bench")
-        team.members.add(requester, approver)
+        requester, approver, team = bench_team()
         cfg = load()
         with SimFleet(fleet_path, time_scale=1.0, seed=1, start_timeout=60) as fleet:
             consoles = [register_entry(e)[0] for e in fleet.ivms]

@@ -251,6 +251,7 @@ def _rates(sizes, dashboards, seconds) -> dict:
 
 def run(args, lb) -> int:
     sys.path.insert(0, str(REPO / "bench"))
+    from engine_bench import bench_team
     from inventory_bench import admin_sql, setup_django
 
     from tests.simfleet import SimFleet
@@ -267,24 +268,18 @@ def run(args, lb) -> int:
     try:
         setup_django(db_name, args.pg)
         from django.conf import settings
-        from django.contrib.auth.models import Group, User
         from django.core.management import call_command
         from django.db import connections
 
         from mobility.connections import close_all_clients
         from mobility.inventory import sync_all
         from mobility.management.commands.register_fleet import register_entry
-        from mobility.models import Migration, MigrationEvent, MigrationStep, Partition, Team
+        from mobility.models import Migration, MigrationEvent, MigrationStep, Partition
 
         if settings.CHANNEL_LAYER_NAME != "redis":
             raise SystemExit("set REDIS_URL: the pushes cross processes")
         call_command("migrate", verbosity=0)
-        requester = User.objects.create_user("bench-requester", password="x")
-        approver = User.objects.create_user("bench-approver", password="x")
-        requester.groups.add(Group.objects.get(name="requester"))
-        approver.groups.add(Group.objects.get(name="approver"))
-        team = Team.objects.create(name="bench")
-        team.members.add(requester, approver)
+        requester, approver, team = bench_team()
         with SimFleet(fleet_path, time_scale=1.0, seed=1, start_timeout=60) as fleet:
             consoles = [register_entry(e)[0] for e in fleet.ivms]
             results = sync_all(consoles)
