@@ -82,6 +82,22 @@ def bench_team():
     return requester, approver, team
 
 
+def submit_recommended(partition, destination, requester, reason: str):
+    """Plan the move with the recommended mappings, have IVM validate it (``migrlpar -o v``) and submit it, as the
+    wizard does; the migration waits for approval."""
+    from mobility import planning
+    from mobility.plans import mode_of, plan_context, submit_plan, validate_plan
+
+    mode = mode_of(partition)
+    ctx = plan_context(partition, destination, mode)
+    rows = planning.recommend_mappings(ctx.partition, ctx.destination).rows
+    validation = validate_plan(partition, destination, rows, user=requester)
+    if not validation["ok"]:
+        raise SystemExit(f"validation of {partition.name} failed: {validation}")
+    return submit_plan(partition=partition, destination=destination, user=requester, mode=mode, mappings=rows,
+                       validation=validation, reason=reason, options={})
+
+
 def direct(fleet, name: str) -> tuple[float, float]:
     """``migrlpar -o m`` (synchronous) straight against the source IVM: the floor.
 
@@ -107,21 +123,12 @@ def direct(fleet, name: str) -> tuple[float, float]:
 def through_ivmweb(name: str, requester, approver) -> tuple[float, float, dict]:
     """Plan, validate, submit and approve; (seconds from the approval's commit until step 8 is done: the
     partition runs on the destination, seconds until the migration is completed: step 9 done, step times)."""
-    from mobility import planning
     from mobility.governance.approvals import approve
     from mobility.models import ManagedSystem, Migration, Partition
-    from mobility.plans import mode_of, plan_context, submit_plan, validate_plan
 
     partition = Partition.objects.get(name=name, system__console__name="ivm1", vanished_at__isnull=True)
-    destination = ManagedSystem.objects.get(console__name="ivm2")
-    mode = mode_of(partition)
-    ctx = plan_context(partition, destination, mode)
-    rows = planning.recommend_mappings(ctx.partition, ctx.destination).rows
-    validation = validate_plan(partition, destination, rows, user=requester)
-    if not validation["ok"]:
-        raise SystemExit(f"validation of {name} failed: {validation}")
-    migration = submit_plan(partition=partition, destination=destination, user=requester, mode=mode,
-                            mappings=rows, validation=validation, reason="engine bench", options={})
+    migration = submit_recommended(partition, ManagedSystem.objects.get(console__name="ivm2"), requester,
+                                   "engine bench")
     approve(migration, approver, "bench")  # commits, then wakes the worker over the channel layer
     t = time.time()
     while True:

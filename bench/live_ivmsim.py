@@ -61,23 +61,16 @@ def fleet_toml(pairs: int, per_pair: int, memory_mb: int, touched_mb: int) -> st
 
 def _plans(n: int, pairs: int, requester):
     """One submitted plan per partition (``lbNNN`` on the pair's source to the pair's destination)."""
-    from mobility import planning
+    from engine_bench import submit_recommended
+
     from mobility.models import ManagedSystem, Partition
-    from mobility.plans import mode_of, plan_context, submit_plan, validate_plan
 
     migrations = []
     for i in range(n):
         k = i // PER_PAIR
         partition = Partition.objects.get(name=f"lb{i:03d}", vanished_at__isnull=True)
         destination = ManagedSystem.objects.get(console__name=f"ivm{2 * k + 2}")
-        mode = mode_of(partition)
-        ctx = plan_context(partition, destination, mode)
-        rows = planning.recommend_mappings(ctx.partition, ctx.destination).rows
-        validation = validate_plan(partition, destination, rows, user=requester)
-        if not validation["ok"]:
-            raise SystemExit(f"validation of {partition.name} failed: {validation}")
-        migrations.append(submit_plan(partition=partition, destination=destination, user=requester, mode=mode,
-                                      mappings=rows, validation=validation, reason="live bench", options={}))
+        migrations.append(submit_recommended(partition, destination, requester, "live bench"))
     return migrations
 
 
