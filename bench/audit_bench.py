@@ -189,18 +189,21 @@ def _load_audit(n_events: int, m_min: int, m_max: int, user_ids: list[int]) -> N
     from django.contrib.auth.models import User
     from django.db import connection
 
-    from mobility.governance.audit import GENESIS, compute_hash
+    from mobility.governance.audit import GENESIS, compute_hash, seal
+    from mobility.models import AuditEvent
 
     names = dict(User.objects.filter(pk__in=user_ids).values_list("pk", "username"))
     start = datetime.now(UTC) - timedelta(days=730)
-    prev = GENESIS
+    seal()  # the generated events go after the chain's head, sealed as they are written
+    base, prev = (AuditEvent.objects.filter(position__isnull=False).order_by("-position")
+                  .values_list("position", "hash").first()) or (0, GENESIS)
     row = _Row()
     span = m_max - m_min + 1
     with connection.cursor() as cur:
         raw = cur.connection  # the psycopg connection, for COPY
         with raw.cursor().copy(
             "COPY mobility_auditevent (at, actor_id, actor_name, action, object_type, object_id, data, "
-            "prev_hash, hash) FROM STDIN"
+            "position, prev_hash, hash) FROM STDIN"
         ) as copy:
             for i in range(n_events):
                 actor = user_ids[i % len(user_ids)]
@@ -219,7 +222,7 @@ def _load_audit(n_events: int, m_min: int, m_max: int, user_ids: list[int]) -> N
                     row.data = {"ip": "10.0.0.1"}
                 digest = compute_hash(prev, row)
                 copy.write_row((row.at, actor, row.actor_name, row.action, row.object_type, row.object_id,
-                                json.dumps(row.data), prev, digest))
+                                json.dumps(row.data), base + i + 1, prev, digest))
                 prev = digest
 
 

@@ -8,7 +8,7 @@ outcome, exit status, duration, sha256 of stdout). Two ways, so that auditing ne
 * inside ``collect_commands()`` (the inventory sync's fetch phase, whose commands run on worker threads
   that must not touch the database) records are only gathered; ``write_command_events`` then appends them
   all in ONE short transaction of their own, after the inventory transaction has committed or rolled back.
-  Both go through ``governance.audit.record_many``, which extends the hash chain under its lock.
+  Both go through ``governance.audit.record_many``; the events are sealed into the hash chain after the commit.
 """
 
 from __future__ import annotations

@@ -35,8 +35,10 @@ def test_audit_events_chain_and_verify(requester):
     before = AuditEvent.objects.count()  # other modules may have left (append-only) events behind
     first = audit.record("login", actor=requester)
     second = audit.record("ivm.registered", actor=requester, data={"host": "127.0.1.1"})
-    assert second.prev_hash == first.hash
-    result = audit.verify_chain()
+    result = audit.verify_chain()  # seals what is committed first
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert second.prev_hash == first.hash and second.position == first.position + 1
     assert result.ok and result.checked == before + 2 and result.head == second.hash
 
 

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from mobility import live
 from mobility.choices import StepStatus
-from mobility.governance.audit import lock as audit_lock
 from mobility.governance.audit import record
 from mobility.models import Migration, MigrationEvent, MigrationStep
 
@@ -56,7 +55,6 @@ def step_change(migration: Migration, number: int, status: str, detail: str | No
     """Move one step to ``status`` (stamping its times), emit a ``step`` event and audit it, in one transaction."""
     now = timezone.now()
     with transaction.atomic():
-        audit_lock()  # before the row locks: see governance.audit.lock
         step = MigrationStep.objects.select_for_update().get(migration=migration, number=number)
         if status == StepStatus.RUNNING and step.started_at is None:
             step.started_at = now
@@ -88,7 +86,6 @@ def status_change(migration: Migration, status: str, outcome: str | None = None,
     """Set the migration's status (and any other fields), emit a ``status`` event and audit it."""
     now = timezone.now()
     with transaction.atomic():
-        audit_lock()  # before the row locks: see governance.audit.lock
         values = {"status": status, **fields}
         if outcome is not None:
             values["outcome"] = outcome

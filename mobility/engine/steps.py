@@ -15,7 +15,6 @@ from django.utils import timezone
 from mobility.choices import MigrationMode, MigrationStatus, StepStatus
 from mobility.engine import ivmside
 from mobility.engine.events import emit, status_change, step_change, step_data
-from mobility.governance.audit import lock as audit_lock
 from mobility.governance.audit import record
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandFailed
@@ -314,7 +313,6 @@ def rehome(m: Migration, dest_lpar_id: int) -> None:
 
     now = timezone.now()
     with transaction.atomic():
-        audit_lock()  # before the row locks: see governance.audit.lock
         part = Partition.objects.select_for_update().get(pk=m.partition_id)
         dup = (Partition.objects.select_for_update().filter(system=m.destination, vanished_at__isnull=True)
                .filter(name=part.name).exclude(pk=part.pk).first())

@@ -19,6 +19,7 @@ from channels.consumer import SyncConsumer
 from django.db import close_old_connections
 
 from mobility.engine import claim
+from mobility.governance import audit
 from mobility.engine.config import CONFIG
 from mobility.engine.driver import Driver
 
@@ -106,6 +107,7 @@ class Engine:
             try:
                 self.poll_once()
                 self._maybe_housekeep()
+                audit.seal(wait=False)  # events whose writer died between its commit and sealing them
             except Exception:
                 logger.exception("engine poll failed; trying again")
             finally:

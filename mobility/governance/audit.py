@@ -1,12 +1,23 @@
-"""Writing and verifying the hash-chained audit trail.
+"""Writing, sealing and verifying the hash-chained audit trail.
 
 Each event's hash is SHA-256 over the previous event's hash and a canonical JSON of its own fields,
-so rewriting any row breaks every hash after it. Appends are serialised (an advisory lock on
-PostgreSQL; SQLite's IMMEDIATE transactions serialise writers already).
+so rewriting any row breaks every hash after it.
+
+Two phases, so that no business transaction waits on the chain: ``record`` inserts the event as part of the
+transaction that made the change (atomic with it, no lock); ``seal`` then chains what is committed, in its own
+short transaction, right after that commit (``on_commit``), and again from every engine worker's poll loop and
+before every verification, so an event whose writer died after its commit is sealed too. Chaining inside the
+business transactions serialised all of them on one lock held until their commit, and deadlocked with their
+row locks (50 migrations at once). Only sealers take the append lock (an advisory lock on PostgreSQL; SQLite's
+IMMEDIATE transactions serialise writers already), and a sealer touches audit rows only.
+
+A row is tamper-evident from its sealing on, normally a few milliseconds after its commit; the database
+trigger lets an unsealed row be sealed once (its chain columns only), never changed otherwise or deleted.
 """
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -15,7 +26,9 @@ from django.utils import timezone
 from mobility.models import AuditEvent
 
 GENESIS = "0" * 64
-_LOCK_KEY = 0x1F_A0D1  # arbitrary, constant: the advisory lock that orders audit appends
+_LOCK_KEY = 0x1F_A0D1  # arbitrary, constant: the advisory lock that orders sealing
+SEAL_BATCH = 1000
+_unsealed = threading.local()  # this thread committed events that no seal has run for yet
 
 
 def _canonical(event: AuditEvent) -> bytes:
@@ -34,31 +47,9 @@ def compute_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(event)).hexdigest()
 
 
-def lock() -> None:
-    """Take the append lock now, until the transaction ends (PostgreSQL; SQLite serialises writers anyway).
-
-    A transaction that will append to the trail and also locks rows should call this FIRST: the order is then
-    always "append lock, then rows". Taking it last (inside ``record``) after rows were locked deadlocks with a
-    transaction that holds the lock and wants one of those rows (seen with 50 migrations at once).
-
-    Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: the key checks of the rows inserted so far (KEY
-    SHARE locks on the rows they point to) would run at COMMIT, while the lock is held. SET CONSTRAINTS ALL
-    IMMEDIATE runs them now, before the lock, and makes the rest immediate."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])  # re-entrant within a session
-
-
-def _head_locked() -> str:
-    """Take the append lock (until the transaction ends) and return the chain's head hash."""
-    lock()
-    return AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
-
-
 def new_event(action: str, *, actor=None, obj=None, data: dict | None = None, actor_name: str = "",
               object_type: str = "", object_id: str = "") -> AuditEvent:
-    """An unsaved, unchained event; ``record`` and ``record_many`` chain and store it."""
+    """An unsaved event; ``record`` and ``record_many`` store it, ``seal`` chains it once committed."""
     has_actor = getattr(actor, "pk", None) is not None
     return AuditEvent(
         at=timezone.now(),
@@ -73,22 +64,66 @@ def new_event(action: str, *, actor=None, obj=None, data: dict | None = None, ac
 
 
 def record(action: str, *, actor=None, obj=None, data: dict | None = None, actor_name: str = "") -> AuditEvent:
-    """Append one event to the chain. Call inside the transaction that made the change it records."""
+    """Store one event. Call inside the transaction that made the change it records: it commits (or rolls back)
+    with that change."""
     return record_many([new_event(action, actor=actor, obj=obj, data=data, actor_name=actor_name)])[0]
 
 
 def record_many(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Chain and append events built with ``new_event``, in order, with one bulk insert."""
+    """Store events built with ``new_event``, in order, with one insert; they are sealed after the commit."""
     with transaction.atomic():
-        prev = _head_locked()
-        for event in events:
-            event.prev_hash = prev
-            event.hash = prev = compute_hash(prev, event)
         if len(events) == 1:
             events[0].save()
         else:
             AuditEvent.objects.bulk_create(events, batch_size=500)
+        _unsealed.flag = True
+        transaction.on_commit(_seal_after_commit)  # once per call; the first one to run does the work
     return events
+
+
+def _seal_after_commit() -> None:
+    if not getattr(_unsealed, "flag", False):
+        return
+    _unsealed.flag = False
+    try:
+        seal(wait=False)
+    except Exception:  # noqa: BLE001 — the events are committed; the next seal (any writer, worker, verify) chains them
+        import logging
+
+        logging.getLogger("mobility.audit").warning("sealing the audit trail failed; retried later", exc_info=True)
+
+
+def seal(wait: bool = True) -> int:
+    """Chain every committed, unsealed event (in id order) after the chain's head; returns how many.
+
+    ``wait=False`` (after a writer's commit) gives up at once when another sealer holds the lock: a writer never
+    queues behind the chain, and what that sealer did not see is sealed by the next one (the next writer, or a
+    worker's poll within a second)."""
+    sealed = 0
+    while True:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    if wait:
+                        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+                    else:
+                        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK_KEY])
+                        if not cursor.fetchone()[0]:
+                            return sealed
+            batch = list(AuditEvent.objects.filter(hash__isnull=True).order_by("id")[:SEAL_BATCH])
+            if not batch:
+                return sealed
+            head = (AuditEvent.objects.filter(position__isnull=False).order_by("-position")
+                    .values_list("position", "hash").first()) or (0, GENESIS)
+            position, prev = head
+            for event in batch:
+                position += 1
+                event.position, event.prev_hash = position, prev
+                event.hash = prev = compute_hash(prev, event)
+            AuditEvent.objects.bulk_update(batch, ["position", "prev_hash", "hash"])
+            sealed += len(batch)
+            if len(batch) < SEAL_BATCH:
+                return sealed
 
 
 @dataclass
@@ -101,10 +136,12 @@ class Verification:
 
 
 def verify_chain(batch: int = 5000) -> Verification:
-    """Walk the whole chain in id order, in constant memory; report the first event that does not match."""
+    """Seal what is committed, then walk the whole chain in order, in constant memory; report the first event that
+    does not match."""
+    seal()
     prev = GENESIS
     checked = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=batch):
+    for event in AuditEvent.objects.filter(position__isnull=False).order_by("position").iterator(chunk_size=batch):
         if event.prev_hash != prev:
             return Verification(False, checked, prev, event.id, "its prev_hash does not match the event before it")
         if compute_hash(prev, event) != event.hash:

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 
 class AuditEvent(models.Model):
-    """Who did what, when, to which object; each row's hash covers the previous row's hash."""
+    """Who did what, when, to which object; each sealed row's hash covers the previous row's hash."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -17,12 +17,16 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=40, blank=True)
     object_id = models.CharField(max_length=40, blank=True)
     data = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # Set once, when the event is sealed into the chain after its commit (governance.audit.seal): its place in
+    # the chain, the previous event's hash and its own. Empty until then (normally milliseconds).
+    position = models.BigIntegerField(null=True, blank=True, unique=True)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
+                   models.Index(fields=["id"], condition=models.Q(hash__isnull=True), name="audit_unsealed_idx")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name or 'system'} {self.action}"

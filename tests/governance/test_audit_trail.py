@@ -6,7 +6,7 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
 from mobility.governance.approvals import approve, reject
-from mobility.governance.audit import verify_chain
+from mobility.governance.audit import record, seal, verify_chain
 from mobility.models import AuditEvent
 from tests.governance.conftest import make_request, revise
 from tests.markers import postgresql_only
@@ -62,6 +62,7 @@ def test_expect_head_notices_a_head_that_is_gone(flow):
 
 @postgresql_only
 def test_verify_audit_names_a_row_changed_behind_the_triggers_back(flow):
+    seal()
     victim = AuditEvent.objects.filter(action="approval.approved").get()
     with connection.cursor() as cursor:
         # The test's own transaction holds deferred foreign-key checks; run them so ALTER TABLE may proceed.
@@ -78,6 +79,7 @@ def test_verify_audit_names_a_row_changed_behind_the_triggers_back(flow):
 
 @postgresql_only
 def test_verify_audit_notices_a_removed_row(flow):
+    seal()
     victim = AuditEvent.objects.filter(action="approval.voided").get()
     with connection.cursor() as cursor:
         # The test's own transaction holds deferred foreign-key checks; run them so ALTER TABLE may proceed.
@@ -99,6 +101,21 @@ def test_the_trigger_refuses_update_and_delete(flow):
     assert verify_chain().ok
 
 
+@postgresql_only
+def test_the_trigger_lets_an_unsealed_row_be_sealed_once_and_nothing_else(flow):
+    unsealed = record("test.unsealed", data={"n": 1})
+    with pytest.raises(DatabaseError, match="append-only: UPDATE refused"), transaction.atomic():
+        AuditEvent.objects.filter(pk=unsealed.pk).update(data={"n": 2})  # unsealed, yet its content is fixed
+    with pytest.raises(DatabaseError, match="append-only: UPDATE refused"), transaction.atomic():
+        AuditEvent.objects.filter(pk=unsealed.pk).update(hash="e" * 64, data={"n": 2})  # sealing changes nothing else
+    assert seal() >= 1
+    unsealed.refresh_from_db()
+    assert unsealed.hash and unsealed.data == {"n": 1}
+    with pytest.raises(DatabaseError, match="append-only: UPDATE refused"), transaction.atomic():
+        AuditEvent.objects.filter(pk=unsealed.pk).update(hash="e" * 64, prev_hash="e" * 64)  # sealed once only
+    assert verify_chain().ok
+
+
 def test_refusals_are_in_the_trail(pending, requester, olga):
     from mobility.governance.approvals import ApprovalRefused
 
@@ -109,3 +126,56 @@ def test_refusals_are_in_the_trail(pending, requester, olga):
     assert [e.actor_name for e in refused] == ["rita", "olga"]
     assert all(e.object_id == str(pending.pk) for e in refused)
     assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_is_sealed_right_after_its_commit(requester):
+    with transaction.atomic():
+        event = record("test.committed", actor=requester)
+        assert AuditEvent.objects.get(pk=event.pk).hash is None  # not before the commit
+    event.refresh_from_db()
+    assert event.hash and event.position and verify_chain().ok
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_audited_transactions_do_not_wait_for_each_other(requester):
+    """A writer that audited and has not committed yet holds nothing the next writer needs (the chain used to be
+    extended under one lock held until commit, which serialised every audited transaction and deadlocked with
+    their row locks)."""
+    import threading
+
+    from django.db import connections
+
+    recorded, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_writer():
+        try:
+            with transaction.atomic():
+                record("test.slow")
+                recorded.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def quick_writer():
+        try:
+            record("test.quick", actor_name="quick")
+            done.set()
+        finally:
+            connections.close_all()
+
+    slow = threading.Thread(target=slow_writer)
+    slow.start()
+    assert recorded.wait(10)
+    quick = threading.Thread(target=quick_writer)
+    quick.start()
+    finished_first = done.wait(5)
+    release.set()
+    slow.join(10)
+    quick.join(10)
+    assert finished_first, "the second audited transaction waited for the first one's commit"
+    assert verify_chain().ok
+    assert set(AuditEvent.objects.filter(action__startswith="test.").values_list("action", flat=True)) == {
+        "test.slow", "test.quick"}
+    assert not AuditEvent.objects.filter(hash__isnull=True).exists()
