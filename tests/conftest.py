@@ -74,6 +74,24 @@ def admin_user(personas):
 
 # --- live ASGI server -----------------------------------------------------------------------------
 
+def _forget_the_parents_async_state():
+    """In the forked daphne child, before it serves: drop async machinery inherited from the pytest process.
+
+    Once an async test has run here, asgiref's ``SyncToAsync.single_thread_executor`` has a worker thread and
+    counts it idle; the fork copies that count but not the thread, so in the child every thread-sensitive
+    ``sync_to_async`` outside a request context (Channels' AuthMiddleware loading the user of a websocket)
+    queues forever and daphne resets the handshake after 5 s: no live socket at all (the live page hid it by
+    polling; the dashboard never updated). The channel layer likewise shares the parent's client prefix, receive
+    buffers and locks: the child builds its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.sync import SyncToAsync
+    from channels.layers import channel_layers
+
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(scope="module")
 def asgi_server(django_db_setup, django_db_blocker):
     """Daphne in a child process serving HTTP and websockets against the test database."""
@@ -84,7 +102,8 @@ def asgi_server(django_db_setup, django_db_blocker):
 
     # The child is forked: it inherits settings already pointing at the test database. Close our
     # connections first so that no socket is shared, and fork unblocked so the child may use the DB.
-    process = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler))
+    process = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler),
+                            setup=_forget_the_parents_async_state)
     with django_db_blocker.unblock():
         connections.close_all()
         process.start()
