@@ -124,6 +124,25 @@ if __name__ == "__main__" and sys.argv[1:2] == ["--client-process"]:
     _client_process()
     raise SystemExit(0)
 
+
+
+def _production_settings() -> None:
+    """Measure what production runs: DEBUG off (no query log, no debug cursor), unless the caller set DEBUG. The
+    workers and daphne inherit these; the throw-away keys are the bench's own."""
+    if "DEBUG" in os.environ:
+        return
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    os.environ.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="127.0.0.1,localhost",
+                      IVMWEB_ENCRYPTION_KEYS=Fernet.generate_key().decode(), SECURE_SSL_REDIRECT="0",
+                      EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+
+
+if __name__ == "__main__":
+    _production_settings()
+
 import django  # noqa: E402
 
 if __name__ != "__main__":  # imported by daphne (the floor); main() sets up Django once it knows the database

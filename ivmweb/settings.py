@@ -125,6 +125,14 @@ def _database() -> dict:
         config["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
     elif engine != "django.db.backends.postgresql":
         raise ImproperlyConfigured(f"DATABASE_URL must be postgres:// or sqlite://, not {url.split(':', 1)[0]}://.")
+    else:
+        # A pool per process (psycopg_pool): the engine's threads give their connection back while they wait on an
+        # IVM, and take one again without a new PostgreSQL backend each time; max_size bounds what one process
+        # holds (processes x max_size must stay under the server's max_connections). 0 turns it off.
+        size = env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=0)
+        if size:
+            config["OPTIONS"] = {**config.get("OPTIONS", {}), "pool": {"min_size": min(2, size), "max_size": size,
+                                                                       "timeout": 30}}
     return config
 
 

@@ -368,7 +368,7 @@ def revise_plan(migration: Migration, *, user, mappings: Sequence[planning.Adapt
     if (snapshot["mappings"], snapshot["options"]) == (current.snapshot["mappings"], current.snapshot["options"]):
         raise PlanRefused(f"Nothing changed: the plan is the same as version {current.version}.")
     with transaction.atomic():
-        locked = Migration.objects.select_for_update().get(pk=migration.pk)
+        locked = Migration.objects.select_for_update(no_key=True).get(pk=migration.pk)
         if locked.status not in REVISABLE:
             raise PlanRefused("The migration has started or ended; its plan can no longer change.")
         number = (locked.plans.aggregate(n=Max("version"))["n"] or 0) + 1

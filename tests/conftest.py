@@ -106,6 +106,9 @@ def asgi_server(django_db_setup, django_db_blocker):
                             setup=_forget_the_parents_async_state)
     with django_db_blocker.unblock():
         connections.close_all()
+        for conn in connections.all():  # a pool's threads do not survive a fork: each side opens its own
+            if getattr(conn, "pool", None) is not None:
+                conn.close_pool()
         process.start()
     if not process.ready.wait(timeout=30):
         process.terminate()

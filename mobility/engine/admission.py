@@ -44,7 +44,10 @@ def admit(m: Migration) -> bool:
     """Start ``m`` (status RUNNING) if both IVMs have a free slot and nothing queued is ahead; else queue it."""
     limits = _limits(m)  # SSH outside the transaction: never hold row locks across the network
     with transaction.atomic():
-        list(ManagedSystem.objects.select_for_update().filter(pk__in=[m.source_id, m.destination_id]).order_by("pk"))
+        # FOR NO KEY UPDATE (as every row lock here): it orders admissions, and does not block the foreign-key
+        # checks (KEY SHARE) of other transactions inserting rows that point at these systems (that deadlocked).
+        list(ManagedSystem.objects.select_for_update(no_key=True)
+             .filter(pk__in=[m.source_id, m.destination_id]).order_by("pk"))
         m.refresh_from_db()
         if m.status not in (MigrationStatus.APPROVED, MigrationStatus.QUEUED):
             return m.status in ADMITTED

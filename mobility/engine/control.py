@@ -37,7 +37,7 @@ def request_stop(m: Migration, user) -> None:
     if not may_control(user, m):
         raise ControlRefused("You may not stop this migration.")
     with transaction.atomic():
-        m = Migration.objects.select_for_update().get(pk=m.pk)
+        m = Migration.objects.select_for_update(no_key=True).get(pk=m.pk)
         if m.status in (MigrationStatus.APPROVED, MigrationStatus.QUEUED):
             emit(m.pk, "request", {"action": "stop", "by": user.get_username(), "at": timezone.now().isoformat()})
             status_change(m, MigrationStatus.STOPPED, actor=user,
@@ -56,7 +56,7 @@ def request_recover(m: Migration, user, force: bool = False) -> None:
     if force and not has_role(user, Role.ADMIN):
         raise ControlRefused("Only an administrator may force a recovery.")
     with transaction.atomic():
-        m = Migration.objects.select_for_update().get(pk=m.pk)
+        m = Migration.objects.select_for_update(no_key=True).get(pk=m.pk)
         if m.status not in (MigrationStatus.FAILED, MigrationStatus.RUNNING, MigrationStatus.STOPPED):
             raise ControlRefused(f"A {m.get_status_display().lower()} migration cannot be recovered.")
         if m.start_intent_at is None:
@@ -77,7 +77,7 @@ def tick_task(m: Migration, user, index: int, done: bool) -> None:
     if not may_control(user, m):
         raise ControlRefused("You may not tick this migration's follow-up tasks.")
     with transaction.atomic():
-        step = m.steps.select_for_update().get(key="postrequisites")
+        step = m.steps.select_for_update(no_key=True).get(key="postrequisites")
         tasks = list(step.data.get("tasks", []))
         if m.status != MigrationStatus.COMPLETED or not 0 <= index < len(tasks):
             raise ControlRefused("There is no such follow-up task to tick.")

@@ -55,7 +55,7 @@ def step_change(migration: Migration, number: int, status: str, detail: str | No
     """Move one step to ``status`` (stamping its times), emit a ``step`` event and audit it, in one transaction."""
     now = timezone.now()
     with transaction.atomic():
-        step = MigrationStep.objects.select_for_update().get(migration=migration, number=number)
+        step = MigrationStep.objects.select_for_update(no_key=True).get(migration=migration, number=number)
         if status == StepStatus.RUNNING and step.started_at is None:
             step.started_at = now
         if status in StepStatus.terminal():
@@ -77,7 +77,7 @@ def step_change(migration: Migration, number: int, status: str, detail: str | No
 def step_data(migration: Migration, number: int, **data) -> None:
     """Merge facts into a step's ``data`` without changing its status (no event: it is bookkeeping)."""
     with transaction.atomic():
-        step = MigrationStep.objects.select_for_update().get(migration=migration, number=number)
+        step = MigrationStep.objects.select_for_update(no_key=True).get(migration=migration, number=number)
         step.data = {**step.data, **data}
         step.save(update_fields=["data"])
 

@@ -18,7 +18,7 @@ from mobility.engine.events import emit, status_change, step_change, step_data
 from mobility.governance.audit import record
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandFailed
-from mobility.models import Migration, MigrationStep, Partition, StorageDevice, VirtualAdapter
+from mobility.models import IVMConsole, Migration, MigrationStep, Partition, StorageDevice, VirtualAdapter
 
 DEFAULT_FOLLOW_UPS = (
     "Check that the application answers on the destination server",
@@ -312,9 +312,13 @@ def rehome(m: Migration, dest_lpar_id: int) -> None:
     from mobility.inventory import forget_digests
 
     now = timezone.now()
+    consoles = sorted({m.source.console_id, m.destination.console_id})
     with transaction.atomic():
-        part = Partition.objects.select_for_update().get(pk=m.partition_id)
-        dup = (Partition.objects.select_for_update().filter(system=m.destination, vanished_at__isnull=True)
+        # The consoles first, in id order, as an inventory sync does: a sync of either IVM holds its console row
+        # while it writes partitions, so taking partitions first and the consoles last (forget_digests) deadlocked.
+        list(IVMConsole.objects.select_for_update(no_key=True).filter(pk__in=consoles).order_by("pk").values_list("pk"))
+        part = Partition.objects.select_for_update(no_key=True).get(pk=m.partition_id)
+        dup = (Partition.objects.select_for_update(no_key=True).filter(system=m.destination, vanished_at__isnull=True)
                .filter(name=part.name).exclude(pk=part.pk).first())
         copied = {}
         if dup is not None:
@@ -329,7 +333,7 @@ def rehome(m: Migration, dest_lpar_id: int) -> None:
         for key, value in copied.items():
             setattr(part, key, value)
         part.save()
-        forget_digests([m.source.console_id, m.destination.console_id])  # rows written outside a sync
+        forget_digests(consoles)  # rows written outside a sync
         record("engine.rehomed", obj=part, data={"migration": m.pk, "system": m.destination.name,
                                                  "lpar_id": dest_lpar_id, "duplicate": dup.pk if dup else None})
 

@@ -19,9 +19,9 @@ from channels.consumer import SyncConsumer
 from django.db import close_old_connections
 
 from mobility.engine import claim
-from mobility.governance import audit
 from mobility.engine.config import CONFIG
 from mobility.engine.driver import Driver
+from mobility.governance import audit
 
 logger = logging.getLogger("mobility.engine")
 HOUSEKEEPING_S = 30.0  # how often a worker expires stale requests and looks for IVMs due a sync

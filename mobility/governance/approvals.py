@@ -107,7 +107,7 @@ def _vote(migration: Migration, user, comment: str, decision: str, not_before=No
     refusal = None
     with transaction.atomic():
         # Lock the request: two approvers voting at once must not both move its status.
-        migration = (Migration.objects.select_for_update(of=("self",))
+        migration = (Migration.objects.select_for_update(of=("self",), no_key=True)
                      .select_related("partition__team", "requester").get(pk=migration.pk))
         plan = current_plan(migration)
         now = timezone.now()

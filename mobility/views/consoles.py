@@ -118,7 +118,7 @@ def console_host_key(request, pk: int):
             return redirect("mobility:console_detail", pk=console.pk)
         else:
             with transaction.atomic():
-                locked = IVMConsole.objects.select_for_update().get(pk=console.pk)
+                locked = IVMConsole.objects.select_for_update(no_key=True).get(pk=console.pk)
                 previous = locked.host_key_fingerprint
                 locked.host_key, locked.host_key_fingerprint = confirmed.openssh, confirmed.fingerprint
                 locked.save(update_fields=["host_key", "host_key_fingerprint"])

@@ -35,7 +35,7 @@ def register_entry(entry: dict) -> tuple[IVMConsole, list[str]]:
     except (KeyError, TypeError, ValueError, IVMError) as exc:
         raise CommandError(f"ready-file entry {entry.get('name', '?')!r} is not usable: {exc}") from exc
     with transaction.atomic():
-        console = IVMConsole.objects.select_for_update().filter(name=name).first()
+        console = IVMConsole.objects.select_for_update(no_key=True).filter(name=name).first()
         created = console is None
         console = console or IVMConsole(name=name)
         wanted = {"host": host, "port": port, "username": user, "host_key": f"{key.type} {key.base64}",

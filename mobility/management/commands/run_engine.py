@@ -29,6 +29,9 @@ class Command(RunWorker):
         parser.add_argument("--worker-id", help="Name this worker writes into Migration.claimed_by.")
 
     def handle(self, *args, **options):
+        # Dozens of driver threads share one GIL; a thread back from PostgreSQL or the IVM waits for it up to the
+        # switch interval per hand-over. 1 ms instead of 5 ms lets a committed change reach its push sooner.
+        sys.setswitchinterval(0.001)
         if options.get("lease"):
             CONFIG.lease_s = options["lease"]
         if options.get("poll"):
