@@ -9,7 +9,8 @@ most one message per ``DASHBOARD_INTERVAL_S`` per process, with the progress cel
 (rendered here once) and the ids whose status changed; a socket forwards only the cells of rows it already shows
 (rows of its own user's render: nothing leaks) and re-renders its user's rows for a status change it may see.
 
-Sending: one publisher thread per process with its own event loop sends every group message in order. The
+Sending: one publisher thread per process with its own event loop sends the group messages, each group's in order
+and different groups concurrently. The
 caller (the engine's thread, right after its commit) only queues it: the engine never waits on Redis, and the
 Redis connections live as long as the process (``async_to_sync`` would start a new event loop, hence new
 connections, for every push).
@@ -30,6 +31,7 @@ logger = logging.getLogger("mobility.live")
 
 DASHBOARD_GROUP = "dashboard"
 DASHBOARD_INTERVAL_S = 0.5
+PUBLISH_CONCURRENCY = 32  # group_sends in flight per process (Redis connections of the publisher)
 
 
 def group_name(migration_id: int) -> str:
@@ -59,9 +61,22 @@ class _Publisher:
         self._loop, self._pid = loop, os.getpid()
 
     async def _drain(self) -> None:
+        """Each group's messages in order, different groups at once: awaiting every group_send in turn made the
+        queue the bottleneck (with 50 migrations, pushes waited seconds behind each other's Redis round trips)."""
         layer = get_channel_layer()
+        last: dict[str, asyncio.Task] = {}  # the latest send of each group: the next one waits for it
+        room = asyncio.Semaphore(PUBLISH_CONCURRENCY)
         while True:
             group, message = await self._queue.get()
+            task = asyncio.ensure_future(self._send_after(layer, room, last.get(group), group, message))
+            last[group] = task
+            task.add_done_callback(lambda done, g=group: last.pop(g) if last.get(g) is done else None)
+
+    @staticmethod
+    async def _send_after(layer, room, previous, group: str, message: dict) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # in order within the group, whatever became of the one before
+        async with room:
             try:
                 await layer.group_send(group, message)
             except Exception:  # noqa: BLE001 — a lost push is repaired from the database by the sockets' watch

@@ -80,3 +80,22 @@ async def test_a_process_joins_the_dashboard_group_once_however_many_dashboards_
     for socket in sockets:
         assert await socket.receive_from(timeout=5) == "<div id=x>all</div>"
         await socket.disconnect()
+
+
+async def test_the_publisher_keeps_each_groups_messages_in_order_while_sending_groups_at_once():
+    """Groups are sent concurrently (one slow group must not hold the others back), but the messages of one group
+    leave in the order they were queued: big and small ones alternate, so a small one would overtake a big one."""
+    from mobility import live
+
+    layer = get_channel_layer()
+    channels = {}
+    for group in ("order-a", "order-b"):
+        channels[group] = await layer.new_channel()
+        await layer.group_add(group, channels[group])
+    for i in range(60):
+        for group in channels:
+            live._publisher.send(group, {"type": "t", "i": i, "pad": "x" * (200_000 if i % 2 == 0 else 10)})
+    for group, channel in channels.items():
+        got = [(await asyncio.wait_for(layer.receive(channel), timeout=10))["i"] for _ in range(60)]
+        assert got == list(range(60)), (group, got)
+        await layer.group_discard(group, channel)

@@ -5,8 +5,9 @@ so rewriting any row breaks every hash after it.
 
 Two phases, so that no business transaction waits on the chain: ``record`` inserts the event as part of the
 transaction that made the change (atomic with it, no lock); ``seal`` then chains what is committed, in its own
-short transaction, right after that commit (``on_commit``), and again from every engine worker's poll loop and
-before every verification, so an event whose writer died after its commit is sealed too. Chaining inside the
+short transaction, in the process's sealer thread woken by that commit (``on_commit``), and again from every
+engine worker's poll loop and before every verification, so an event whose writer died after its commit is sealed
+too. Chaining inside the
 business transactions serialised all of them on one lock held until their commit, and deadlocked with their
 row locks (50 migrations at once). Only sealers take the append lock (an advisory lock on PostgreSQL; SQLite's
 IMMEDIATE transactions serialise writers already), and a sealer touches audit rows only.
@@ -17,6 +18,8 @@ trigger lets an unsealed row be sealed once (its chain columns only), never chan
 
 import hashlib
 import json
+import logging
+import os
 import threading
 from dataclasses import dataclass
 
@@ -28,7 +31,6 @@ from mobility.models import AuditEvent
 GENESIS = "0" * 64
 _LOCK_KEY = 0x1F_A0D1  # arbitrary, constant: the advisory lock that orders sealing
 SEAL_BATCH = 1000
-_unsealed = threading.local()  # this thread committed events that no seal has run for yet
 
 
 def _canonical(event: AuditEvent) -> bytes:
@@ -71,34 +73,50 @@ def record(action: str, *, actor=None, obj=None, data: dict | None = None, actor
 
 def record_many(events: list[AuditEvent]) -> list[AuditEvent]:
     """Store events built with ``new_event``, in order, with one insert; they are sealed after the commit."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # no savepoint: the caller's change and its record fail together
         if len(events) == 1:
             events[0].save()
         else:
             AuditEvent.objects.bulk_create(events, batch_size=500)
-        _unsealed.flag = True
-        transaction.on_commit(_seal_after_commit)  # once per call; the first one to run does the work
+        transaction.on_commit(_sealer.poke)
     return events
 
 
-def _seal_after_commit() -> None:
-    if not getattr(_unsealed, "flag", False):
-        return
-    _unsealed.flag = False
-    try:
-        seal(wait=False)
-    except Exception:  # noqa: BLE001 — the events are committed; the next seal (any writer, worker, verify) chains them
-        import logging
+class _Sealer:
+    """One thread per process seals what its writers committed: a writer only wakes it (no round trip, no lock
+    in the writer's thread), and the events committed while it seals are sealed together on its next turn."""
 
-        logging.getLogger("mobility.audit").warning("sealing the audit trail failed; retried later", exc_info=True)
+    def __init__(self):
+        self._lock, self._wake, self._thread = threading.Lock(), threading.Event(), None
+
+    def poke(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                seal()
+            except Exception:  # noqa: BLE001 — committed events stay unsealed until the next turn (or a worker's poll)
+                logging.getLogger("mobility.audit").warning("sealing the audit trail failed", exc_info=True)
+            finally:
+                connection.close()  # this thread's connection, back to the pool between turns
+
+
+_sealer = _Sealer()
+os.register_at_fork(after_in_child=_sealer.__init__)  # the thread does not survive a fork; the child starts its own
 
 
 def seal(wait: bool = True) -> int:
     """Chain every committed, unsealed event (in id order) after the chain's head; returns how many.
 
-    ``wait=False`` (after a writer's commit) gives up at once when another sealer holds the lock: a writer never
-    queues behind the chain, and what that sealer did not see is sealed by the next one (the next writer, or a
-    worker's poll within a second)."""
+    ``wait=False`` (a worker's poll loop) gives up at once when another sealer holds the lock: what that one did
+    not see is sealed by the next turn of some sealer."""
     sealed = 0
     while True:
         with transaction.atomic():
