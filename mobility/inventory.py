@@ -23,6 +23,7 @@ import contextvars
 import hashlib
 import logging
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -139,6 +140,7 @@ class SyncResult:
     duration_s: float = 0.0
     commands: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    shared: bool = False  # sync_since found a sync that began late enough and ran none of its own
 
     def summary(self) -> str:
         if not self.ok:
@@ -683,6 +685,27 @@ def sync_console(console: IVMConsole) -> SyncResult:
     write_command_events(gathered)
     (logger.info if result.ok else logger.warning)("inventory sync %s", result.summary())
     return result
+
+
+_flights: dict[int, threading.Lock] = {}
+_flights_lock = threading.Lock()
+
+
+def sync_since(console: IVMConsole, since: datetime) -> SyncResult:
+    """An inventory of ``console`` read at ``since`` or later: a successful sync that began then (another thread's or
+    process's), or a new one. When many migrations start or finish on the same IVMs at once, each needs the IVM read
+    after it asked, not a sync of its own: they share one instead of ten. The threads of this process asking for the
+    same IVM go one at a time, so the later ones find the sync the first one ran."""
+    with _flights_lock:
+        flight = _flights.setdefault(console.pk, threading.Lock())
+    with flight:
+        last = IVMConsole.objects.filter(pk=console.pk).values_list(
+            "last_sync_at", "last_sync_ok_at", "last_sync_duration_s").first()
+        if last and last[1] is not None and last[0] == last[1] and last[2] is not None:
+            began = last[1] - timedelta(seconds=last[2])  # the duration is counted from before the first command
+            if began >= since:
+                return SyncResult(console=console, ok=True, shared=True)
+        return sync_console(console)
 
 
 def _sync_in_thread(console: IVMConsole) -> SyncResult:

@@ -89,9 +89,10 @@ def fail(m: Migration, reason: str, *, recover_needed: bool = False) -> None:
 def requirements(m: Migration, run: RunState, cfg) -> float | None:
     """Re-check at start: approval in force, fresh inventory of both servers, no drift that matters."""
     from mobility.governance.approvals import check_runnable, void_approvals
-    from mobility.inventory import sync_console
+    from mobility.inventory import sync_since
     from mobility.plans import latest_plan, plan_drift
 
+    asked = timezone.now()
     _running(m, 1, "Re-checking the approval and refreshing both servers' inventory")
     ok, why = check_runnable(m)
     if not ok:
@@ -99,7 +100,7 @@ def requirements(m: Migration, run: RunState, cfg) -> float | None:
         status_change(m, MigrationStatus.APPROVED, outcome=f"Not started: {why}")
         return None
     for system in (m.source, m.destination):
-        result = sync_console(system.console)
+        result = sync_since(system.console, asked)
         if not result.ok:
             _running(m, 1, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
             return cfg.poll_s * 5
@@ -339,7 +340,7 @@ def rehome(m: Migration, dest_lpar_id: int) -> None:
 
 
 def complete(m: Migration, run: RunState, cfg) -> float | None:
-    from mobility.inventory import sync_console
+    from mobility.inventory import sync_since
 
     name = m.partition.name
     _running(m, 9, "Waiting for the partition to leave the source")
@@ -359,8 +360,9 @@ def complete(m: Migration, run: RunState, cfg) -> float | None:
         sorted({int(x.split("/")[0]) for x in fc} - slots["fc"])
     if missing:
         raise EngineFailure(f"{name} arrived without its client adapters in slots {missing}.")
+    moved = timezone.now()  # gone from the source, on the destination with its adapters: a sync from now shows it
     for system in (m.source, m.destination):
-        result = sync_console(system.console)
+        result = sync_since(system.console, moved)
         if not result.ok:
             _running(m, 9, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
             return cfg.poll_s * 5

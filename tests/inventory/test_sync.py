@@ -249,3 +249,20 @@ def test_the_management_partitions_used_slots_are_what_the_ivm_lists(consoles, f
     system = ManagedSystem.objects.get(console=console)
     assert system.vios_used_slots == listed and {0, 1} <= set(listed)  # the serial adapters are among them
     assert set(listed) <= set(system_snapshot(system).management_partition.used_slots)
+
+
+def test_sync_since_shares_a_sync_that_began_late_enough_and_runs_one_otherwise(consoles):
+    from django.utils import timezone
+
+    from mobility.inventory import sync_since
+    from mobility.models import IVMConsole
+
+    console = consoles["ivm1"]
+    asked = timezone.now()
+    first = sync_since(console, asked)  # nothing read since: a sync of its own
+    assert first.ok and not first.shared and first.commands > 0
+    again = sync_since(console, asked)  # that sync began after `asked`: shared, nothing run
+    assert again.ok and again.shared and again.commands == 0
+    assert IVMConsole.objects.get(pk=console.pk).last_sync_at == IVMConsole.objects.get(pk=console.pk).last_sync_ok_at
+    later = sync_since(console, timezone.now())  # asked after that sync began: read the IVM again
+    assert later.ok and not later.shared and later.commands > 0
