@@ -1,6 +1,7 @@
 """Audit events are sealed into the hash chain after their commit (governance.audit.seal), not inside the writer's
 transaction: chain columns become empty until sealing, ``position`` orders the chain, and the append-only trigger
-lets an unsealed row be sealed once (its chain columns only). Existing rows keep their chain, in id order."""
+lets an unsealed row be sealed once (its chain columns only), and a deleted user's rows lose their link to the user
+(not the name, which the hash covers). Existing rows keep their chain, in id order."""
 
 from django.db import migrations, models
 
@@ -12,6 +13,15 @@ BEGIN
        AND (NEW.id, NEW.at, NEW.actor_id, NEW.actor_name, NEW.action, NEW.object_type, NEW.object_id, NEW.data)
            IS NOT DISTINCT FROM
            (OLD.id, OLD.at, OLD.actor_id, OLD.actor_name, OLD.action, OLD.object_type, OLD.object_id, OLD.data) THEN
+        RETURN NEW;
+    END IF;
+    -- A deleted user (ON DELETE SET NULL): the row keeps the name it was written with, which the hash covers.
+    IF TG_OP = 'UPDATE' AND OLD.actor_id IS NOT NULL AND NEW.actor_id IS NULL
+       AND (NEW.id, NEW.at, NEW.actor_name, NEW.action, NEW.object_type, NEW.object_id, NEW.data, NEW.position,
+            NEW.prev_hash, NEW.hash)
+           IS NOT DISTINCT FROM
+           (OLD.id, OLD.at, OLD.actor_name, OLD.action, OLD.object_type, OLD.object_id, OLD.data, OLD.position,
+            OLD.prev_hash, OLD.hash) THEN
         RETURN NEW;
     END IF;
     RAISE EXCEPTION 'the audit trail is append-only: % refused on mobility_auditevent', TG_OP

@@ -185,3 +185,18 @@ def test_audited_transactions_do_not_wait_for_each_other(requester):
     assert set(AuditEvent.objects.filter(action__startswith="test.").values_list("action", flat=True)) == {
         "test.slow", "test.quick"}
     assert not AuditEvent.objects.filter(hash__isnull=True).exists()
+
+
+@postgresql_only
+def test_deleting_a_user_keeps_their_events_and_the_chain(requester):
+    from django.contrib.auth.models import User
+
+    gone = User.objects.create(username="leaver")
+    event = record("test.by_leaver", actor=gone)
+    seal()
+    gone.delete()  # ON DELETE SET NULL: the one change the trigger allows on a sealed row
+    event.refresh_from_db()
+    assert event.actor_id is None and event.actor_name == "leaver"
+    assert verify_chain().ok
+    with pytest.raises(DatabaseError, match="append-only: UPDATE refused"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(actor=None, actor_name="someone else")
