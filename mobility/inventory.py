@@ -563,7 +563,8 @@ def _apply(console: IVMConsole, inv: dict, now: datetime) -> _Tally:
     sysvals = inv["system"]
     digest = inventory_digest(inv)
     # Lock the console row: two syncs of one IVM (a scheduled one and a manual one) apply one after the other.
-    stored = IVMConsole.objects.select_for_update(no_key=True).filter(pk=console.pk).values_list("inventory_digest", flat=True)
+    stored = (IVMConsole.objects.select_for_update(no_key=True).filter(pk=console.pk)
+              .values_list("inventory_digest", flat=True))
     system = ManagedSystem.objects.filter(console=console).first()
     if system is not None and stored and stored[0] == digest:
         # The IVM printed what the stored rows were made from, and nothing else wrote them since (the digest

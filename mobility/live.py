@@ -10,10 +10,9 @@ most one message per ``DASHBOARD_INTERVAL_S`` per process, with the progress cel
 (rows of its own user's render: nothing leaks) and re-renders its user's rows for a status change it may see.
 
 Sending: one publisher thread per process with its own event loop sends the group messages, each group's in order
-and different groups concurrently. The
-caller (the engine's thread, right after its commit) only queues it: the engine never waits on Redis, and the
-Redis connections live as long as the process (``async_to_sync`` would start a new event loop, hence new
-connections, for every push).
+and different groups concurrently. The caller (the engine's thread, right after its commit) only queues them: the
+engine never waits on Redis, and the Redis connections live as long as the process (``async_to_sync`` would start
+a new event loop, hence new connections, for every push).
 """
 
 import asyncio

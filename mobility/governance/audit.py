@@ -7,10 +7,9 @@ Two phases, so that no business transaction waits on the chain: ``record`` inser
 transaction that made the change (atomic with it, no lock); ``seal`` then chains what is committed, in its own
 short transaction, in the process's sealer thread woken by that commit (``on_commit``), and again from every
 engine worker's poll loop and before every verification, so an event whose writer died after its commit is sealed
-too. Chaining inside the
-business transactions serialised all of them on one lock held until their commit, and deadlocked with their
-row locks (50 migrations at once). Only sealers take the append lock (an advisory lock on PostgreSQL; SQLite's
-IMMEDIATE transactions serialise writers already), and a sealer touches audit rows only.
+too. Chaining inside the business transactions serialised all of them on one lock held until their commit, and
+deadlocked with their row locks (50 migrations at once). Only sealers take the append lock (an advisory lock on
+PostgreSQL; SQLite's IMMEDIATE transactions serialise writers already), and a sealer touches audit rows only.
 
 A row is tamper-evident from its sealing on, normally a few milliseconds after its commit; the database
 trigger lets an unsealed row be sealed once (its chain columns only), never changed otherwise or deleted.
@@ -28,6 +27,7 @@ from django.utils import timezone
 
 from mobility.models import AuditEvent
 
+logger = logging.getLogger("mobility.audit")
 GENESIS = "0" * 64
 _LOCK_KEY = 0x1F_A0D1  # arbitrary, constant: the advisory lock that orders sealing
 SEAL_BATCH = 1000
@@ -103,7 +103,7 @@ class _Sealer:
             try:
                 seal()
             except Exception:  # noqa: BLE001 — committed events stay unsealed until the next turn (or a worker's poll)
-                logging.getLogger("mobility.audit").warning("sealing the audit trail failed", exc_info=True)
+                logger.warning("sealing the audit trail failed", exc_info=True)
             finally:
                 connection.close()  # this thread's connection, back to the pool between turns
 
