@@ -85,9 +85,12 @@ async def test_a_process_joins_the_dashboard_group_once_however_many_dashboards_
 async def test_the_publisher_keeps_each_groups_messages_in_order_while_sending_groups_at_once():
     """Groups are sent concurrently (one slow group must not hold the others back), but the messages of one group
     leave in the order they were queued: big and small ones alternate, so a small one would overtake a big one."""
+    from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+
     from mobility import live
 
-    layer = get_channel_layer()
+    # A layer of its own for receiving: the process-wide one keeps asyncio locks bound to earlier tests' loops.
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     channels = {}
     for group in ("order-a", "order-b"):
         channels[group] = await layer.new_channel()
@@ -99,3 +102,4 @@ async def test_the_publisher_keeps_each_groups_messages_in_order_while_sending_g
         got = [(await asyncio.wait_for(layer.receive(channel), timeout=10))["i"] for _ in range(60)]
         assert got == list(range(60)), (group, got)
         await layer.group_discard(group, channel)
+    await layer.close_pools()
