@@ -77,7 +77,8 @@ class Engine:
         return started
 
     def housekeeping(self) -> None:
-        """Expire stale requests and re-sync IVMs whose inventory is due; every worker may do it (idempotent)."""
+        """Expire stale requests, re-sync IVMs whose inventory is due, and seal audit events whose writer died between
+        its commit and sealing them; every worker may do it (idempotent)."""
         from mobility.governance.approvals import expire_stale
         from mobility.inventory import sync_due
 
@@ -87,6 +88,7 @@ class Engine:
                 logger.info("expired %d migration request(s)", expired)
             for result in sync_due():
                 logger.info("periodic sync: %s", result.summary())
+            audit.seal(wait=False)
         except Exception:
             logger.exception("housekeeping failed; trying again later")
         finally:
@@ -107,7 +109,6 @@ class Engine:
             try:
                 self.poll_once()
                 self._maybe_housekeep()
-                audit.seal(wait=False)  # events whose writer died between its commit and sealing them
             except Exception:
                 logger.exception("engine poll failed; trying again")
             finally:

@@ -6,7 +6,7 @@ so rewriting any row breaks every hash after it.
 Two phases, so that no business transaction waits on the chain: ``record`` inserts the event as part of the
 transaction that made the change (atomic with it, no lock); ``seal`` then chains what is committed, in its own
 short transaction, in the process's sealer thread woken by that commit (``on_commit``), and again from every
-engine worker's poll loop and before every verification, so an event whose writer died after its commit is sealed
+engine worker's housekeeping and before every verification, so an event whose writer died after its commit is sealed
 too. Chaining inside the business transactions serialised all of them on one lock held until their commit, and
 deadlocked with their row locks (50 migrations at once). Only sealers take the append lock (an advisory lock on
 PostgreSQL; SQLite's IMMEDIATE transactions serialise writers already), and a sealer touches audit rows only.
@@ -102,7 +102,7 @@ class _Sealer:
             self._wake.clear()
             try:
                 seal()
-            except Exception:  # noqa: BLE001 — committed events stay unsealed until the next turn (or a worker's poll)
+            except Exception:  # noqa: BLE001 — committed events stay unsealed until the next turn (or housekeeping)
                 logger.warning("sealing the audit trail failed", exc_info=True)
             finally:
                 connection.close()  # this thread's connection, back to the pool between turns
@@ -115,7 +115,7 @@ os.register_at_fork(after_in_child=_sealer.__init__)  # the thread does not surv
 def seal(wait: bool = True) -> int:
     """Chain every committed, unsealed event (in id order) after the chain's head; returns how many.
 
-    ``wait=False`` (a worker's poll loop) gives up at once when another sealer holds the lock: what that one did
+    ``wait=False`` (a worker's housekeeping) gives up at once when another sealer holds the lock: what that one did
     not see is sealed by the next turn of some sealer."""
     sealed = 0
     while True:
