@@ -407,6 +407,9 @@ def main() -> int:
     parser.add_argument("--touched-mb", type=int, default=2560, help="ivmsim: memory the workload touches "
                         "(round 0 of the pre-copy sends it: sets how long the transfers run)")
     parser.add_argument("--pairs", type=int, default=5, help="ivmsim: source/destination server pairs")
+    parser.add_argument("--floor", choices=("loaded", "idle", "both"), default="both", help="ivmsim: the floor "
+                        "replays the timeline while a bare driver moves the partitions back on ivmsim (loaded), with "
+                        "nothing else running (idle), or both, one after the other (default)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="ivmsim: where the throw-away "
                         "database is created")
     parser.add_argument("--json", action="store_true")

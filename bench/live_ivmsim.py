@@ -59,6 +59,81 @@ def fleet_toml(pairs: int, per_pair: int, memory_mb: int, touched_mb: int) -> st
     return "\n".join(out)
 
 
+def _bare_driver_main() -> None:
+    """``live_ivmsim.py --bare-driver SPEC``: the IVM-side load of the floor phase without ivmweb. SPEC (JSON) lists
+    {name, offset, from: ivm entry, to: ivm entry}; each partition is moved back at its offset with
+    ``migrlpar -o m --async`` and polled with ``lslparmigr -r lpar`` every second until it is off the IVM it left,
+    one thread and one SSH connection per migration, as bare as driving IVM gets. Prints one JSON line at the end:
+    {"moved": n, "failed": [names], "seconds": s}."""
+    import threading
+
+    sys.path.insert(0, str(REPO))
+    from mobility.ivm import IVMClient, commands
+
+    spec = json.loads(Path(sys.argv[2]).read_text())
+    failed, start = [], time.monotonic()
+
+    def drive(job):
+        src, dst, name = job["from"], job["to"], job["name"]
+        time.sleep(max(0.0, start + job["offset"] - time.monotonic()))
+        try:
+            with IVMClient(src["host"], src["port"], src["user"], password=src["password"],
+                           host_key=src["host_key"]) as client:
+                client.connect()
+                client.run(commands.migrlpar("m", target_system=dst["system"], target_ip=dst["host"],
+                                             target_user="padmin", lpar_name=name, async_=True))
+                poll = commands.lslparmigr("lpar", lpar_names=name, fields=("name", "migration_state",
+                                                                             "bytes_transmitted", "bytes_remaining"))
+                deadline = time.monotonic() + 900
+                while time.monotonic() < deadline:
+                    time.sleep(1.0)
+                    if not client.run(poll, retry_safe=True).parsed():
+                        return
+                failed.append(name)
+        except Exception as exc:  # noqa: BLE001 - reported, and the bench fails on it
+            failed.append(f"{name}: {exc}")
+
+    threads = [threading.Thread(target=drive, args=(job,)) for job in spec]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps({"moved": len(spec) - len(failed), "failed": failed,
+                      "seconds": round(time.monotonic() - start, 1)}), flush=True)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--bare-driver"]:
+    _bare_driver_main()
+    raise SystemExit(0)
+
+
+def _bare_load(fleet, ids, t0: float, tmp: Path):
+    """The floor phase's IVM load: the bench's partitions moved back to their source servers by the bare driver (a
+    process of its own), each at the offset from the first approval at which ivmweb started it. Returns a function
+    that starts it and a function that waits for its result."""
+    from mobility.models import Migration
+
+    jobs = []
+    for m in Migration.objects.filter(pk__in=ids).select_related("partition", "source__console",
+                                                                   "destination__console"):
+        jobs.append({"name": m.partition.name, "offset": max(0.0, (m.started_at.timestamp() - t0) if m.started_at
+                                                               else 0.0),
+                     "from": fleet.ivm(m.destination.console.name), "to": fleet.ivm(m.source.console.name)})
+    spec = tmp / "bare-driver.json"
+    spec.write_text(json.dumps(jobs))
+    state = {}
+
+    def start():
+        state["proc"] = subprocess.Popen([sys.executable, __file__, "--bare-driver", str(spec)], cwd=REPO,
+                                         stdout=subprocess.PIPE, text=True)
+
+    def result() -> dict:
+        out, _ = state["proc"].communicate(timeout=900)
+        return json.loads(out.strip().splitlines()[-1])
+
+    return start, result
+
+
 def _plans(n: int, pairs: int, requester):
     """One submitted plan per partition (``lbNNN`` on the pair's source to the pair's destination)."""
     from engine_bench import submit_recommended
@@ -206,8 +281,9 @@ def _ivmweb_dashboard(lb, received, events, dashboards, t0) -> dict:
     return lb._figures(delays, lost, disorder)
 
 
-def _floor_replay(lb, ids, timeline, page_bytes: int):
-    """The floor: the same events at the same offsets, one coalesced dashboard per producing process."""
+def _floor_replay(lb, ids, timeline, page_bytes: int, begin=None):
+    """The floor: the same events at the same offsets, one coalesced dashboard per producing process; ``begin``
+    (the bare driver's start) is called at offset 0."""
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
@@ -217,6 +293,8 @@ def _floor_replay(lb, ids, timeline, page_bytes: int):
     pad = "x" * max(0, page_bytes - len(base.format(m=ids[0], s=100, pad="")))
 
     def drive():
+        if begin is not None:
+            begin()
         sent, start = {}, time.monotonic()
         for offset, mid, worker in timeline:
             time.sleep(max(0.0, start + offset - time.monotonic()))
@@ -257,7 +335,7 @@ def run(args, lb) -> int:
     fleet_path = tmp / "fleet.toml"
     fleet_path.write_text(fleet_toml(args.pairs, PER_PAIR, args.memory_mb, args.touched_mb))
     admin_sql(args.pg, f'CREATE DATABASE "{db_name}"')
-    began = time.time()
+    began, sim = time.time(), None
     try:
         setup_django(db_name, args.pg)
         from django.conf import settings
@@ -273,26 +351,27 @@ def run(args, lb) -> int:
             raise SystemExit("set REDIS_URL: the pushes cross processes")
         call_command("migrate", verbosity=0)
         requester, approver, team = bench_team()
-        with SimFleet(fleet_path, time_scale=1.0, seed=1, start_timeout=60) as fleet:
-            consoles = [register_entry(e)[0] for e in fleet.ivms]
-            results = sync_all(consoles)
-            if not all(r.ok for r in results):
-                raise SystemExit(f"sync failed: {[r.summary() for r in results if not r.ok]}")
-            Partition.objects.filter(name__startswith="lb").update(team=team)
-            migrations = _plans(args.migrations, args.pairs, requester)
-            ids = [m.pk for m in migrations]
-            cookie = _session_cookie(requester)
-            prepared = time.time()
-            workers = _workers(args.workers, tmp)
-            load_before = os.getloadavg()
-            try:
-                times, received, closes, sizes = lb.session(
-                    "ivmweb.asgi:application", ids, cookie, args.clients, args.dashboard,
-                    lambda: _run_migrations(migrations, approver, 600, lambda: _LockWaits(db_name, args.pg)))
-            finally:
-                _stop(workers)
-                close_all_clients()
-            load_ivmweb = os.getloadavg()
+        sim = SimFleet(fleet_path, time_scale=1.0, seed=1, start_timeout=60)
+        fleet = sim.__enter__()  # stopped in the finally below: the loaded floor needs it after the ivmweb phase
+        consoles = [register_entry(e)[0] for e in fleet.ivms]
+        results = sync_all(consoles)
+        if not all(r.ok for r in results):
+            raise SystemExit(f"sync failed: {[r.summary() for r in results if not r.ok]}")
+        Partition.objects.filter(name__startswith="lb").update(team=team)
+        migrations = _plans(args.migrations, args.pairs, requester)
+        ids = [m.pk for m in migrations]
+        cookie = _session_cookie(requester)
+        prepared = time.time()
+        workers = _workers(args.workers, tmp)
+        load_before = os.getloadavg()
+        try:
+            times, received, closes, sizes = lb.session(
+                "ivmweb.asgi:application", ids, cookie, args.clients, args.dashboard,
+                lambda: _run_migrations(migrations, approver, 600, lambda: _LockWaits(db_name, args.pg)))
+        finally:
+            _stop(workers)
+            close_all_clients()
+        load_ivmweb = os.getloadavg()
         # The committed events: {mid: {seq: (at, "terminal" | kind)}}, and the producing process of each.
         events: dict[int, dict] = {mid: {} for mid in ids}
         timeline = []
@@ -316,20 +395,32 @@ def run(args, lb) -> int:
                 **_rates(sizes, args.dashboard, window),
                 "pages": _ivmweb_pages(lb, received, events, ids, args.dashboard, t0),
                 "dashboard": _ivmweb_dashboard(lb, received, events, args.dashboard, t0)}
-        # The floor: the same clients, the same timeline, through a bare consumer.
-        (floor_sent, floor_s), f_received, f_closes, f_sizes = lb.session(
-            "live_bench:floor_application", ids, cookie, args.clients, args.dashboard,
-            _floor_replay(lb, ids, timeline, live["page_message_bytes"]))
-        load_floor = os.getloadavg()
-        floor = {"socket_closes": f_closes, "events": len(floor_sent),
-                 "events_per_s": round(len(floor_sent) / max(floor_s, 1e-9), 1), **_rates(f_sizes, args.dashboard, floor_s),
-                 "pages": lb._page_figures(f_received, floor_sent, ids, args.dashboard),
-                 "dashboard": lb._dashboard_figures(f_received, floor_sent, args.dashboard)}
+        # The floor: the same clients, the same timeline, through a bare consumer; "loaded": while the bare driver
+        # moves the partitions back on ivmsim (the simulated IVMs' load, which production keeps on other machines,
+        # hits both phases alike); "idle": with nothing else running.
+        floors, load_floor, bare = {}, {}, None
+        for kind in (("loaded", "idle") if args.floor == "both" else (args.floor,)):
+            begin = result_of = None
+            if kind == "loaded":
+                begin, result_of = _bare_load(fleet, ids, t0, tmp)
+            (floor_sent, floor_s), f_received, f_closes, f_sizes = lb.session(
+                "live_bench:floor_application", ids, cookie, args.clients, args.dashboard,
+                _floor_replay(lb, ids, timeline, live["page_message_bytes"], begin))
+            if result_of is not None:
+                bare = result_of()  # the bare migrations end before the next phase
+            load_floor[kind] = os.getloadavg()
+            floors[kind] = {"socket_closes": f_closes, "events": len(floor_sent),
+                            "events_per_s": round(len(floor_sent) / max(floor_s, 1e-9), 1),
+                            **_rates(f_sizes, args.dashboard, floor_s),
+                            "pages": lb._page_figures(f_received, floor_sent, ids, args.dashboard),
+                            "dashboard": lb._dashboard_figures(f_received, floor_sent, args.dashboard)}
         connections.close_all()
     finally:
+        if sim is not None:
+            sim.__exit__(None, None, None)
         admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-    ratio = {kind: round(live[kind]["p99_ms"] / floor[kind]["p99_ms"], 2)
-             for kind in ("pages", "dashboard") if live[kind]["p99_ms"] and floor[kind]["p99_ms"]}
+    ratios = {kind: {k: round(live[k]["p99_ms"] / f[k]["p99_ms"], 2) for k in ("pages", "dashboard")
+                     if live[k]["p99_ms"] and f[k]["p99_ms"]} for kind, f in floors.items()}
     marks = sorted([(s, 1) for s, _ in spans] + [(f, -1) for _, f in spans])
     running, most, at_least = 0, 0, {}
     for (t, d), (t_next, _) in zip(marks, marks[1:] + [marks[-1]], strict=True) if marks else ():
@@ -353,9 +444,12 @@ def run(args, lb) -> int:
         "worker_log_errors": sum(line.count(" ERROR ") for f in tmp.glob("worker*.log") for line in f.open()),
         "worker_log_too_many_clients": sum(line.count("too many clients") for f in tmp.glob("worker*.log")
                                            for line in f.open()),
-        "load_average": {"before": load_before, "after_ivmweb": load_ivmweb, "after_floor": load_floor},
-        "ivmweb": live, "floor": floor, "p99_ivmweb_over_floor": ratio,
+        "load_average": {"before": load_before, "after_ivmweb": load_ivmweb,
+                         **{f"after_floor_{k}": v for k, v in load_floor.items()}},
+        "bare_driver": bare, "ivmweb": live, **{f"floor_{k}": f for k, f in floors.items()},
+        **{f"p99_ivmweb_over_floor_{k}": r for k, r in ratios.items()},
     }
     print(json.dumps(result, indent=None if args.json else 2))
     bad = any(live[kind]["lost"] or live[kind]["out_of_order"] for kind in ("pages", "dashboard"))
+    bad = bad or (bare is not None and bool(bare["failed"]))
     return 1 if bad or outcome.get("completed", 0) != len(ids) else 0

@@ -111,6 +111,13 @@ def state_html(migration) -> str:
     return render_to_string("mobility/engine/_state.html", {**live_context(migration), "oob": True})
 
 
+def figures_html(migration) -> str:
+    """The state panel's figures and chart alone (out of band): all that a progress event changes."""
+    from mobility.views.engine import figures_context
+
+    return render_to_string("mobility/engine/_state_figures.html", {**figures_context(migration), "oob": True})
+
+
 def events_html(migration, events) -> str:
     return render_to_string("mobility/engine/_events.html", {"migration": migration, "events": events, "oob": True})
 
@@ -139,8 +146,13 @@ def push_migration(migration_id: int, event=None) -> None:
     before N sees the gap and reads both from the database, then drops N as already sent."""
     from mobility.models import Migration, MigrationEvent
 
+    # A progress event (most of them: one a second per transfer) changes the figures only: the steps (the bulk of the
+    # panel's render) and the names stay as the last full push left them, which every other kind of event, a
+    # reconnect and a repair send.
+    figures_only = event is not None and event.kind == "progress"
+    rows = Migration.objects if figures_only else Migration.objects.select_related("partition", "source", "destination")
     try:
-        migration = Migration.objects.select_related("partition", "source", "destination").get(pk=migration_id)
+        migration = rows.get(pk=migration_id)
     except Migration.DoesNotExist:
         return
     if event is None:
@@ -148,7 +160,7 @@ def push_migration(migration_id: int, event=None) -> None:
     else:
         events = [event]
     seq = events[0].seq if events else migration.last_seq
-    html = events_html(migration, events) + state_html(migration)
+    html = events_html(migration, events) + (figures_html(migration) if figures_only else state_html(migration))
     _send(group_name(migration_id), {"type": "live.push", "migration": migration_id, "seq": seq, "html": html})
     # A status change may add or remove the row, or move the queue: whole rows; anything else: the progress cell.
     push_dashboard(migration, whole=event is None or any(e.kind == "status" for e in events))

@@ -68,10 +68,10 @@ def step_change(migration: Migration, number: int, status: str, detail: str | No
         if data:
             step.data = {**step.data, **data}
         step.save()
-        emit(migration.pk, "step", {"number": number, "key": step.key, "status": status,
-                                    "detail": step.detail, "at": now.isoformat()})
         record("engine.step", actor=actor, obj=migration,
                data={"step": number, "key": step.key, "status": status, "detail": step.detail})
+        emit(migration.pk, "step", {"number": number, "key": step.key, "status": status,
+                                    "detail": step.detail, "at": now.isoformat()})  # last: see status_change
     return step
 
 
@@ -95,9 +95,11 @@ def status_change(migration: Migration, status: str, outcome: str | None = None,
         Migration.objects.filter(pk=migration.pk).update(**values)
         for key, value in values.items():
             setattr(migration, key, value)
-        emit(migration.pk, "status", {"status": status, "outcome": migration.outcome, "at": now.isoformat()})
         record(f"engine.{status}", actor=actor, obj=migration,
                data={"status": status, "outcome": migration.outcome})
+        # The event last (its row lock on the migration is then held only until the commit, and its ``at`` is
+        # the commit's time, give or take the commit itself), its push before the mail (on_commit runs in order).
+        emit(migration.pk, "status", {"status": status, "outcome": migration.outcome, "at": now.isoformat()})
         _notify(migration, status, started="started_at" in fields)
 
 

@@ -41,15 +41,19 @@ def _chart(progress: list[dict]) -> str:
                     for i, p in enumerate(progress))
 
 
-def live_context(migration: Migration) -> dict:
-    steps = list(migration.steps.order_by("number"))
-    # Only what the page shows (pushed on every event: a long transfer has thousands of progress events).
+def figures_context(migration: Migration) -> dict:
+    """The figures and the chart: what a progress event changes. Only the progress points the chart shows are read
+    (pushed on every event: a long transfer has thousands of progress events)."""
     recent = MigrationEvent.objects.filter(migration=migration, kind="progress").order_by("-seq")
     progress = list(recent.values_list("payload", flat=True)[:CHART_POINTS])[::-1]
-    latest = progress[-1] if progress else {}
+    return {"migration": migration, "latest": progress[-1] if progress else {}, "chart": _chart(progress),
+            "chart_w": CHART_W, "chart_h": CHART_H}
+
+
+def live_context(migration: Migration) -> dict:
+    steps = list(migration.steps.order_by("number"))
     return {
-        "migration": migration, "steps": steps, "latest": latest, "chart": _chart(progress),
-        "chart_w": CHART_W, "chart_h": CHART_H, "queue_position": queue_position(migration),
+        **figures_context(migration), "steps": steps, "queue_position": queue_position(migration),
         "rendered_at": timezone.now(), "applicable": [s.number for s in steps_for(migration.mode)],
     }
 

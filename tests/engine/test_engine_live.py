@@ -86,6 +86,31 @@ async def test_a_reconnect_with_its_last_seq_gets_exactly_the_missed_events(requ
     await again.disconnect()
 
 
+async def test_a_progress_push_carries_the_figures_and_other_events_the_whole_state_panel(requester):
+    m = await _payments_migration(requester)
+    await sync_to_async(m.create_steps)()
+    socket = await _socket(requester)
+    await socket.send_json_to({"subscribe": m.pk, "last_seq": 0})
+    await socket.receive_from(timeout=5)
+
+    @sync_to_async
+    def progress(percent):
+        Migration.objects.filter(pk=m.pk).update(percent=percent, bytes_transmitted=percent, bytes_remaining=100)
+        return emit(m.pk, "progress", {"sent": percent, "remaining": 100, "percent": percent, "rate": 2.0e6,
+                                       "eta": [3, 5], "converging": True, "state": "Migration In Progress"})
+
+    seq = await progress(42.0)
+    figures = await socket.receive_from(timeout=5)
+    assert _seqs(figures, m.pk) == [seq]
+    assert f'id="live-figures-{m.pk}"' in figures and 'hx-swap-oob="true"' in figures
+    assert "42.0 %" in figures and "ETA 3–5 s" in figures and "converging" in figures
+    assert f'id="live-state-{m.pk}"' not in figures and "data-step=" not in figures  # no step list re-rendered
+    await _emit(m, 1)
+    whole = await socket.receive_from(timeout=5)
+    assert f'id="live-state-{m.pk}"' in whole and "data-step=" in whole and "42.0 %" in whole
+    await socket.disconnect()
+
+
 async def test_bad_subscriptions_get_a_clear_error(requester):
     socket = await _socket(requester)
     for bad in ('{"subscribe": "1"}', "[]", "not json", '{"subscribe": 1, "last_seq": -1}'):
