@@ -8,7 +8,8 @@
 
 ``--ivmsim`` (~6 min, see ``live_ivmsim.py``): the state changes are the engine's own: 50 migrations driven on
 ivmsim by ``manage.py run_engine`` workers in a throw-away database, the clients subscribed before the approvals;
-then the floor replays the same timeline. Exit 1 if a client lost an event or got one out of order, or if a
+then the floor replays the same timeline (``--floor``: while a bare driver moves the partitions back on ivmsim,
+with nothing else running, or both). Exit 1 if a client lost an event or got one out of order, or if a
 migration did not complete.
 
 ``--synthetic`` (the default, ~1 min): the bench itself calls ``mobility.engine.events.emit`` at ``--rate`` on

@@ -8,7 +8,9 @@ the clients subscribed (pages with ``last_seq`` 0); then an approver of the same
 workers run them to the end. The delay of a delivery is the client's receive time minus the ``MigrationEvent``'s
 ``at`` (set when the row is created, before the commit: it overstates the delay by the commit and the rest of the
 transaction). Then the floor replays the same timeline (each event at its offset, each engine process's dashboard
-coalesced on its own, page messages padded to ivmweb's mean page-message size) through a bare consumer.
+coalesced on its own, page messages padded to ivmweb's mean page-message size) through a bare consumer: ``--floor
+loaded`` while a bare driver moves the partitions back on ivmsim (the simulator's load in both phases), ``idle``
+with nothing else running, ``both`` (the default) one after the other.
 """
 
 from __future__ import annotations

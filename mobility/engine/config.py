@@ -15,6 +15,10 @@ class EngineConfig:
     timeout_policy: str = "stop"  # on overall timeout: "stop" (migrlpar -o s, then -o r if needed) or "flag"
     shutdown_timeout_s: float = 120.0  # step 2: osshutdown, then shutdown --immed after this long
     threads: int = 16  # migrations driven at the same time by one worker process
+    # Their pieces of work (steps, polls) running at once: the rest wait their turn between pieces. One GIL runs one
+    # thread's Python at a time, so 30 busy threads only took turns; the push a piece sends right after its commit
+    # waited behind all of them (seconds when 50 migrations started or finished at once).
+    busy: int = 4
 
 
 def load() -> EngineConfig:
@@ -27,6 +31,7 @@ def load() -> EngineConfig:
         timeout_policy=str(getattr(settings, "IVMWEB_ENGINE_TIMEOUT_POLICY", "stop")),
         shutdown_timeout_s=float(getattr(settings, "IVMWEB_ENGINE_SHUTDOWN_TIMEOUT_S", 120.0)),
         threads=int(getattr(settings, "IVMWEB_ENGINE_THREADS", 16)),
+        busy=int(getattr(settings, "IVMWEB_ENGINE_BUSY", 4)),
     )
 
 

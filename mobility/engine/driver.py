@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import close_old_connections, connection
@@ -25,8 +26,10 @@ logger = logging.getLogger("mobility.engine")
 
 
 class Driver:
-    def __init__(self, migration_id: int, worker: str, cfg, stopping: threading.Event):
+    def __init__(self, migration_id: int, worker: str, cfg, stopping: threading.Event,
+                 busy: threading.Semaphore | None = None):
         self.migration_id, self.worker, self.cfg, self.stopping = migration_id, worker, cfg, stopping
+        self.busy = busy or threading.BoundedSemaphore(cfg.busy)  # shared by the worker's drivers
         self.lost = threading.Event()
         self.run_state = steps.RunState()
 
@@ -53,7 +56,8 @@ class Driver:
         try:
             while not self.lost.is_set() and not self.stopping.is_set():
                 try:
-                    wait = self.step()
+                    with self._busy_slot():
+                        wait = self.step() if not self.lost.is_set() else None
                 except IVMError as exc:  # connection trouble: nothing is lost, try again on a fresh transport
                     logger.warning("migration %s: %s; retrying", self.migration_id, exc)
                     wait = self.cfg.poll_s
@@ -73,6 +77,19 @@ class Driver:
                 claim.release(self.migration_id, self.worker)
             close_old_connections()
 
+    @contextmanager
+    def _busy_slot(self):
+        """One of the worker's few busy slots for one piece of work. A driver that has to wait for one gives its
+        database connection back first: the pool's connections are for the busy ones (drivers waiting with theirs
+        exhausted the pool of 10 and stalled every busy one for the pool's 30 s timeout)."""
+        if not self.busy.acquire(blocking=False):
+            connection.close()
+            self.busy.acquire()
+        try:
+            yield
+        finally:
+            self.busy.release()
+
     # --- one piece of work -------------------------------------------------------------------------------------
     def step(self) -> float | None:
         m = Migration.objects.select_related("partition", "source__console", "destination__console").get(
@@ -85,11 +102,12 @@ class Driver:
             return self._recover(m)
         if m.status != MigrationStatus.RUNNING:
             return None
-        if not m.steps.exists():
-            m.create_steps()
         if self._timed_out(m):
             return 0
         step = steps.current_step(m)
+        if step is None and not m.steps.exists():  # (asked only then: one query less on every pass)
+            m.create_steps()
+            step = steps.current_step(m)
         if step is None:
             steps.finish(m)
             return None

@@ -44,6 +44,7 @@ class RunState:
 
     samples: list[tuple[float, int, int]] = field(default_factory=list)  # (monotonic, sent, remaining)
     stop_sent: bool = False
+    transfer_running: bool = False  # step 6 seen running by this driver: the once-a-second poll need not ask again
 
 
 def plan_of(m: Migration) -> dict:
@@ -246,7 +247,9 @@ def _arrived_figures(m: Migration, seen) -> None:
 
 def transfer(m: Migration, run: RunState, cfg) -> float | None:
     seen = ivmside.lpar_migration(m, m.source.console, m.partition.name)
-    _running(m, 6)
+    if not run.transfer_running:  # only this driver moves step 6 on while it holds the lease
+        _running(m, 6)
+        run.transfer_running = True
     if seen is None or seen.state == ivmside.COMPLETE:
         _arrived_figures(m, seen)
         _done(m, 6, "The partition state has been transferred")

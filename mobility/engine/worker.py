@@ -34,6 +34,7 @@ class Engine:
         self.stopping = threading.Event()
         self._wake = threading.Event()
         self._driving: dict[int, threading.Thread] = {}
+        self._busy = threading.BoundedSemaphore(cfg.busy)  # pieces of work running at once (EngineConfig.busy)
         self._thread: threading.Thread | None = None
         self._housekeeping: threading.Thread | None = None
         self._housekeeping_at = 0.0
@@ -68,7 +69,7 @@ class Engine:
                 break
             if migration_id in self._driving or not claim.claim(migration_id, self.worker_id, self.cfg.lease_s):
                 continue
-            driver = Driver(migration_id, self.worker_id, self.cfg, self.stopping)
+            driver = Driver(migration_id, self.worker_id, self.cfg, self.stopping, self._busy)
             thread = threading.Thread(target=driver.run, name=f"migration-{migration_id}", daemon=True)
             self._driving[migration_id] = thread
             thread.start()

@@ -18,7 +18,7 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=40, blank=True)
     data = models.JSONField(default=dict, blank=True)
     # Set once, when the event is sealed into the chain after its commit (governance.audit.seal): its place in
-    # the chain, the previous event's hash and its own. NULL until then (normally milliseconds): NULL, not "",
+    # the chain, the previous event's hash and its own. NULL until then (normally under a second): NULL, not "",
     # so that the unsealed rows do not collide in the unique index and the sealing trigger can tell them apart.
     position = models.BigIntegerField(null=True, blank=True, unique=True)
     prev_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001

@@ -1,0 +1,37 @@
+"""A worker runs at most ``EngineConfig.busy`` pieces of work at once: its other migrations wait their turn between
+pieces (so the push after each commit does not queue behind every busy thread for the one GIL), and still finish."""
+
+import threading
+
+import pytest
+
+from mobility.engine.driver import Driver
+from mobility.models import Migration
+from tests.engine.conftest import approved_migration, status_of, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_one_busy_slot_runs_one_piece_of_work_at_a_time_and_both_migrations_complete(estate, personas, engine,
+                                                                                      monkeypatch):
+    lock, now, most = threading.Lock(), [0], [0]
+    real_step = Driver.step
+
+    def counted_step(self):  # the real step, with a count of the passes inside it at this moment
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        try:
+            return real_step(self)
+        finally:
+            with lock:
+                now[0] -= 1
+
+    monkeypatch.setattr(Driver, "step", counted_step)
+    first = approved_migration(personas, "app02", "ivm1", "ivm2", ivm_picks_slots=True)
+    second = approved_migration(personas, "app01", "ivm1", "ivm2", ivm_picks_slots=True)
+    engine(busy=1)
+    wait_for(lambda: {status_of(first.pk), status_of(second.pk)} <= {"completed", "failed"}, 120,
+             what="both migrations to finish")
+    assert {m.status for m in Migration.objects.filter(pk__in=[first.pk, second.pk])} == {"completed"}
+    assert most[0] == 1  # two migrations driven side by side, never two pieces of work at the same moment
