@@ -18,7 +18,7 @@ class EngineConfig:
     # Their pieces of work (steps, polls) running at once: the rest wait their turn between pieces. One GIL runs one
     # thread's Python at a time, so 30 busy threads only took turns; the push a piece sends right after its commit
     # waited behind all of them (seconds when 50 migrations started or finished at once).
-    busy: int = 4
+    busy: int = 2
 
 
 def load() -> EngineConfig:
@@ -31,7 +31,7 @@ def load() -> EngineConfig:
         timeout_policy=str(getattr(settings, "IVMWEB_ENGINE_TIMEOUT_POLICY", "stop")),
         shutdown_timeout_s=float(getattr(settings, "IVMWEB_ENGINE_SHUTDOWN_TIMEOUT_S", 120.0)),
         threads=int(getattr(settings, "IVMWEB_ENGINE_THREADS", 16)),
-        busy=int(getattr(settings, "IVMWEB_ENGINE_BUSY", 4)),
+        busy=int(getattr(settings, "IVMWEB_ENGINE_BUSY", 2)),
     )
 
 
