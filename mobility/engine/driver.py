@@ -26,10 +26,9 @@ logger = logging.getLogger("mobility.engine")
 
 
 class Driver:
-    def __init__(self, migration_id: int, worker: str, cfg, stopping: threading.Event,
-                 busy: threading.Semaphore | None = None):
+    def __init__(self, migration_id: int, worker: str, cfg, stopping: threading.Event, busy: threading.Semaphore):
         self.migration_id, self.worker, self.cfg, self.stopping = migration_id, worker, cfg, stopping
-        self.busy = busy or threading.BoundedSemaphore(cfg.busy)  # shared by the worker's drivers
+        self.busy = busy  # the worker's busy slots, shared by its drivers (EngineConfig.busy)
         self.lost = threading.Event()
         self.run_state = steps.RunState()
 
