@@ -46,6 +46,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ivmweb.settings")
 EVENT = re.compile(r'id="ev-(\d+)-(\d+)"')
 # A dashboard row (``<tr … data-migration data-seq>``) or a delta of one row's progress cell (same attributes).
 ROW = re.compile(r'data-migration="(\d+)" data-seq="(\d+)"')
+GONE = re.compile(r'id="dash-(\d+)" hx-swap-oob="delete"')  # a row's removal (its migration left the dashboard)
 
 
 def _client_process() -> None:
@@ -95,6 +96,8 @@ def _client_process() -> None:
                 if f.dashboard and 'id="dashboard-rows"' in text:  # whole rows: note the rows that left (seq -1)
                     shown = {int(mid) for mid, _ in found}
                     received[f.index] += [[m, -1, now] for m in migration_ids if m not in shown]
+                elif f.dashboard:  # a removed row left too
+                    received[f.index] += [[int(m), -1, now] for m in GONE.findall(text)]
 
             def onClose(self, was_clean, code, reason):
                 if state["stopping"]:

@@ -2,9 +2,9 @@
 
 Protocol (browser → server, JSON): ``{"subscribe": <migration id>, "last_seq": <n>}`` joins ``migration-<id>``
 after checking that the user may see the partition, then sends every event after ``n`` from the database;
-``{"dashboard": true}`` joins the dashboard and sends its user's rows; then the dashboard gets deltas: the progress
-cells of rows it shows (rendered once by the producer), and its user's rows again when a migration it may see
-changes status (a row appears, leaves, or the queue moves). Server → browser: HTML fragments with
+``{"dashboard": true}`` joins the dashboard and sends its user's rows; then the dashboard gets deltas of rows it shows
+(rendered once by the producer): progress cells, and rows whose status changed or that left; its user's whole rows
+again when a migration it may see appears, or the queue moves. Server → browser: HTML fragments with
 ``hx-swap-oob`` (the htmx ws extension swaps them), every event row carrying ``data-seq``; errors as
 ``{"error": "..."}``.
 
@@ -298,25 +298,49 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=json.dumps(event.get("data", {})))
 
     async def live_dashboard(self, event):
-        """A dashboard delta: `{"type": "live.dashboard", "v": name, "cells": [[id, seq, html], ...], "rows": [id]}`.
+        """A dashboard delta: `{"type": "live.dashboard", "v": name, "cells": [[id, seq, html], ...],
+        "rows": [[id, seq, html, gone, queued], ...]}` (rows: status changes).
 
-        Cells go only to sockets already showing that row (rows of their own user's render: nothing leaks), each
-        newer than what they show; a status change the user may see gets the user's whole rows instead."""
+        Deltas go only to sockets already showing that row (rows of their own user's render: nothing leaks), each
+        newer than what they show: a progress cell, or a status change's row (swapped in place, or removed). A
+        status change of a row the socket does not show but its user may see, or with queue positions on the
+        page (they all move), gets the user's whole rows instead."""
         if not self.wants_dashboard:
             return
-        changed = event.get("rows") or []
-        if changed and (any(mid in self.dash_shown for mid in changed)
-                        or await _watch().visible(self.scope["user"], changed)):
+        changes = event.get("rows") or []
+        unseen = [mid for mid, *_ in changes if mid not in self.dash_shown]
+        if self._needs_whole_rows(changes) or (unseen and await _watch().visible(self.scope["user"], unseen)):
             return await self._send_rows(event.get("v"))
         async with self.lock:
             parts = []
-            for mid, seq, html in event.get("cells") or []:
+            for mid, seq, html, gone, _ in changes:
                 shown = self.dash_shown.get(mid)
                 if shown is not None and seq > shown[0]:  # never twice, never backwards
+                    parts.append(html)
+                    if gone:
+                        del self.dash_shown[mid]
+                    else:
+                        self.dash_shown[mid] = (seq, None)
+            for mid, seq, html in event.get("cells") or []:
+                shown = self.dash_shown.get(mid)
+                if shown is not None and seq > shown[0]:
                     self.dash_shown[mid] = (seq, shown[1])
                     parts.append(html)
             if parts:
                 await self.send(text_data="".join(parts))
+
+    def _needs_whole_rows(self, changes) -> bool:
+        """A status change that a row delta cannot show: no delta, a queue on the page, or the last row leaving
+        (the table then says that nothing runs)."""
+        shown = self.dash_shown
+        mine = [c for c in changes if c[0] in shown and c[1] > shown[c[0]][0]]
+        if not mine:
+            return False
+        if any(html is None or queued for _, _, html, _, queued in mine):
+            return True
+        if any(position is not None for _, position in shown.values()):
+            return True
+        return {mid for mid, _, _, gone, _ in mine if gone} >= set(shown)
 
     async def dashboard_check(self, refresh: str):
         """The watch's repair: rows again if this socket is behind what the database held a tick earlier, shows a

@@ -6,8 +6,9 @@ the producer, never per socket. A socket that missed events (a gap in seq, or a 
 see ``consumers.LiveConsumer``) or reconnects with its last seq gets the missing ones from the database
 (``missed_html``), so it never shows a stale page. Dashboard pushes are coalesced deltas (latest state wins): at
 most one message per ``DASHBOARD_INTERVAL_S`` per process, with the progress cells of the migrations that changed
-(rendered here once) and the ids whose status changed; a socket forwards only the cells of rows it already shows
-(rows of its own user's render: nothing leaks) and re-renders its user's rows for a status change it may see.
+and the rows whose status changed (or their removal), rendered here once; a socket forwards only the deltas of rows
+it already shows (rows of its own user's render: nothing leaks), and re-renders its user's whole rows only for a
+status change it may see but does not show yet, or while it shows a queue.
 
 Sending: one publisher thread per process with its own event loop sends the group messages, each group's in order
 and different groups concurrently. The caller (the engine's thread, right after its commit) only queues them: the
@@ -169,7 +170,8 @@ def push_migration(migration_id: int, event=None) -> None:
 _dash_lock = threading.Lock()
 _dash_last = 0.0
 _dash_timer: threading.Timer | None = None
-# Migrations changed since the last flush: id -> [seq, cell html, whole rows needed]; the latest state wins.
+# Migrations changed since the last flush: id -> [seq, cell html, row change or None, status changed]; the latest
+# state wins. A status change without its row's delta (two writers crossed) makes the sockets re-render whole rows.
 _dash_pending: dict[int, list] = {}
 
 
@@ -180,27 +182,33 @@ def _flush_dashboard() -> None:
         pending, _dash_pending = _dash_pending, {}
     if not pending:
         return
+    rows = []
+    for mid, (seq, _, row, changed) in pending.items():
+        if changed:  # without its row's delta: the sockets that show the row re-render whole rows
+            rows.append([mid, row["seq"], row["html"], row["gone"], row["queued"]] if row else [mid, seq, None, False, True])
     # "v" names this refresh: the sockets of one process that need whole rows render them once per user.
     _send(DASHBOARD_GROUP, {"type": "live.dashboard", "v": f"{os.getpid()}-{time.time_ns()}",
-                            "cells": [[mid, seq, html] for mid, (seq, html, _) in pending.items()],
-                            "rows": [mid for mid, (_, _, whole) in pending.items() if whole]})
+                            "cells": [[mid, seq, html] for mid, (seq, html, _, _) in pending.items()], "rows": rows})
 
 
 def push_dashboard(migration, *, whole: bool = False) -> None:
     """Coalesced: at most one dashboard message per interval from this process, carrying what changed since the
-    last one (latest state wins). Progress and other events change one row's progress cell, rendered here once for
-    every socket; a status change (a row appears, leaves, or its queue moves) asks the sockets whose user may see
-    it for their whole rows."""
+    last one (latest state wins). Progress and other events change one row's progress cell; a status change
+    (``whole``) changes the row, or removes it: both rendered here once for every socket. A socket that does not
+    show the row yet (it may have just become visible), or shows a queue, re-renders its user's whole rows."""
     global _dash_timer
-    from mobility.views.engine import dashboard_cell_html
+    from mobility.views.engine import dashboard_cell_html, dashboard_row_change
 
     cell = dashboard_cell_html(migration)
+    row = dashboard_row_change(migration) if whole else None
     with _dash_lock:
         before = _dash_pending.get(migration.pk)
         if before is not None and before[0] > migration.last_seq:  # two writers crossed: keep the later state
-            before[2] = before[2] or whole
+            if whole and before[2] is None:
+                before[3] = True  # its row changed, and no delta of the later state: whole rows
         else:
-            _dash_pending[migration.pk] = [migration.last_seq, cell, whole or bool(before and before[2])]
+            kept = row or (before[2] if before else None)  # an earlier status change's row; its cell comes after it
+            _dash_pending[migration.pk] = [migration.last_seq, cell, kept, whole or bool(before and before[3])]
         if _dash_timer is not None:
             return  # a refresh is already scheduled; it will carry the latest state
         wait = DASHBOARD_INTERVAL_S - (time.monotonic() - _dash_last)

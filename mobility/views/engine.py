@@ -2,7 +2,6 @@
 and queued migrations, and the Stop / Recover / follow-up-task forms (POST, behind a confirmation)."""
 
 from django.contrib import messages
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -111,10 +110,12 @@ def migration_task(request, pk, index):
     return redirect("mobility:migration_live", pk=pk)
 
 
+DASHBOARD_STATUSES = frozenset({*MigrationStatus.active(), MigrationStatus.QUEUED, MigrationStatus.APPROVED})
+
+
 def dashboard_queryset(user):
-    return _visible(user).filter(
-        Q(status__in=MigrationStatus.active()) | Q(status=MigrationStatus.QUEUED) | Q(status=MigrationStatus.APPROVED)
-    ).select_related("partition", "source", "destination").order_by("queued_at", "started_at", "pk")
+    return _visible(user).filter(status__in=DASHBOARD_STATUSES).select_related(
+        "partition", "source", "destination").order_by("queued_at", "started_at", "pk")
 
 
 def dashboard_rows(user) -> tuple[str, dict[int, tuple[int, int | None]]]:
@@ -127,6 +128,20 @@ def dashboard_rows(user) -> tuple[str, dict[int, tuple[int, int | None]]]:
 
 def dashboard_rows_html(user) -> str:
     return dashboard_rows(user)[0]
+
+
+def dashboard_row_change(migration: Migration) -> dict:
+    """A status change as a delta of its row, rendered once in the producer for every socket that shows the row:
+    the row swapped out of band, or its removal when the migration has left the dashboard. ``queued``: it has a
+    queue position (the sockets then need their whole rows: the other rows' positions move too)."""
+    gone = migration.status not in DASHBOARD_STATUSES
+    if gone:
+        html, position = f'<tr id="dash-{migration.pk}" hx-swap-oob="delete"></tr>', None
+    else:
+        position = queue_position(migration)
+        html = render_to_string("mobility/engine/_dashboard_row.html",
+                                {"m": migration, "position": position, "row_oob": True})
+    return {"id": migration.pk, "seq": migration.last_seq, "html": html, "gone": gone, "queued": position is not None}
 
 
 def dashboard_cell_html(migration: Migration) -> str:

@@ -25,21 +25,36 @@ def test_the_live_page_follows_a_migration_to_completed_without_reload(estate, p
     assert "last update" in page.get_by_test_id("freshness").inner_text()
 
 
-def test_the_dashboard_shows_a_migration_progress_and_leave_without_reload(estate, personas, engine, asgi_server,
-                                                                          page):
+def test_the_dashboard_shows_progress_status_and_rows_leaving_without_reload(estate, personas, engine, asgi_server,
+                                                                            page):
     from django.urls import reverse
 
-    m = approved_migration(personas, "app02", "ivm1", "ivm2")
+    # Two rows: the first to finish is removed by its own delta, the last by the whole rows ("nothing running").
+    m = approved_migration(personas, "app02", "ivm1", "ivm2", ivm_picks_slots=True)
+    other = approved_migration(personas, "db01", "ivm1", "ivm2", ivm_picks_slots=True)
     login(page, asgi_server, "rita")
     page.goto(asgi_server + reverse("mobility:dashboard"))
     page.evaluate("window.__sameDocument = true")
-    # Sample the row's percent cell as it changes (the migration is quick at the fleet's time scale).
-    page.evaluate(f"""window.__pct = []; setInterval(() => {{
+    # Sample the row's status and percent cells as they change (the migration is quick at the fleet's time scale).
+    page.evaluate(f"""window.__pct = []; window.__status = []; setInterval(() => {{
         const c = document.querySelector('#dash-{m.pk}-pct');
-        if (c) window.__pct.push(parseFloat(c.textContent)); }}, 20)""")
+        if (c) window.__pct.push(parseFloat(c.textContent));
+        const s = document.querySelector('#dash-{m.pk} [data-testid=dash-status]');
+        if (s && window.__status.at(-1) !== s.textContent) window.__status.push(s.textContent);
+        const body = document.getElementById('dashboard-rows'), rows = body.querySelectorAll('tr[id]').length;
+        const tables = window.__tables || (window.__tables = []), last = tables.at(-1);
+        if (!last || last[0] !== rows || last[1] !== body.dataset.rendered) tables.push([rows, body.dataset.rendered]);
+        }}, 20)""")
+    assert page.locator(f"#dash-{m.pk}").count() == 1 and page.locator(f"#dash-{other.pk}").count() == 1
     engine()
-    page.locator(f"#dash-{m.pk}").wait_for(timeout=60_000)
-    page.locator(f"#dash-{m.pk}").wait_for(state="detached", timeout=90_000)  # completed: off the dashboard
+    for row in (m, other):
+        page.locator(f"#dash-{row.pk}").wait_for(state="detached", timeout=90_000)  # completed: off the dashboard
+    page.get_by_text("Nothing running or queued.").wait_for(timeout=10_000)
     seen = [p for p in page.evaluate("window.__pct") if p == p]  # NaN-free
     assert seen and max(seen) > 0 and seen == sorted(seen), seen  # it moved, and never backwards
+    assert page.evaluate("window.__status")[:2] == ["Approved", "Running"]  # its row swapped in place
+    tables = page.evaluate("window.__tables")  # [rows shown, when the table was rendered] as they changed
+    pairs = zip(tables, tables[1:], strict=False)
+    assert any(a == [2, b[1]] and b[0] == 1 for a, b in pairs), tables  # one row removed, the table kept
+    assert tables[-1][0] == 0 and tables[-1][1] != tables[-2][1], tables  # then the table again, saying nothing runs
     assert page.evaluate("window.__sameDocument") is True  # never reloaded

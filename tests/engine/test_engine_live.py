@@ -10,6 +10,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 
 from ivmweb.asgi import application
 from mobility import consumers, live
@@ -181,6 +182,36 @@ async def test_a_progress_change_reaches_the_dashboard_as_a_delta_of_its_cell(re
     await socket.disconnect()
 
 
+async def test_a_status_change_reaches_the_dashboard_as_its_row_and_a_finished_migration_as_its_removal(requester):
+    first, second = await _payments_migration(requester), await _payments_migration(requester)
+    await _status(first, "approved")
+    socket, rows = await _dashboard(requester)
+    assert f'id="dash-{first.pk}"' in rows and f'id="dash-{second.pk}"' in rows
+    seq = await _status(first, "stopping")
+    delta = await socket.receive_from(timeout=5)
+    assert "dashboard-rows" not in delta and f'id="dash-{second.pk}"' not in delta  # that row alone, not the table
+    assert f'<tr id="dash-{first.pk}" hx-swap-oob="true" data-migration="{first.pk}" data-seq="{seq}">' in delta
+    assert "Stopping" in delta and "app77" in delta
+    await _status(first, "completed")
+    assert await socket.receive_from(timeout=5) == f'<tr id="dash-{first.pk}" hx-swap-oob="delete"></tr>'
+    await _status(second, "failed")  # the last row leaves: the table again, saying that nothing runs
+    rows = await socket.receive_from(timeout=5)
+    assert 'id="dashboard-rows"' in rows and "Nothing running or queued." in rows and "<tr id=" not in rows
+    await socket.disconnect()
+
+
+async def test_a_dashboard_showing_a_queue_gets_whole_rows_for_a_status_change(requester):
+    queued, running = await _payments_migration(requester), await _payments_migration(requester)
+    await sync_to_async(Migration.objects.filter(pk=queued.pk).update)(queued_at=timezone.now())
+    await _status(queued, "queued")
+    socket, rows = await _dashboard(requester)
+    assert 'id="dashboard-rows"' in rows and f'id="dash-{queued.pk}"' in rows and "<td>1</td></tr>" in rows
+    await _status(running, "completed")  # the queue may move: every row again, with the positions
+    rows = await socket.receive_from(timeout=5)
+    assert 'id="dashboard-rows"' in rows and f'id="dash-{queued.pk}"' in rows and f'id="dash-{running.pk}"' not in rows
+    await socket.disconnect()
+
+
 async def test_a_user_never_receives_a_dashboard_delta_of_another_teams_migration(requester, personas):
     m = await _payments_migration(requester)
     rita, _ = await _dashboard(requester)
@@ -191,10 +222,11 @@ async def test_a_user_never_receives_a_dashboard_delta_of_another_teams_migratio
     assert await omar.receive_nothing(timeout=1)  # ...to Payments only
     # A message naming it directly changes nothing for him either: cells go only to rows a socket shows.
     await get_channel_layer().group_send(live.DASHBOARD_GROUP, {
-        "type": "live.dashboard", "v": "test", "cells": [[m.pk, 10_000, "<span>secret</span>"]], "rows": []})
+        "type": "live.dashboard", "v": "test", "cells": [[m.pk, 2, "<span>secret</span>"]], "rows": []})
     assert "secret" in await rita.receive_from(timeout=5)
     assert await omar.receive_nothing(timeout=1)
-    # A status change (whole rows) and a migration appearing: Payments gets its rows again, omar nothing.
+    await _emit(m, 1)  # seq 2, as the forged cell said: nothing new for rita
+    # A status change (its row) and a migration appearing (whole rows): Payments gets them, omar nothing.
     await _status(m, "queued")
     assert f'id="dash-{m.pk}"' in await rita.receive_from(timeout=5)
     other = await _payments_migration(requester)
