@@ -241,6 +241,7 @@ if IVMWEB_ENGINE_TIMEOUT_POLICY not in ("stop", "flag"):
 IVMWEB_ENGINE_SHUTDOWN_TIMEOUT_S = env_int("IVMWEB_ENGINE_SHUTDOWN_TIMEOUT_S", 120, minimum=10)
 IVMWEB_ENGINE_THREADS = env_int("IVMWEB_ENGINE_THREADS", 16, minimum=1, maximum=64)
 IVMWEB_ENGINE_BUSY = env_int("IVMWEB_ENGINE_BUSY", 2, minimum=1, maximum=64)
+IVMWEB_ENGINE_NICE = env_int("IVMWEB_ENGINE_NICE", 10, minimum=0, maximum=19)
 
 LOGGING = {
     "version": 1,

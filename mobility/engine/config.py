@@ -19,6 +19,10 @@ class EngineConfig:
     # thread's Python at a time, so 30 busy threads only took turns; the push a piece sends right after its commit
     # waited behind all of them (seconds when 50 migrations started or finished at once).
     busy: int = 2
+    # ``run_engine``'s CPU priority (``os.nice`` increment at start): below the web processes', whose pushes browsers
+    # wait for, while the engine's work is measured in seconds. 0 keeps the priority it was started with (as
+    # ``runworker`` does: give it its service manager's Nice= instead).
+    nice: int = 10
 
 
 def load() -> EngineConfig:
@@ -32,6 +36,7 @@ def load() -> EngineConfig:
         shutdown_timeout_s=float(getattr(settings, "IVMWEB_ENGINE_SHUTDOWN_TIMEOUT_S", 120.0)),
         threads=int(getattr(settings, "IVMWEB_ENGINE_THREADS", 16)),
         busy=int(getattr(settings, "IVMWEB_ENGINE_BUSY", 2)),
+        nice=int(getattr(settings, "IVMWEB_ENGINE_NICE", 10)),
     )
 
 

@@ -58,3 +58,14 @@ def test_two_workers_each_migration_is_driven_by_exactly_one(estate, personas, w
         assert m.status == "completed", m.outcome
         assert len(_workers_of(m)) == 1, _workers_of(m)
         assert _starts(fleet, "ivm1", name) == 1
+
+
+def test_a_worker_runs_below_the_web_processes_cpu_priority(estate, workers):
+    import os
+
+    from mobility.engine.config import CONFIG
+
+    worker = workers("w5")
+    wanted = min(19, os.getpriority(os.PRIO_PROCESS, 0) + CONFIG.nice)
+    wait_for(lambda: "started; serving channel" in worker.output(), 30, what="the worker to start")
+    assert CONFIG.nice == 10 and os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == wanted
