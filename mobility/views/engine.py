@@ -141,7 +141,7 @@ def dashboard_row_change(migration: Migration) -> dict:
         position = queue_position(migration)
         html = render_to_string("mobility/engine/_dashboard_row.html",
                                 {"m": migration, "position": position, "row_oob": True})
-    return {"id": migration.pk, "seq": migration.last_seq, "html": html, "gone": gone, "queued": position is not None}
+    return {"seq": migration.last_seq, "html": html, "gone": gone, "queued": position is not None}
 
 
 def dashboard_cell_html(migration: Migration) -> str:
