@@ -315,7 +315,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             parts = []
             for mid, seq, html, gone, _ in changes:
                 shown = self.dash_shown.get(mid)
-                if shown is not None and seq > shown[0]:  # never twice, never backwards
+                # Never twice, never backwards; a change without its delta that the check above did not see
+                # (two writers crossed, the row shown meanwhile) is left to the watch.
+                if shown is not None and seq > shown[0] and html is not None:
                     parts.append(html)
                     if gone:
                         del self.dash_shown[mid]

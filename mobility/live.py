@@ -163,15 +163,14 @@ def push_migration(migration_id: int, event=None) -> None:
     seq = events[0].seq if events else migration.last_seq
     html = events_html(migration, events) + (figures_html(migration) if figures_only else state_html(migration))
     _send(group_name(migration_id), {"type": "live.push", "migration": migration_id, "seq": seq, "html": html})
-    # A status change may add or remove the row, or move the queue: whole rows; anything else: the progress cell.
-    push_dashboard(migration, whole=event is None or any(e.kind == "status" for e in events))
+    # A status change: its row (or its removal); anything else: the progress cell.
+    push_dashboard(migration, status_changed=event is None or any(e.kind == "status" for e in events))
 
 
 _dash_lock = threading.Lock()
 _dash_last = 0.0
 _dash_timer: threading.Timer | None = None
-# Migrations changed since the last flush: id -> [seq, cell html, row change or None, status changed]; the latest
-# state wins. A status change without its row's delta (two writers crossed) makes the sockets re-render whole rows.
+# Migrations changed since the last flush: id -> [seq, cell html, row change or None]; the latest state wins.
 _dash_pending: dict[int, list] = {}
 
 
@@ -182,33 +181,30 @@ def _flush_dashboard() -> None:
         pending, _dash_pending = _dash_pending, {}
     if not pending:
         return
-    rows = []
-    for mid, (seq, _, row, changed) in pending.items():
-        if changed:  # without its row's delta: the sockets that show the row re-render whole rows
-            rows.append([mid, row["seq"], row["html"], row["gone"], row["queued"]] if row else [mid, seq, None, False, True])
     # "v" names this refresh: the sockets of one process that need whole rows render them once per user.
     _send(DASHBOARD_GROUP, {"type": "live.dashboard", "v": f"{os.getpid()}-{time.time_ns()}",
-                            "cells": [[mid, seq, html] for mid, (seq, html, _, _) in pending.items()], "rows": rows})
+                            "cells": [[mid, seq, html] for mid, (seq, html, _) in pending.items()],
+                            "rows": [[mid, r["seq"], r["html"], r["gone"], r["queued"]]
+                                     for mid, (_, _, r) in pending.items() if r]})
 
 
-def push_dashboard(migration, *, whole: bool = False) -> None:
+def push_dashboard(migration, *, status_changed: bool = False) -> None:
     """Coalesced: at most one dashboard message per interval from this process, carrying what changed since the
     last one (latest state wins). Progress and other events change one row's progress cell; a status change
-    (``whole``) changes the row, or removes it: both rendered here once for every socket. A socket that does not
-    show the row yet (it may have just become visible), or shows a queue, re-renders its user's whole rows."""
+    changes the row, or removes it: both rendered here once for every socket. A socket that does not show the row
+    yet (it may have just become visible), or shows a queue, re-renders its user's whole rows."""
     global _dash_timer
     from mobility.views.engine import dashboard_cell_html, dashboard_row_change
 
     cell = dashboard_cell_html(migration)
-    row = dashboard_row_change(migration) if whole else None
+    row = dashboard_row_change(migration) if status_changed else None
     with _dash_lock:
         before = _dash_pending.get(migration.pk)
         if before is not None and before[0] > migration.last_seq:  # two writers crossed: keep the later state
-            if whole and before[2] is None:
-                before[3] = True  # its row changed, and no delta of the later state: whole rows
-        else:
-            kept = row or (before[2] if before else None)  # an earlier status change's row; its cell comes after it
-            _dash_pending[migration.pk] = [migration.last_seq, cell, kept, whole or bool(before and before[3])]
+            if row and before[2] is None:  # its row changed, with no delta of the later state: whole rows
+                before[2] = {"seq": before[0], "html": None, "gone": False, "queued": False}
+        else:  # an earlier status change's row is kept (its cell, newer, is applied after it)
+            _dash_pending[migration.pk] = [migration.last_seq, cell, row or (before[2] if before else None)]
         if _dash_timer is not None:
             return  # a refresh is already scheduled; it will carry the latest state
         wait = DASHBOARD_INTERVAL_S - (time.monotonic() - _dash_last)

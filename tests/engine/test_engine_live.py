@@ -3,6 +3,7 @@ seq gets exactly the events it missed (from the database), then live pushes, nev
 
 import asyncio
 import re
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -197,6 +198,29 @@ async def test_a_status_change_reaches_the_dashboard_as_its_row_and_a_finished_m
     await _status(second, "failed")  # the last row leaves: the table again, saying that nothing runs
     rows = await socket.receive_from(timeout=5)
     assert 'id="dashboard-rows"' in rows and "Nothing running or queued." in rows and "<tr id=" not in rows
+    await socket.disconnect()
+
+
+async def test_a_status_change_overtaken_by_a_later_push_gets_the_whole_rows(requester, monkeypatch):
+    # Two writers crossed: the later state (a progress) is pending when the earlier status change's push comes in.
+    # Its row delta would be older than the state pending: the sockets re-render their rows from the database.
+    m = await _payments_migration(requester)
+    socket, _ = await _dashboard(requester)
+
+    @sync_to_async
+    def crossed():
+        Migration.objects.filter(pk=m.pk).update(status="stopping")
+        stale = Migration.objects.select_related("partition", "source", "destination").get(pk=m.pk)
+        stale.last_seq = 1  # what its push would have said
+        Migration.objects.filter(pk=m.pk).update(last_seq=1)
+        monkeypatch.setattr(live, "_dash_last", time.monotonic())  # coalesce both into the next refresh
+        seq = emit(m.pk, "note", {})  # seq 2, pending first
+        live.push_dashboard(stale, status_changed=True)
+        return seq
+
+    seq = await crossed()
+    rows = await socket.receive_from(timeout=5)
+    assert 'id="dashboard-rows"' in rows and f'data-migration="{m.pk}" data-seq="{seq}"' in rows and "Stopping" in rows
     await socket.disconnect()
 
 
