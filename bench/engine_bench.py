@@ -129,7 +129,7 @@ def through_ivmweb(name: str, requester, approver) -> tuple[float, float, dict]:
     partition = Partition.objects.get(name=name, system__console__name="ivm1", vanished_at__isnull=True)
     migration = submit_recommended(partition, ManagedSystem.objects.get(console__name="ivm2"), requester,
                                    "engine bench")
-    approve(migration, approver, "bench")  # commits, then wakes the worker over the channel layer
+    approve(migration, approver, "bench", plan_hash=migration.latest_plan().content_hash)  # commits, then wakes the worker over the channel layer
     t = time.time()
     while True:
         status = Migration.objects.values_list("status", flat=True).get(pk=migration.pk)

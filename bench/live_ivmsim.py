@@ -223,7 +223,7 @@ def _run_migrations(migrations, approver, timeout: float, lock_waits) -> dict:
     t0 = time.time()
     order = sorted(range(len(migrations)), key=lambda i: (i % PER_PAIR, i))  # round-robin over the pairs
     for i in order:
-        approve(migrations[i], approver, "live bench")
+        approve(migrations[i], approver, "live bench", plan_hash=migrations[i].latest_plan().content_hash)
     approved = time.time()
     ids = [m.pk for m in migrations]
     while time.time() - approved < timeout:

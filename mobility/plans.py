@@ -11,7 +11,6 @@ This module reads the inventory through `mobility.snapshots` (E), talks to IVM o
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -25,7 +24,9 @@ from django.utils import timezone
 from mobility import planning
 from mobility.choices import MigrationStatus, Role
 from mobility.governance import audit
+from mobility.lifecycle import MOVES, transition
 from mobility.models import AdapterMapping, Migration, PlanVersion
+from mobility.models.migrations import canonical_json, content_hash
 from mobility.notifications import notify_new_request
 from mobility.planning import Check, Mode, Status
 from mobility.planning.mapping_syntax import FC, SCSI
@@ -33,8 +34,8 @@ from mobility.roles import has_role
 
 SCHEMA = 1
 OPTION_KEYS = {"activate_on_destination", "shutdown_source"}
-# Statuses in which the plan may still change: nothing has been sent to IVM yet.
-REVISABLE = frozenset({MigrationStatus.PENDING_APPROVAL, MigrationStatus.APPROVED})
+# Statuses in which the plan may still change (nothing has been sent to IVM yet): the lifecycle's ``revise`` move.
+REVISABLE = MOVES["revise"].sources
 
 # What each check is about, as the wizard and the plan page title it (keys of planning.checks plus the two that
 # only IVM's validation reports).
@@ -190,15 +191,6 @@ def mode_of(partition) -> str | None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def content_hash(snapshot: dict) -> str:
-    """SHA-256 (hex) of the snapshot's canonical JSON: equal plans have equal hashes."""
-    return hashlib.sha256(canonical_json(snapshot).encode()).hexdigest()
-
-
 def _stable_validation(validation: dict | None) -> dict | None:
     """The validation answer without its time: re-validating an unchanged plan must not change its hash."""
     if validation is None:
@@ -234,7 +226,7 @@ def plan_snapshot(partition, destination, mode: str, mappings: Sequence[planning
 
 def latest_plan(migration: Migration) -> PlanVersion:
     """The plan version in force (the highest number)."""
-    return migration.plans.order_by("-version").first()
+    return migration.latest_plan()
 
 
 def mappings_from_snapshot(snapshot: dict) -> tuple[planning.AdapterMapping, ...]:
@@ -329,9 +321,9 @@ def submit_plan(*, partition, destination, user, mode: str, mappings: Sequence[p
     snapshot = plan_snapshot(partition, destination, mode, mappings, ctx.checks, validation, options, ctx.partition)
     try:
         with transaction.atomic():
-            migration = Migration.objects.create(
+            migration = Migration.objects.create(  # waiting for approval: the lifecycle's first status
                 partition=partition, source=partition.system, destination=destination, mode=mode,
-                status=MigrationStatus.PENDING_APPROVAL, requester=user, reason=reason, wished_start=wished_start,
+                requester=user, reason=reason, wished_start=wished_start,
             )
             audit.record("plan.submitted", actor=user, obj=migration,
                          data={"partition": partition.name, "source": partition.system.name,
@@ -374,8 +366,7 @@ def revise_plan(migration: Migration, *, user, mappings: Sequence[planning.Adapt
         number = (locked.plans.aggregate(n=Max("version"))["n"] or 0) + 1
         version = _write_version(locked, number, user, snapshot, mappings, ctx)
         voided = void_approvals(locked, f"plan revised to version {number}")
-        locked.status = MigrationStatus.PENDING_APPROVAL
-        locked.save(update_fields=["status", "updated_at"])
+        transition(locked, "revise", actor=user, outcome="")  # waits for approval again; no stale "Not started"
         audit.record("plan.revised", actor=user, obj=locked,
                      data={"version": number, "hash": version.content_hash, "previous": current.content_hash,
                            "approvals_voided": voided})

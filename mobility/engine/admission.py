@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from mobility.choices import MigrationStatus
 from mobility.engine import ivmside
-from mobility.engine.events import status_change
+from mobility.lifecycle import transition
 from mobility.models import ManagedSystem, Migration
 
 ADMITTED = (MigrationStatus.RUNNING, MigrationStatus.STOPPING, MigrationStatus.RECOVERING)
@@ -61,9 +61,9 @@ def admit(m: Migration) -> bool:
         earlier_waiting = m.queued_at is None and Migration.objects.filter(
             _shares_a_server(m), status=MigrationStatus.QUEUED).exists()
         if free and not queued_ahead and not earlier_waiting:
-            status_change(m, MigrationStatus.RUNNING, outcome="", started_at=timezone.now())
+            transition(m, "admit", outcome="", started_at=timezone.now())
             return True
         if m.status != MigrationStatus.QUEUED:
-            status_change(m, MigrationStatus.QUEUED, outcome="Waiting for a free migration slot on "
-                          f"{m.source.name} or {m.destination.name}.", queued_at=timezone.now())
+            transition(m, "queue", outcome="Waiting for a free migration slot on "
+                       f"{m.source.name} or {m.destination.name}.", queued_at=timezone.now())
         return False

@@ -1,11 +1,15 @@
-"""Exactly one worker drives a migration: a conditional UPDATE takes a free or expired lease, a heartbeat renews it.
+"""Exactly one worker drives a migration: a conditional UPDATE takes a free or expired lease with a new fencing
+token, a heartbeat renews it under that token.
 
 A plain ``UPDATE … WHERE lease is free`` is atomic on PostgreSQL and SQLite alike: of two workers racing for the
-same row, one updates one row and the other updates none. Nothing else is needed to make the claim exclusive.
+same row, one updates one row and the other updates none. The token (``Migration.fence``, +1 on every claim) is what
+makes the lease safe against a worker that was paused past it: its writes are conditional on the token it claimed
+with (``mobility.journal``), and its commands that change an IVM are sent only after ``confirm`` (below).
 """
 
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -14,6 +18,7 @@ from mobility.models import Migration
 
 # Statuses a worker acts on: approved/queued ones wait for admission, the active ones are being driven.
 DRIVABLE = frozenset({MigrationStatus.APPROVED, MigrationStatus.QUEUED}) | MigrationStatus.active()
+TABLE = Migration._meta.db_table
 
 
 def _free(now) -> Q:
@@ -28,20 +33,39 @@ def due_ids(limit: int = 100) -> list[int]:
     return list(rows)
 
 
-def claim(migration_id: int, worker: str, lease_s: float) -> bool:
-    """Take the lease if it is free, expired or already ours. True when this worker now drives it."""
+def claim(migration_id: int, worker: str, lease_s: float) -> int | None:
+    """Take the lease if it is free, expired or already ours, with a new fencing token: the token, or None."""
     now = timezone.now()
-    return Migration.objects.filter(pk=migration_id, status__in=DRIVABLE).filter(
-        _free(now) | Q(claimed_by=worker)
-    ).update(claimed_by=worker, lease_until=now + timedelta(seconds=lease_s)) == 1
+    drivable = sorted(s.value for s in DRIVABLE)
+    marks = ", ".join(["%s"] * len(drivable))
+    with connection.cursor() as cursor:  # UPDATE … RETURNING (PostgreSQL, SQLite ≥ 3.35): the token we took
+        cursor.execute(
+            f"UPDATE {TABLE} SET claimed_by = %s, lease_until = %s, fence = fence + 1 "
+            f"WHERE id = %s AND status IN ({marks}) AND (lease_until IS NULL OR lease_until < %s OR claimed_by = %s) "
+            "RETURNING fence",
+            [worker, now + timedelta(seconds=lease_s), migration_id, *drivable, now, worker])
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
-def renew(migration_id: int, worker: str, lease_s: float) -> bool:
-    """Heartbeat. False when the lease was lost (another worker took over): stop driving at once."""
+def renew(migration_id: int, token: int, lease_s: float) -> bool:
+    """Heartbeat. False when the lease was lost (expired, or claimed again): stop driving at once."""
     now = timezone.now()
-    return Migration.objects.filter(pk=migration_id, claimed_by=worker, lease_until__gte=now).update(
+    return Migration.objects.filter(pk=migration_id, fence=token, lease_until__gte=now).update(
         lease_until=now + timedelta(seconds=lease_s)) == 1
 
 
-def release(migration_id: int, worker: str) -> None:
-    Migration.objects.filter(pk=migration_id, claimed_by=worker).update(claimed_by="", lease_until=None)
+def confirm(migration_id: int, token: int, lease_s: float) -> bool:
+    """Right before a command that changes an IVM: still ours, with at least half of the lease left (then renewed).
+
+    Nobody else can claim the migration until the lease expires, so the send that follows has at least ``lease_s/2``
+    seconds to reach the socket; only Python on this thread runs in between (no I/O but the commit of this UPDATE).
+    """
+    now = timezone.now()
+    return Migration.objects.filter(pk=migration_id, fence=token,
+                                    lease_until__gte=now + timedelta(seconds=lease_s / 2)).update(
+        lease_until=now + timedelta(seconds=lease_s)) == 1
+
+
+def release(migration_id: int, token: int) -> None:
+    Migration.objects.filter(pk=migration_id, fence=token).update(claimed_by="", lease_until=None)

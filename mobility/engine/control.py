@@ -1,20 +1,25 @@
-"""What people ask of a running migration: Stop, Recover, tick a follow-up task. Used by the views.
+"""What people ask of a migration: withdraw the request, stop it, recover it, tick a follow-up task.
 
-Stop and Recover do not talk to the IVM here: they record the request (status, a ``request`` event, the audit
-trail) and wake the engine; the worker that drives the migration sends ``migrlpar -o s|r`` from its thread.
+Each is a move of ``mobility.lifecycle`` (whose table says from which status, and what the migration must show) by
+a person whom ``mobility.policy`` allows. Stop and Recover do not talk to the IVM here: they record the request (a
+``request`` event, the status, the audit trail) and wake the engine; the worker that drives the migration sends
+``migrlpar -o s|r`` from its thread.
 """
 
 from django.db import transaction
 from django.utils import timezone
 
 from mobility.choices import MigrationStatus, Role, StepStatus
-from mobility.engine.events import emit, status_change, step_change
+from mobility.engine.events import emit, step_change
 from mobility.governance.audit import record
+from mobility.lifecycle import TransitionRefused, allowed_actions, refusal, transition
 from mobility.models import Migration, MigrationEvent
 from mobility.roles import has_role
 
+REASON_MAX = 500
 
-class ControlRefused(Exception):
+
+class ControlRefused(TransitionRefused):
     """The request is not allowed now; the message says why."""
 
 
@@ -33,20 +38,30 @@ def latest_request(m: Migration) -> dict:
     return event.payload if event else {}
 
 
+def _locked(m: Migration) -> Migration:
+    return Migration.objects.select_for_update(no_key=True).select_related("partition").get(pk=m.pk)
+
+
+def _ask(m: Migration, move: str, user, request: dict, outcome: str, **fields) -> None:
+    """Inside the caller's transaction: the move's refusal, or the request event and the move itself."""
+    why = refusal(move, m)
+    if why:
+        raise ControlRefused(why)
+    emit(m.pk, "request", {**request, "by": user.get_username(), "at": timezone.now().isoformat()})
+    transition(m, move, actor=user, outcome=outcome, **fields)
+
+
 def request_stop(m: Migration, user) -> None:
     if not may_control(user, m):
         raise ControlRefused("You may not stop this migration.")
     with transaction.atomic():
-        m = Migration.objects.select_for_update(no_key=True).get(pk=m.pk)
+        m = _locked(m)
+        name = user.get_username()
         if m.status in (MigrationStatus.APPROVED, MigrationStatus.QUEUED):
-            emit(m.pk, "request", {"action": "stop", "by": user.get_username(), "at": timezone.now().isoformat()})
-            status_change(m, MigrationStatus.STOPPED, actor=user,
-                          outcome=f"Stopped by {user.get_username()} before it started; nothing was sent to IVM.")
+            _ask(m, "stop_unstarted", user, {"action": "stop"},
+                 f"Stopped by {name} before it started; nothing was sent to IVM.")
             return
-        if m.status != MigrationStatus.RUNNING:
-            raise ControlRefused(f"A {m.get_status_display().lower()} migration cannot be stopped.")
-        emit(m.pk, "request", {"action": "stop", "by": user.get_username(), "at": timezone.now().isoformat()})
-        status_change(m, MigrationStatus.STOPPING, actor=user, outcome=f"Stop requested by {user.get_username()}")
+        _ask(m, "stop", user, {"action": "stop"}, f"Stop requested by {name}")
     wake_engine()
 
 
@@ -56,20 +71,28 @@ def request_recover(m: Migration, user, force: bool = False) -> None:
     if force and not has_role(user, Role.ADMIN):
         raise ControlRefused("Only an administrator may force a recovery.")
     with transaction.atomic():
-        m = Migration.objects.select_for_update(no_key=True).get(pk=m.pk)
-        if m.status not in (MigrationStatus.FAILED, MigrationStatus.RUNNING, MigrationStatus.STOPPED):
-            raise ControlRefused(f"A {m.get_status_display().lower()} migration cannot be recovered.")
-        if m.start_intent_at is None:
-            raise ControlRefused("Nothing was sent to IVM for this migration: there is nothing to recover.")
-        if Migration.objects.filter(partition=m.partition, status__in=MigrationStatus.unfinished()).exclude(
-                pk=m.pk).exists():
-            raise ControlRefused("Another migration of this partition is under way.")
-        emit(m.pk, "request", {"action": "recover", "force": force, "by": user.get_username(),
-                               "previous": m.status, "at": timezone.now().isoformat()})
-        status_change(m, MigrationStatus.RECOVERING, actor=user,
-                      outcome=f"Recover{' (forced)' if force else ''} requested by {user.get_username()}",
-                      finished_at=None)
+        m = _locked(m)
+        _ask(m, "recover", user, {"action": "recover", "force": force, "previous": m.status},
+             f"Recover{' (forced)' if force else ''} requested by {user.get_username()}", finished_at=None)
     wake_engine()
+
+
+def withdraw(m: Migration, user, reason: str) -> None:
+    """The request goes before anything ran: cancelled, its votes voided, who and why on record."""
+    from mobility.governance.approvals import void_approvals
+
+    reason = (reason or "").strip()
+    if not may_control(user, m):
+        raise ControlRefused("You may not withdraw this request.")
+    if not reason:
+        raise ControlRefused("Say why the request is withdrawn.")
+    if len(reason) > REASON_MAX:
+        raise ControlRefused(f"The reason is longer than {REASON_MAX} characters.")
+    with transaction.atomic():
+        m = _locked(m)
+        _ask(m, "withdraw", user, {"action": "withdraw", "reason": reason},
+             f"Withdrawn by {user.get_username()}: {reason}", claimed_by="", lease_until=None)
+        void_approvals(m, f"request withdrawn by {user.get_username()}")
 
 
 def tick_task(m: Migration, user, index: int, done: bool) -> None:
@@ -77,9 +100,10 @@ def tick_task(m: Migration, user, index: int, done: bool) -> None:
     if not may_control(user, m):
         raise ControlRefused("You may not tick this migration's follow-up tasks.")
     with transaction.atomic():
-        step = m.steps.select_for_update(no_key=True).get(key="postrequisites")
-        tasks = list(step.data.get("tasks", []))
-        if m.status != MigrationStatus.COMPLETED or not 0 <= index < len(tasks):
+        m = _locked(m)
+        step = m.steps.select_for_update(no_key=True).filter(key="postrequisites").first()
+        tasks = list(step.data.get("tasks", [])) if step else []
+        if "tick_task" not in allowed_actions(m) or not 0 <= index < len(tasks):
             raise ControlRefused("There is no such follow-up task to tick.")
         tasks[index] = {**tasks[index], "done": bool(done), "by": user.get_username(),
                         "at": timezone.now().isoformat()}
@@ -87,8 +111,6 @@ def tick_task(m: Migration, user, index: int, done: bool) -> None:
         step_change(m, step.number, StepStatus.DONE if finished else StepStatus.RUNNING,
                     "Every follow-up task is done" if finished else "Tick off the follow-up tasks",
                     {"tasks": tasks}, actor=user)
-        if finished:
-            step.refresh_from_db()
         record("engine.task", actor=user, obj=m, data={"task": tasks[index]["text"], "done": bool(done)})
 
 

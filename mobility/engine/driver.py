@@ -3,6 +3,9 @@
 A heartbeat thread renews the lease every third of its length. If a renewal fails another worker may already
 have taken over, so the driver stops before its next piece of work; the new worker continues from the database
 and from what the IVM says (``steps.start`` never re-sends ``migrlpar -o m`` for a partition in flight).
+A driver paused past its lease (a frozen VM, SIGSTOP) may not notice in time: its fencing token does. Every write it
+makes is conditional on the token it claimed with, and every command that changes an IVM is sent only after the
+lease is confirmed in the database; the first refusal (``FenceLost``) ends the driver, and it touches nothing more.
 """
 
 from __future__ import annotations
@@ -15,19 +18,24 @@ from datetime import timedelta
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from mobility import journal
 from mobility.choices import MigrationStatus, StepStatus
-from mobility.engine import admission, claim, control, events, ivmside, steps
-from mobility.engine.events import emit, status_change, step_change
+from mobility.engine import admission, claim, control, ivmside, steps
+from mobility.engine.events import emit, step_change
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandFailed, IVMError
+from mobility.journal import FenceLost, guarded_update
+from mobility.lifecycle import transition
 from mobility.models import Migration, MigrationStep
 
 logger = logging.getLogger("mobility.engine")
 
 
 class Driver:
-    def __init__(self, migration_id: int, worker: str, cfg, stopping: threading.Event, busy: threading.Semaphore):
+    def __init__(self, migration_id: int, worker: str, fence: int, cfg, stopping: threading.Event,
+                 busy: threading.Semaphore):
         self.migration_id, self.worker, self.cfg, self.stopping = migration_id, worker, cfg, stopping
+        self.fence = fence  # the token this driver claimed the migration with (claim.claim)
         self.busy = busy  # the worker's busy slots, shared by its drivers (EngineConfig.busy)
         self.lost = threading.Event()
         self.run_state = steps.RunState()
@@ -36,7 +44,7 @@ class Driver:
     def _heartbeat(self, done: threading.Event) -> None:
         try:
             while not done.wait(self.cfg.lease_s / 3):
-                renewed = claim.renew(self.migration_id, self.worker, self.cfg.lease_s)
+                renewed = claim.renew(self.migration_id, self.fence, self.cfg.lease_s)
                 # One renewal every lease/3 s: no connection kept open in between (every driven migration
                 # holding two idle connections used up PostgreSQL's max_connections at 50 migrations).
                 connection.close()
@@ -47,7 +55,10 @@ class Driver:
             close_old_connections()
 
     def run(self) -> None:
-        events.current.worker = self.worker
+        with journal.driving(self.worker, self.fence, self.cfg.lease_s):
+            self._run()
+
+    def _run(self) -> None:
         done = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(done,), daemon=True,
                                 name=f"lease-{self.migration_id}")
@@ -57,6 +68,11 @@ class Driver:
                 try:
                     with self._busy_slot():
                         wait = self.step() if not self.lost.is_set() else None
+                except FenceLost:
+                    logger.warning("migration %s: lost to another worker (fencing token %s refused); this driver "
+                                   "stops and sends nothing more", self.migration_id, self.fence)
+                    self.lost.set()
+                    break
                 except IVMError as exc:  # connection trouble: nothing is lost, try again on a fresh transport
                     logger.warning("migration %s: %s; retrying", self.migration_id, exc)
                     wait = self.cfg.poll_s
@@ -73,7 +89,7 @@ class Driver:
             done.set()
             beat.join(timeout=5)
             if not self.lost.is_set():
-                claim.release(self.migration_id, self.worker)
+                claim.release(self.migration_id, self.fence)
             close_old_connections()
 
     @contextmanager
@@ -123,15 +139,15 @@ class Driver:
         ok, why = check_runnable(m)
         if not ok:
             if m.outcome != f"Not started: {why}":
-                Migration.objects.filter(pk=m.pk).update(outcome=f"Not started: {why}")
+                guarded_update(m.pk, outcome=f"Not started: {why}")
             return None
         if not admission.admit(m):
             return None  # queued: the poll loop looks again when a slot may have freed
         if not m.steps.exists():
             m.create_steps()
         elif m.start_intent_at is None:  # a fresh run (again after a re-approval): every step starts pending
-            MigrationStep.objects.filter(migration=m).update(status=StepStatus.PENDING, started_at=None,
-                                                             finished_at=None)
+            MigrationStep.objects.filter(migration=m, migration__fence=self.fence).update(
+                status=StepStatus.PENDING, started_at=None, finished_at=None)
         return 0
 
     def _timed_out(self, m: Migration) -> bool:
@@ -141,23 +157,24 @@ class Driver:
             return False
         last = m.last_progress_at or m.start_intent_at
         if not m.stuck and now - last > timedelta(seconds=self.cfg.stuck_s):
-            Migration.objects.filter(pk=m.pk).update(stuck=True)
+            guarded_update(m.pk, stuck=True)
             emit(m.pk, "stuck", {"since": last.isoformat()})
         allowed = max(self.cfg.timeout_min_s, self.cfg.timeout_s_per_gib * max(m.partition.memory_mb, 1024) / 1024)
         if self.cfg.timeout_policy == "stop" and now - m.start_intent_at > timedelta(seconds=allowed):
             emit(m.pk, "request", {"action": "stop", "by": "engine", "reason": f"overall timeout of {allowed:.0f} s"})
-            status_change(m, MigrationStatus.STOPPING, outcome=f"Overall timeout ({allowed:.0f} s): stopping")
+            transition(m, "time_out", outcome=f"Overall timeout ({allowed:.0f} s): stopping")
             return True
         return False
 
     def _stop(self, m: Migration) -> float | None:
         name, src = m.partition.name, m.source.console
         if m.start_intent_at is None:
-            status_change(m, MigrationStatus.STOPPED, outcome="Stopped before anything was sent to IVM.")
+            transition(m, "stopped", outcome="Stopped before anything was sent to IVM.", claimed_by="",
+                       lease_until=None)
             return None
         seen = ivmside.lpar_migration(m, src, name, quiet=False)
         if seen is None or seen.state == ivmside.COMPLETE:
-            status_change(m, MigrationStatus.RUNNING, outcome="Stop came too late: the partition has moved.")
+            transition(m, "resume", outcome="Stop came too late: the partition has moved.")
             return 0
         if not seen.in_flight:
             state = ivmside.lpar_state(m, src, name)
@@ -165,15 +182,15 @@ class Driver:
             if current is not None:
                 step_change(m, current.number, StepStatus.FAILED, "Stopped")
             who = control.latest_request(m).get("by", "someone")
-            status_change(m, MigrationStatus.STOPPED, claimed_by="", lease_until=None,
-                          outcome=f"Stopped by {who}: {name} stays on {m.source.name} "
-                                  f"({state['state'] if state else 'state unknown'}).")
+            transition(m, "stopped", claimed_by="", lease_until=None,
+                       outcome=f"Stopped by {who}: {name} stays on {m.source.name} "
+                               f"({state['state'] if state else 'state unknown'}).")
             return None
         if not self.run_state.stop_sent:
             try:
                 ivmside.run(m, src, commands.migrlpar("s", lpar_name=name))
             except CommandFailed as exc:
-                status_change(m, MigrationStatus.RUNNING, outcome=f"IVM refused to stop: {exc.text}")
+                transition(m, "resume", outcome=f"IVM refused to stop: {exc.text}")
                 return 0
             self.run_state.stop_sent = True
         return self.cfg.poll_s
@@ -186,16 +203,14 @@ class Driver:
         try:
             ivmside.run(m, console, commands.migrlpar("r", lpar_name=name, force=bool(request.get("force"))))
         except CommandFailed as exc:
-            status_change(m, MigrationStatus.FAILED, recover_needed=True,
-                          outcome=f"Recover failed: {exc.text}")
+            transition(m, "recover_failed", recover_needed=True, claimed_by="", lease_until=None,
+                       outcome=f"Recover failed: {exc.text}")
             return None
         seen = ivmside.lpar_migration(m, src, name, quiet=False)
         state = ivmside.lpar_state(m, src, name)
         where = (f"{name} is back on {m.source.name} ({state['state']})" if state and seen and not seen.in_flight
                  else f"the IVM now shows {seen.state if seen else 'no partition'} on {m.source.name}")
-        final = request.get("previous") if request.get("previous") in (MigrationStatus.STOPPED,) else \
-            MigrationStatus.FAILED
-        status_change(m, final, recover_needed=not (state and seen and not seen.in_flight),
-                      claimed_by="", lease_until=None,
-                      outcome=f"Recovered by {request.get('by', 'someone')}: {where}.")
+        move = "recovered_stopped" if request.get("previous") == MigrationStatus.STOPPED else "recovered"
+        transition(m, move, recover_needed=not (state and seen and not seen.in_flight),
+                   claimed_by="", lease_until=None, outcome=f"Recovered by {request.get('by', 'someone')}: {where}.")
         return None

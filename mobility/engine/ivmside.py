@@ -8,7 +8,9 @@ on a fresh transport by the client itself (``retry_safe=True``); mutating ones n
 
 from dataclasses import dataclass
 
+from mobility import journal
 from mobility.connections import about_migration, client_for
+from mobility.engine import claim
 from mobility.engine.events import command_event
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandFailed, IVMError
@@ -46,12 +48,28 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+def _lease_confirmed(migration_id: int):
+    """The last check before a command that changes an IVM: the driver still holds the migration, with at least half
+    of its lease left (``claim.confirm``); run by the client once the channel is open, right before it sends."""
+    token, lease_s = journal.fence_in_force(), getattr(journal.current, "lease_s", None)
+    if token is None or lease_s is None:
+        raise RuntimeError("a command that changes an IVM is sent only by a driver holding the migration")
+
+    def confirm() -> None:
+        if not claim.confirm(migration_id, token, lease_s):
+            raise journal.FenceLost(migration_id, token)
+
+    return confirm
+
+
 def run(migration, console, cmd, *, quiet: bool = False, check: bool = True):
-    """Run ``cmd`` on ``console``; a command event unless ``quiet``. CommandFailed/IVMError propagate."""
+    """Run ``cmd`` on ``console``; a command event unless ``quiet``. CommandFailed/IVMError propagate, and
+    ``FenceLost`` when a command that changes the IVM finds the lease no longer ours (then nothing was sent)."""
     read_only = cmd.read_only
+    before_send = None if read_only else _lease_confirmed(migration.pk)
     try:
         with about_migration(migration.pk):
-            result = client_for(console).run(cmd, check=check, retry_safe=read_only)
+            result = client_for(console).run(cmd, check=check, retry_safe=read_only, before_send=before_send)
     except CommandFailed as exc:
         command_event(migration, console.name, cmd.redacted(), exc.exit_status, exc.stdout + exc.stderr, str(exc))
         raise

@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from mobility.choices import MigrationMode, MigrationStatus, StepStatus
+from mobility.choices import MigrationMode, StepStatus
 from mobility.engine import ivmside
-from mobility.engine.events import emit, status_change, step_change, step_data
+from mobility.engine.events import emit, step_change, step_data
 from mobility.governance.audit import record
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandFailed
+from mobility.journal import guarded_update
+from mobility.lifecycle import transition
 from mobility.models import IVMConsole, Migration, MigrationStep, Partition, StorageDevice, VirtualAdapter
+from mobility.notifications import notify_started
 
 DEFAULT_FOLLOW_UPS = (
     "Check that the application answers on the destination server",
@@ -82,7 +85,7 @@ def fail(m: Migration, reason: str, *, recover_needed: bool = False) -> None:
     step = current_step(m)
     if step is not None:
         step_change(m, step.number, StepStatus.FAILED, reason)
-    status_change(m, MigrationStatus.FAILED, outcome=reason, recover_needed=recover_needed)
+    transition(m, "fail", outcome=reason, recover_needed=recover_needed, claimed_by="", lease_until=None)
 
 
 # --- step 1 ------------------------------------------------------------------------------------------------------
@@ -97,8 +100,9 @@ def requirements(m: Migration, run: RunState, cfg) -> float | None:
     _running(m, 1, "Re-checking the approval and refreshing both servers' inventory")
     ok, why = check_runnable(m)
     if not ok:
-        step_change(m, 1, StepStatus.PENDING, f"Not started: {why}")
-        status_change(m, MigrationStatus.APPROVED, outcome=f"Not started: {why}")
+        with transaction.atomic():
+            step_change(m, 1, StepStatus.PENDING, f"Not started: {why}")
+            transition(m, "not_started", outcome=f"Not started: {why}")
         return None
     for system in (m.source, m.destination):
         result = sync_since(system.console, asked)
@@ -116,7 +120,7 @@ def requirements(m: Migration, run: RunState, cfg) -> float | None:
         with transaction.atomic():
             step_change(m, 1, StepStatus.FAILED, text, {"drift": shown, "blocking": blocking})
             void_approvals(m, "Drift found at start: " + "; ".join(blocking))
-            status_change(m, MigrationStatus.PENDING_APPROVAL, outcome=text + ". Approve the plan again.")
+            transition(m, "drifted", outcome=text + ". Approve the plan again.")
         return None
     _done(m, 1, "Approval in force; inventory refreshed; no drift that blocks" +
           (f" ({len(shown)} harmless difference(s))" if shown else ""), drift=shown)
@@ -165,22 +169,26 @@ def start(m: Migration, run: RunState, cfg) -> float | None:
     if seen.in_flight:
         if m.start_intent_at is None:
             raise EngineFailure(f"{name} is already migrating ({seen.state}) and ivmweb did not start it.")
-        _done(m, 3, f"The IVM shows '{seen.state}': the start had been sent (confirmed after a takeover)")
+        with transaction.atomic():  # the driver that sent it died before saying so: the start mail is still due
+            _done(m, 3, f"The IVM shows '{seen.state}': the start had been sent (confirmed after a takeover)")
+            notify_started(m)
         return 0
     # Not migrating and still on the source: no migration of ours is in progress, so (re)issuing is safe.
     scsi, fc = mappings_of(plan_of(m))
     cmd = commands.migrlpar("m", target_system=m.destination.mtms, target_ip=dst.host, target_user=dst.username,
                             lpar_name=name, scsi_mappings=scsi, fc_mappings=fc, async_=True)
     now = timezone.now()
-    Migration.objects.filter(pk=m.pk).update(start_intent_at=now)  # committed (autocommit) before sending
+    guarded_update(m.pk, start_intent_at=now)  # committed (autocommit) before sending
     m.start_intent_at = now
     step_data(m, 3, intent_at=now.isoformat(), command=cmd.redacted())
     try:
         ivmside.run(m, src, cmd)
     except CommandFailed as exc:
         raise EngineFailure(f"IVM refused to start the migration: {exc.text}", recover=False) from exc
-    _done(m, 3, "migrlpar -o m --async accepted by the source IVM")
-    Migration.objects.filter(pk=m.pk).update(last_progress_at=timezone.now())
+    with transaction.atomic():
+        _done(m, 3, "migrlpar -o m --async accepted by the source IVM")
+        guarded_update(m.pk, last_progress_at=timezone.now())
+        notify_started(m)  # on commit: only now has the migration really started
     return cfg.poll_s
 
 
@@ -226,7 +234,7 @@ def _progress(m: Migration, run: RunState, seen) -> None:
     values = {"bytes_transmitted": sent, "bytes_remaining": left, "percent": percent,
               "last_progress_at": timezone.now(), "stuck": False}
     with transaction.atomic():
-        Migration.objects.filter(pk=m.pk).update(**values)
+        guarded_update(m.pk, **values)
         for key, value in values.items():
             setattr(m, key, value)
         emit(m.pk, "progress", {"sent": sent, "remaining": left, "percent": percent, "rate": rate, "eta": eta,
@@ -238,7 +246,7 @@ def _arrived_figures(m: Migration, seen) -> None:
     if m.percent == 100.0:
         return
     with transaction.atomic():
-        Migration.objects.filter(pk=m.pk).update(percent=100.0, bytes_remaining=0)
+        guarded_update(m.pk, percent=100.0, bytes_remaining=0)
         m.percent, m.bytes_remaining = 100.0, 0
         emit(m.pk, "progress", {"sent": m.bytes_transmitted, "remaining": 0, "percent": 100.0, "rate": None,
                                 "eta": None, "converging": True, "state": seen.state if seen else "moved",
@@ -284,7 +292,7 @@ def suspend_resume(m: Migration, run: RunState, cfg) -> float | None:
     window = None
     if began:
         window = round((timezone.now() - timezone.datetime.fromisoformat(began)).total_seconds(), 2)
-        Migration.objects.filter(pk=m.pk).update(suspend_window_s=window)
+        guarded_update(m.pk, suspend_window_s=window)
         m.suspend_window_s = window
         emit(m.pk, "suspend", {"window_s": window})
         _done(m, 7, f"Suspend window about {window} s (measured between polls)", window_s=window)
@@ -369,9 +377,10 @@ def complete(m: Migration, run: RunState, cfg) -> float | None:
         if not result.ok:
             _running(m, 9, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
             return cfg.poll_s * 5
-    rehome(m, found["lpar_id"])
-    _done(m, 9, f"Gone from {m.source.name}; {expected} on {m.destination.name} as partition id "
-          f"{found['lpar_id']} with its adapters; both servers re-synced", lpar_id=found["lpar_id"])
+    with transaction.atomic():  # the fenced step change rolls the rehome back for a driver that lost the migration
+        rehome(m, found["lpar_id"])
+        _done(m, 9, f"Gone from {m.source.name}; {expected} on {m.destination.name} as partition id "
+              f"{found['lpar_id']} with its adapters; both servers re-synced", lpar_id=found["lpar_id"])
     return 0
 
 
@@ -403,10 +412,10 @@ def finish(m: Migration) -> None:
     with transaction.atomic():
         step_change(m, 11, StepStatus.RUNNING, "Tick off the follow-up tasks",
                     {"tasks": [{"text": t, "done": False, "by": "", "at": None} for t in tasks]})
-        status_change(m, MigrationStatus.COMPLETED,
-                      outcome=f"{m.partition.name} now runs on {m.destination.name}" if m.mode == "active"
-                      else f"{m.partition.name} is now on {m.destination.name}",
-                      claimed_by="", lease_until=None)
+        transition(m, "complete",
+                   outcome=f"{m.partition.name} now runs on {m.destination.name}" if m.mode == "active"
+                   else f"{m.partition.name} is now on {m.destination.name}",
+                   claimed_by="", lease_until=None)
 
 
 HANDLERS = {

@@ -1,8 +1,9 @@
 """Four-eyes approval of one exact plan version, and whether a migration may run.
 
-A vote binds to the content hash of the migration's latest plan version. Approvers of the
-partition's owning team vote (approve or reject, always with a comment); the requester never votes
-on their own request, whatever their roles, and nobody votes twice on a plan. Editing the plan
+A vote carries the content hash of the plan version the approver was shown, and binds to it only while it is still
+the latest: a plan revised meanwhile refuses the vote (``PlanChanged``) and shows the new one. Approvers of the
+partition's owning team vote (approve or reject, always with a comment); neither the requester nor the author of
+any plan version of the request votes on it, whatever their roles, and nobody votes twice on a plan. Editing the plan
 (``mobility.plans.revise_plan``) voids every vote through ``void_approvals``. An approval is in force
 only inside its window and until it expires; ``check_runnable`` is what the engine asks before it
 starts, and it says why not.
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from mobility.choices import MigrationStatus, Role
 from mobility.governance import audit
+from mobility.lifecycle import TransitionRefused, transition
 from mobility.models import Approval, Migration, PlanVersion
 from mobility.roles import has_role
 
@@ -35,20 +37,22 @@ class ApprovalRefused(Exception):
         self.message = message
 
 
+class PlanChanged(ApprovalRefused):
+    """The approver voted on a plan version that is no longer the latest: they must read the new one."""
+
+
 def approval_ttl() -> timedelta:
     return timedelta(hours=settings.IVMWEB_APPROVAL_TTL_H)
 
 
 def current_plan(migration: Migration) -> PlanVersion | None:
-    """The latest plan version (``mobility.plans.latest_plan`` when that module is present)."""
-    try:
-        from mobility.plans import latest_plan
-    except ImportError:
-        return migration.plans.order_by("-version").first()
-    try:
-        return latest_plan(migration)
-    except PlanVersion.DoesNotExist:
-        return None
+    """The latest plan version: the one a vote binds to and the engine runs."""
+    return migration.latest_plan()
+
+
+def plan_authors(migration: Migration) -> set[int]:
+    """Who wrote a plan version of this request: none of them may approve it (four eyes on every version)."""
+    return set(PlanVersion.objects.filter(migration=migration).values_list("created_by_id", flat=True))
 
 
 def request_expires_at(plan: PlanVersion) -> datetime:
@@ -78,6 +82,8 @@ def _refusal(migration: Migration, plan: PlanVersion | None, user, comment: str,
         return "You must be signed in to vote."
     if migration.requester_id == user.pk:
         return "You cannot approve or reject your own request."
+    if user.pk in plan_authors(migration):
+        return "You wrote a version of this plan: another approver must decide on it."
     if not is_team_approver(user, migration):
         team = migration.partition.team.name if migration.partition.team_id else "no team"
         return f"You are not an approver of the team that owns {migration.partition.name} ({team})."
@@ -102,51 +108,56 @@ def _refusal(migration: Migration, plan: PlanVersion | None, user, comment: str,
     return None
 
 
-def _vote(migration: Migration, user, comment: str, decision: str, not_before=None, not_after=None) -> Approval:
+def _vote(migration: Migration, user, comment: str, decision: str, plan_hash: str, not_before=None,
+          not_after=None) -> Approval:
     comment = comment or ""
-    refusal = None
     with transaction.atomic():
-        # Lock the request: two approvers voting at once must not both move its status.
+        # Lock the request: two approvers voting at once must not both move its status, and a revision cannot slip
+        # in between the hash check and the vote (revise_plan locks the same row).
         migration = (Migration.objects.select_for_update(of=("self",), no_key=True)
                      .select_related("partition__team", "requester").get(pk=migration.pk))
         plan = current_plan(migration)
         now = timezone.now()
         refusal = _refusal(migration, plan, user, comment, not_before, not_after, now)
+        changed = refusal is None and plan_hash != plan.content_hash
+        if changed:
+            refusal = (f"The plan changed since you read it: it is now version {plan.version} "
+                       f"({plan.content_hash[:12]}). Read the new plan and vote again.")
         if refusal is None:
             approval = Approval.objects.create(
                 migration=migration, plan=plan, content_hash=plan.content_hash, approver=user,
                 decision=decision, comment=comment.strip(), not_before=not_before, not_after=not_after,
                 created_at=now, expires_at=now + approval_ttl(),
             )
-            new_status = (MigrationStatus.APPROVED if decision == Approval.Decision.APPROVED
-                          else MigrationStatus.REJECTED)
-            changes = {"status": new_status}
-            if new_status == MigrationStatus.REJECTED:
-                changes.update(finished_at=now, outcome=f"Rejected by {user.get_username()}: {comment.strip()}")
-            Migration.objects.filter(pk=migration.pk, status=MigrationStatus.PENDING_APPROVAL).update(**changes)
             audit.record(f"approval.{decision}", actor=user, obj=migration, data={
                 "plan_version": plan.version, "content_hash": plan.content_hash, "comment": approval.comment,
                 "not_before": not_before, "not_after": not_after, "expires_at": approval.expires_at,
             })
+            if decision == Approval.Decision.APPROVED:
+                transition(migration, "approve", actor=user)
+            else:
+                transition(migration, "reject", actor=user,
+                           outcome=f"Rejected by {user.get_username()}: {comment.strip()}")
             from mobility import notifications
 
             notifications.notify_decision(approval)
             return approval
     audit.record("approval.refused", actor=user if getattr(user, "pk", None) else None, obj=migration, data={
-        "decision": decision, "reason": refusal, "comment": comment[:COMMENT_MAX],
+        "decision": decision, "reason": refusal, "comment": comment[:COMMENT_MAX], "plan_hash": plan_hash[:64],
     })
-    raise ApprovalRefused(refusal)
+    raise (PlanChanged if changed else ApprovalRefused)(refusal)
 
 
-def approve(migration: Migration, user, comment: str, *, not_before: datetime | None = None,
+def approve(migration: Migration, user, comment: str, *, plan_hash: str, not_before: datetime | None = None,
             not_after: datetime | None = None) -> Approval:
-    """Approve the latest plan version; the migration becomes APPROVED. Raises ApprovalRefused."""
-    return _vote(migration, user, comment, Approval.Decision.APPROVED, not_before, not_after)
+    """Approve the plan version whose hash the approver was shown (it must still be the latest); the migration
+    becomes APPROVED. Raises ApprovalRefused (PlanChanged when the plan was revised meanwhile)."""
+    return _vote(migration, user, comment, Approval.Decision.APPROVED, plan_hash, not_before, not_after)
 
 
-def reject(migration: Migration, user, comment: str) -> Approval:
-    """Reject the latest plan version; the migration becomes REJECTED (final). Raises ApprovalRefused."""
-    return _vote(migration, user, comment, Approval.Decision.REJECTED)
+def reject(migration: Migration, user, comment: str, *, plan_hash: str) -> Approval:
+    """Reject the plan version the approver was shown; the migration becomes REJECTED (final)."""
+    return _vote(migration, user, comment, Approval.Decision.REJECTED, plan_hash)
 
 
 def void_approvals(migration: Migration, reason: str) -> int:
@@ -164,58 +175,59 @@ def _in_force(now: datetime) -> Q:
             & (Q(not_after__isnull=True) | Q(not_after__gt=now)))
 
 
+def _four_eyes_hold(approval: Approval, migration: Migration) -> bool:
+    """The approver is still an approver of the owning team, and neither the requester nor a plan author."""
+    return (approval.approver_id != migration.requester_id and approval.approver_id not in plan_authors(migration)
+            and approval.approver.is_active and is_team_approver(approval.approver, migration))
+
+
 def runnable_approval(migration: Migration, now: datetime | None = None) -> Approval | None:
-    """The approval in force: not voided, bound to the latest plan's hash, not expired, inside its window."""
+    """The approval in force: not voided, bound to the latest plan's hash, not expired, inside its window, by an
+    approver who may still give it (four eyes checked again, against every plan version)."""
     now = now or timezone.now()
     plan = current_plan(migration)
     if plan is None:
         return None
-    return (Approval.objects.filter(_in_force(now), migration=migration, plan=plan,
-                                    content_hash=plan.content_hash)
-            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-            .select_related("approver").order_by("-created_at").first())
-
-
-def _plan_hash_holds(plan: PlanVersion) -> bool:
-    """The stored snapshot still hashes to the stored hash (checked when mobility.plans is present)."""
-    try:
-        from mobility.plans import content_hash
-    except ImportError:
-        return True
-    return content_hash(plan.snapshot) == plan.content_hash
+    votes = (Approval.objects.filter(_in_force(now), migration=migration, plan=plan, content_hash=plan.content_hash)
+             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+             .select_related("approver").order_by("-created_at"))
+    return next((vote for vote in votes if _four_eyes_hold(vote, migration)), None)
 
 
 def check_runnable(migration: Migration, now: datetime | None = None) -> tuple[bool, str]:
     """Whether the engine may start this migration now, and if not, why (in words)."""
     now = now or timezone.now()
-    # Read the status fresh from the database without touching the caller's object.
-    row = Migration.objects.filter(pk=migration.pk).values("status", "outcome").first()
-    if row is None:
+    # Read the migration fresh from the database without touching the caller's object.
+    fresh = Migration.objects.select_related("partition__team").filter(pk=migration.pk).first()
+    if fresh is None:
         return False, "The migration does not exist."
-    status = row["status"]
+    status = fresh.status
     if status == MigrationStatus.REJECTED:
-        return False, row["outcome"] or "The request was rejected."
+        return False, fresh.outcome or "The request was rejected."
     if status == MigrationStatus.EXPIRED:
         return False, "The request or its approval expired; ask for it again."
     if status in MigrationStatus.terminal():
         return False, f"The migration is {MigrationStatus(status).label.lower()}."
     if status == MigrationStatus.PENDING_APPROVAL:
         return False, "The request is waiting for approval."
-    plan = current_plan(migration)
+    plan = current_plan(fresh)
     if plan is None:
         return False, "The migration has no plan."
-    if not _plan_hash_holds(plan):
+    if not plan.hash_holds:
         return False, f"Plan version {plan.version} no longer matches its hash."
-    if runnable_approval(migration, now) is not None:
+    if runnable_approval(fresh, now) is not None:
         return True, "Approved."
-    votes = Approval.objects.filter(migration=migration, decision=Approval.Decision.APPROVED)
-    latest = votes.order_by("-created_at").first()
+    votes = Approval.objects.filter(migration=fresh, decision=Approval.Decision.APPROVED)
+    latest = votes.select_related("approver").order_by("-created_at").first()
     if latest is None:
         return False, "Nobody approved this plan."
     if latest.voided_at is not None:
         return False, f"The approval was voided: {latest.void_reason or 'the plan changed'}."
     if latest.plan_id != plan.pk or latest.content_hash != plan.content_hash:
         return False, f"The approval is for another plan version than the current one (v{plan.version})."
+    if not _four_eyes_hold(latest, fresh):
+        return False, (f"The approval by {latest.approver.get_username()} does not hold: an approver of the owning "
+                       "team who neither asked for the migration nor wrote a version of its plan must approve it.")
     if latest.expires_at <= now:
         return False, f"The approval expired at {latest.expires_at:%Y-%m-%d %H:%M} UTC."
     if latest.not_after and latest.not_after <= now:
@@ -228,8 +240,8 @@ def check_runnable(migration: Migration, now: datetime | None = None) -> tuple[b
 def expire_stale(now: datetime | None = None) -> int:
     """Mark EXPIRED the pending requests and approved migrations whose time ran out; return how many.
 
-    Called periodically by the worker. Each change is a conditional UPDATE (a concurrent vote or
-    start wins) and is audited in the same transaction.
+    Called periodically by the worker. Each is the lifecycle's ``expire`` move: a conditional UPDATE (a
+    concurrent vote or start wins), with its event and audit record.
     """
     now = now or timezone.now()
     pending = (Migration.objects.filter(status=MigrationStatus.PENDING_APPROVAL)
@@ -240,15 +252,14 @@ def expire_stale(now: datetime | None = None) -> int:
                                                        decision=Approval.Decision.APPROVED)))
                 .exclude(Exists(Approval.objects.filter(_in_force(now), migration=OuterRef("pk")))))
     expired = 0
-    for status, queryset, why in (
-        (MigrationStatus.PENDING_APPROVAL, pending, "The request was not decided in time."),
-        (MigrationStatus.APPROVED, approved, "The approval expired before the migration started."),
+    for queryset, why in (
+        (pending, "The request was not decided in time."),
+        (approved, "The approval expired before the migration started."),
     ):
-        for pk in list(queryset.values_list("pk", flat=True)):
-            with transaction.atomic():
-                changed = Migration.objects.filter(pk=pk, status=status).update(
-                    status=MigrationStatus.EXPIRED, finished_at=now, outcome=why)
-                if changed:
-                    audit.record("migration.expired", obj=Migration(pk=pk), data={"was": status, "reason": why})
-                    expired += 1
+        for migration in list(queryset.only("pk", "status", "outcome")):
+            try:  # a vote, a start or a withdrawal that came first wins: the move then finds no row
+                transition(migration, "expire", outcome=why)
+            except TransitionRefused:
+                continue
+            expired += 1
     return expired

@@ -268,19 +268,21 @@ class IVMClient:
     # --- commands -------------------------------------------------------------------------------------
 
     def run(self, cmd: Command, *, timeout: float | None = None, check: bool = True,
-            retry_safe: bool = False) -> CommandResult:
+            retry_safe: bool = False, before_send: Callable[[], None] | None = None) -> CommandResult:
         """Run ``cmd`` and return its output.
 
         ``timeout`` (default ``command_timeout``) bounds the wait for a free channel and, separately, the
         command itself. With ``check`` a non-zero exit raises ``CommandFailed`` carrying the IVM message
         code. ``retry_safe=True`` lets a command that may have started be re-run on a new transport if
-        the old one died under it; pass it only for read-only commands.
+        the old one died under it; pass it only for read-only commands. ``before_send`` is called once the
+        channel is open, right before the command is written to it (again before each retry): if it raises,
+        nothing is sent and its exception propagates (the engine's last check that it still holds the lease).
         """
         if not isinstance(cmd, Command):
             raise TypeError("run() takes a Command built by mobility.ivm.commands")
         timeout = self.command_timeout if timeout is None else timeout
         started = time.monotonic()
-        stdout, stderr, status, attempts = self._run_retrying(cmd, timeout, retry_safe, [cmd])
+        stdout, stderr, status, attempts = self._run_retrying(cmd, timeout, retry_safe, [cmd], before_send)
         duration = time.monotonic() - started
         result = CommandResult(cmd, stdout, stderr, status, duration)
         if status != 0:
@@ -332,7 +334,7 @@ class IVMClient:
                          batch=f"{batch.tag} {i + 1}/{len(cmds)}")
         return results
 
-    def _run_retrying(self, cmd, timeout: float, retry_safe: bool, recorded: list[Command]):
+    def _run_retrying(self, cmd, timeout: float, retry_safe: bool, recorded: list[Command], before_send=None):
         """Run once, reconnecting when safe; (stdout, stderr, status, attempts). Records connection failures."""
         started = time.monotonic()
         attempts = 0
@@ -340,7 +342,7 @@ class IVMClient:
             while True:
                 attempts += 1
                 try:
-                    stdout, stderr, status = self._run_once(cmd, timeout)
+                    stdout, stderr, status = self._run_once(cmd, timeout, before_send)
                     return stdout, stderr, status, attempts
                 except _NotStarted as exc:
                     reason, may_have_run = exc.reason, False
@@ -361,7 +363,7 @@ class IVMClient:
                 self._record(one, "connection", None, started, attempts, None, None, str(exc))
             raise
 
-    def _run_once(self, cmd: Command, timeout: float) -> tuple[str, str, int]:
+    def _run_once(self, cmd: Command, timeout: float, before_send=None) -> tuple[str, str, int]:
         if not self._channels.acquire(timeout=timeout):
             raise CommandTimeout(cmd.redacted(), timeout, f"waiting for one of {self.max_channels} channels")
         try:
@@ -374,6 +376,8 @@ class IVMClient:
                 self._drop_if(transport)
                 raise _NotStarted(f"transport lost before the command started: {exc}") from exc
             try:
+                if before_send is not None:
+                    before_send()
                 return self._exec(chan, transport, cmd, timeout)
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 # The transport died while we read the command's output (paramiko raises EOFError there).

@@ -1,5 +1,9 @@
 """Migration requests, their immutable plan versions, the 11 steps and the live event stream."""
 
+import hashlib
+import json
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -12,6 +16,15 @@ from mobility.choices import (
     StepStatus,
     steps_for,
 )
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(snapshot: dict) -> str:
+    """SHA-256 (hex) of the snapshot's canonical JSON: equal plans have equal hashes."""
+    return hashlib.sha256(canonical_json(snapshot).encode()).hexdigest()
 
 
 class InvalidTransition(Exception):
@@ -40,6 +53,9 @@ class Migration(models.Model):
     # Worker claim: exactly one worker drives a migration while its lease is fresh.
     claimed_by = models.CharField(max_length=80, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Fencing token: every claim takes the next one, and every write of the engine is conditional on its own, so a
+    # worker paused past its lease writes nothing once another has claimed the migration (mobility.journal).
+    fence = models.PositiveBigIntegerField(default=0)
     # Exactly-once start: set (and committed) before `migrlpar -o m` is sent.
     start_intent_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -80,6 +96,10 @@ class Migration(models.Model):
     def is_terminal(self) -> bool:
         return self.status in MigrationStatus.terminal()
 
+    def latest_plan(self) -> "PlanVersion | None":
+        """The plan version in force (the highest number)."""
+        return self.plans.order_by("-version").first()
+
     def create_steps(self) -> list["MigrationStep"]:
         """One row per step of the seed that applies to this migration's mode."""
         return MigrationStep.objects.bulk_create(
@@ -109,6 +129,11 @@ class PlanVersion(models.Model):
         if self.pk is not None:
             raise InvalidTransition("a plan version is immutable; create a new version instead")
         super().save(*args, **kwargs)
+
+    @property
+    def hash_holds(self) -> bool:
+        """The stored snapshot still hashes to the stored hash (nobody edited it under the votes)."""
+        return content_hash(self.snapshot) == self.content_hash
 
 
 class AdapterMapping(models.Model):

@@ -76,7 +76,7 @@ def approved_migration(personas, name: str, source_ivm: str, dest_ivm: str, opti
     assert validation["ok"], validation
     migration = submit_plan(partition=partition, destination=destination, user=personas["rita"], mode=mode,
                             mappings=rows, validation=validation, reason="engine test", options=options or {})
-    approve(migration, personas["alex"], "looks right")
+    approve(migration, personas["alex"], "looks right", plan_hash=migration.latest_plan().content_hash)
     migration.refresh_from_db()
     assert migration.status == "approved"
     return migration

@@ -20,10 +20,10 @@ def flow(estate, requester, approver, client, auditor):
     client.post(reverse("login"), {"username": "rita", "password": "wrong"})
     client.post(reverse("login"), {"username": "rita", "password": "pw-rita"})
     first = make_request(estate.app01, requester, estate.b)
-    approve(first, approver, "ok")
+    approve(first, approver, "ok", plan_hash=first.latest_plan().content_hash)
     revise(first, requester)
     second = make_request(estate.db01, requester, estate.a)
-    reject(second, approver, "no")
+    reject(second, approver, "no", plan_hash=second.latest_plan().content_hash)
     client.force_login(auditor)
     client.get(reverse("mobility:history_export", args=["csv"]))
     return first
@@ -121,7 +121,7 @@ def test_refusals_are_in_the_trail(pending, requester, olga):
 
     for user in (requester, olga):
         with pytest.raises(ApprovalRefused):
-            approve(pending, user, "x")
+            approve(pending, user, "x", plan_hash=pending.latest_plan().content_hash)
     refused = AuditEvent.objects.filter(action="approval.refused").order_by("id")
     assert [e.actor_name for e in refused] == ["rita", "olga"]
     assert all(e.object_id == str(pending.pk) for e in refused)

@@ -35,16 +35,16 @@ def past(estate, requester, approver, personas):
     now = timezone.now()
     rows = {}
     rows["m1"] = make_request(estate.app01, requester, estate.b, created_at=now - 10 * DAY)
-    approve(rows["m1"], approver, "ok")
+    approve(rows["m1"], approver, "ok", plan_hash=rows["m1"].latest_plan().content_hash)
     _finish(rows["m1"], MigrationStatus.COMPLETED, minutes=10, suspend=1.5)
     rows["m2"] = make_request(estate.app01, requester, estate.c, created_at=now - 8 * DAY)
-    approve(rows["m2"], approver, "ok")
+    approve(rows["m2"], approver, "ok", plan_hash=rows["m2"].latest_plan().content_hash)
     _finish(rows["m2"], MigrationStatus.FAILED, minutes=3)
     rows["m3"] = make_request(estate.app02, requester, estate.b, created_at=now - 5 * DAY, mode="inactive")
-    approve(rows["m3"], approver, "ok")
+    approve(rows["m3"], approver, "ok", plan_hash=rows["m3"].latest_plan().content_hash)
     _finish(rows["m3"], MigrationStatus.COMPLETED, minutes=20, suspend=None)
     rows["m4"] = make_request(estate.db01, requester, estate.a, created_at=now - 3 * DAY)
-    reject(rows["m4"], approver, "no")
+    reject(rows["m4"], approver, "no", plan_hash=rows["m4"].latest_plan().content_hash)
     rows["m5"] = make_request(estate.ana01, omar, estate.b, created_at=now - 2 * DAY)
     Migration.objects.filter(pk=rows["m5"].pk).update(status=MigrationStatus.COMPLETED)
     _finish(rows["m5"], MigrationStatus.COMPLETED, minutes=30, suspend=2.5)
@@ -230,9 +230,9 @@ def test_percentile_is_nearest_rank():
 
 def test_the_timeline_tells_the_whole_story(auditor_client, estate, requester, approver):
     migration = make_request(estate.app01, requester, estate.b)
-    approve(migration, approver, "first look ok")
+    approve(migration, approver, "first look ok", plan_hash=migration.latest_plan().content_hash)
     revise(migration, requester)
-    approve(migration, approver, "second version ok")
+    approve(migration, approver, "second version ok", plan_hash=migration.latest_plan().content_hash)
     migration.create_steps()
     start = timezone.now()
     MigrationStep.objects.filter(migration=migration, number=1).update(

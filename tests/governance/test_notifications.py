@@ -73,5 +73,5 @@ def test_a_refused_vote_sends_nothing(pending, requester, mailoutbox, django_cap
     from mobility.governance.approvals import ApprovalRefused
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ApprovalRefused):
-        approve(pending, requester, "mine")
+        approve(pending, requester, "mine", plan_hash=pending.latest_plan().content_hash)
     assert mailoutbox == []

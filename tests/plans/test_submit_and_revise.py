@@ -130,7 +130,7 @@ def revise(client, migration, **edits):
 def test_revising_writes_a_new_version_with_a_new_hash_and_voids_the_approval(estate, rita, approver):
     migration = submitted(rita)
     v1 = plans.latest_plan(migration)
-    approval = approve(migration, approver, "ok for the weekend")
+    approval = approve(migration, approver, "ok for the weekend", plan_hash=migration.latest_plan().content_hash)
     migration.refresh_from_db()
     assert migration.status == MigrationStatus.APPROVED
     used = {m.dest_slot for m in v1.mappings.all()}

@@ -1,0 +1,167 @@
+"""The lifecycle of a migration: every move its status may make, who may cause it, and the one writer of status.
+
+``MOVES`` declares each move: the statuses it leaves, the one it reaches, who causes it (a person, through an action
+that ``mobility.policy`` grants; the engine, holding the migration's fencing token; or housekeeping) and the guard
+the migration must pass. ``transition`` is the only code that writes ``Migration.status``: one conditional UPDATE
+(``WHERE status IN <sources>``, and ``AND fence = <token>`` for the engine), the ``status`` event and the audit record
+in the same transaction, the push and the mail after the commit. A move whose UPDATE finds no row did not happen:
+``TransitionRefused`` (or ``FenceLost`` for a worker whose token is stale) says why, and nothing was written.
+
+The actions a page offers (``allowed_actions``) come from the same table, so a page never offers what the server
+refuses. Why a table of our own rather than django-fsm-2 or viewflow's fsm: their transitions are model methods that
+save the instance (``save()`` of a stale copy, no conditional UPDATE, no fencing), and a dozen rows read as easily as
+decorators; what we need from a library (guards, a declared graph) is these thirty lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from mobility.choices import MigrationStatus as S
+from mobility.governance.audit import record
+from mobility.journal import FenceLost, emit, fence_in_force
+from mobility.models import Migration
+
+PERSON, ENGINE, HOUSEKEEPING = "person", "engine", "housekeeping"
+
+
+class TransitionRefused(Exception):
+    """The move is not allowed from the migration's status now; the message says why, for a person."""
+
+
+def _started(m: Migration) -> str | None:
+    return None if m.start_intent_at is not None else "Nothing was sent to IVM for this migration."
+
+
+def _not_started(m: Migration) -> str | None:
+    return "The migration has started." if m.start_intent_at is not None else None
+
+
+def _recover_needed(m: Migration) -> str | None:
+    if m.start_intent_at is None:
+        return "Nothing was sent to IVM for this migration: there is nothing to recover."
+    if not m.recover_needed:
+        return "The IVM did not leave this partition half-moved: there is nothing to recover."
+    if Migration.objects.filter(partition_id=m.partition_id, status__in=S.unfinished()).exclude(pk=m.pk).exists():
+        return "Another migration of this partition is under way."
+    return None
+
+
+@dataclass(frozen=True)
+class Move:
+    name: str
+    sources: frozenset[S]
+    target: S
+    by: str
+    action: str | None = None  # the ``mobility.policy`` action a person needs for it
+    guard: Callable[[Migration], str | None] | None = None  # why not, or None
+
+
+def _move(name, sources, target, by, action=None, guard=None) -> Move:
+    return Move(name, frozenset(sources), target, by, action, guard)
+
+
+UNSTARTED = (S.PENDING_APPROVAL, S.APPROVED, S.QUEUED)
+MOVES: dict[str, Move] = {m.name: m for m in (
+    # Four eyes and the request's own life.
+    _move("approve", [S.PENDING_APPROVAL], S.APPROVED, PERSON, "vote"),
+    _move("reject", [S.PENDING_APPROVAL], S.REJECTED, PERSON, "vote"),
+    _move("revise", [S.PENDING_APPROVAL, S.APPROVED], S.PENDING_APPROVAL, PERSON, "revise"),
+    _move("withdraw", UNSTARTED, S.CANCELLED, PERSON, "withdraw", _not_started),
+    _move("expire", [S.PENDING_APPROVAL, S.APPROVED], S.EXPIRED, HOUSEKEEPING),
+    # People steer a run; the engine carries the request out.
+    _move("stop", [S.RUNNING], S.STOPPING, PERSON, "stop"),
+    _move("stop_unstarted", [S.APPROVED, S.QUEUED], S.STOPPED, PERSON, "stop", _not_started),
+    _move("recover", [S.FAILED, S.STOPPED], S.RECOVERING, PERSON, "recover", _recover_needed),
+    # The engine, under its fencing token.
+    _move("queue", [S.APPROVED], S.QUEUED, ENGINE),
+    _move("admit", [S.APPROVED, S.QUEUED], S.RUNNING, ENGINE),
+    _move("not_started", [S.RUNNING], S.APPROVED, ENGINE),  # step 1: the approval is no longer in force
+    _move("drifted", [S.RUNNING], S.PENDING_APPROVAL, ENGINE),  # step 1: the estate changed; approve again
+    _move("complete", [S.RUNNING], S.COMPLETED, ENGINE),
+    _move("fail", [S.RUNNING, S.STOPPING], S.FAILED, ENGINE),
+    _move("time_out", [S.RUNNING], S.STOPPING, ENGINE),
+    _move("stopped", [S.STOPPING], S.STOPPED, ENGINE),
+    _move("resume", [S.STOPPING], S.RUNNING, ENGINE),  # the stop came too late, or the IVM refused it
+    _move("recovered", [S.RECOVERING], S.FAILED, ENGINE),
+    _move("recovered_stopped", [S.RECOVERING], S.STOPPED, ENGINE),
+    _move("recover_failed", [S.RECOVERING], S.FAILED, ENGINE),
+)}
+# What a person may do that is not a move of the status: tick a follow-up task of a completed migration.
+TASKS_OPEN = frozenset({S.COMPLETED})
+
+
+def refusal(move: str | Move, m: Migration) -> str | None:
+    """Why ``move`` cannot happen to ``m`` as it is (status and guard), or None."""
+    spec = MOVES[move] if isinstance(move, str) else move
+    if m.status not in spec.sources:
+        return f"A {m.get_status_display().lower()} migration cannot be {_PAST.get(spec.name, spec.name)}."
+    return spec.guard(m) if spec.guard else None
+
+
+_PAST = {"approve": "approved", "reject": "rejected", "revise": "revised", "withdraw": "withdrawn",
+         "stop": "stopped", "stop_unstarted": "stopped", "recover": "recovered", "expire": "expired"}
+
+
+def allowed_actions(m: Migration) -> frozenset[str]:
+    """The policy actions the migration's status allows a person now (who may is ``mobility.policy``'s answer)."""
+    found = {spec.action for spec in MOVES.values() if spec.by == PERSON and refusal(spec, m) is None}
+    if m.status in TASKS_OPEN:
+        found.add("tick_task")
+    return frozenset(found)
+
+
+def transition(m: Migration, move: str, *, actor=None, outcome: str | None = None, **fields) -> None:
+    """Make ``move`` happen to ``m`` (and write ``fields`` with it), or raise; ``m`` is updated in place.
+
+    Call it inside the caller's transaction when other writes belong with the move: all of them commit or none.
+    """
+    spec = MOVES[move]
+    token = fence_in_force()
+    if spec.by == ENGINE and token is None:
+        raise RuntimeError(f"the engine's move {move!r} needs the migration's fencing token")
+    now = timezone.now()
+    values = {"status": spec.target, **fields}
+    if outcome is not None:
+        values["outcome"] = outcome
+    if spec.target in S.terminal() and "finished_at" not in fields:
+        values["finished_at"] = now
+    with transaction.atomic():
+        rows = Migration.objects.filter(pk=m.pk, status__in=spec.sources)
+        if token is not None:
+            rows = rows.filter(fence=token)
+        before = m.status
+        if rows.update(**values) != 1:
+            _why_not(m, spec, token)
+        for key, value in values.items():
+            setattr(m, key, value)
+        record(f"migration.{spec.target}", actor=actor, obj=m,
+               data={"move": move, "from": before, "to": spec.target, "outcome": m.outcome,
+                     **({"fence": token} if token is not None else {})})
+        # The event last (its row lock on the migration is then held only until the commit, and its ``at`` is the
+        # commit's time, give or take the commit itself), its push before the mail (on_commit runs in order).
+        emit(m.pk, "status", {"status": spec.target, "move": move, "outcome": m.outcome, "at": now.isoformat()})
+        _notify(m, spec.target)
+
+
+def _why_not(m: Migration, spec: Move, token: int | None):
+    fresh = Migration.objects.filter(pk=m.pk).first()
+    if fresh is None:
+        raise TransitionRefused("The migration does not exist.")
+    if token is not None and fresh.fence != token:
+        raise FenceLost(m.pk, token)
+    raise TransitionRefused(refusal(spec, fresh) or f"The migration changed meanwhile (it is {fresh.status}).")
+
+
+def _notify(m: Migration, status: str) -> None:
+    """Mail the requester how it ended (sent on commit). The start mail goes from step 3, once IVM accepted it."""
+    from mobility import notifications
+
+    if status == S.COMPLETED:
+        notifications.notify_completed(m)
+    elif status == S.FAILED:
+        notifications.notify_failed(m)
