@@ -67,9 +67,12 @@ class Engine:
         for migration_id in claim.due_ids(limit=max(budget, 0) * 2):
             if budget <= 0:
                 break
-            if migration_id in self._driving or not claim.claim(migration_id, self.worker_id, self.cfg.lease_s):
+            if migration_id in self._driving:
                 continue
-            driver = Driver(migration_id, self.worker_id, self.cfg, self.stopping, self._busy)
+            fence = claim.claim(migration_id, self.worker_id, self.cfg.lease_s)
+            if fence is None:
+                continue
+            driver = Driver(migration_id, self.worker_id, fence, self.cfg, self.stopping, self._busy)
             thread = threading.Thread(target=driver.run, name=f"migration-{migration_id}", daemon=True)
             self._driving[migration_id] = thread
             thread.start()

@@ -49,7 +49,7 @@ def test_stop_needs_a_confirmed_post(client, requester, migration):
     client.post(url, {"confirm": "yes"})
     m = Migration.objects.get(pk=migration.pk)
     assert m.status == "stopped" and "before it started" in m.outcome
-    assert AuditEvent.objects.filter(action="engine.stopped", object_id=str(m.pk)).exists()
+    assert AuditEvent.objects.filter(action="migration.stopped", object_id=str(m.pk)).exists()
 
 
 def test_an_auditor_may_watch_but_never_stop(client, auditor, migration):
