@@ -15,6 +15,7 @@ from django.db import transaction
 
 from mobility import models
 from mobility.choices import Role
+from mobility.governance import audit
 from mobility.governance.grant_audit import changed_by
 
 
@@ -105,6 +106,13 @@ class PartitionAdmin(admin.ModelAdmin):
     inlines = [AdapterInline]
     fields = ["name", "lpar_id", "system", "state", "team"]
     readonly_fields = ["name", "lpar_id", "system", "state"]  # team is the one field ivmweb owns
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "team" in form.changed_data:  # the owning team's members may request its moves: an ownership grant
+            before = models.Team.objects.filter(pk=form.initial.get("team")).values_list("name", flat=True).first()
+            audit.record("partition.team_changed", actor=request.user, obj=obj, data={
+                "partition": obj.name, "from": before, "to": obj.team.name if obj.team else None})
 
     def has_add_permission(self, request):
         return False

@@ -163,6 +163,19 @@ def test_a_role_grant_and_a_team_change_through_the_admin_are_in_the_chain(super
     assert not AuditEvent.objects.filter(hash__isnull=True).exists()
 
 
+def test_a_partition_given_to_another_team_through_the_admin_is_in_the_chain(superuser_client, estate):
+    app01 = estate.app01
+    response = superuser_client.post(_url(app01.__class__, "change", app01.pk),
+                                     {"team": estate.analytics.pk, "adapters-TOTAL_FORMS": "0",
+                                      "adapters-INITIAL_FORMS": "0", "_save": "Save"})
+    assert response.status_code == 302
+    app01.refresh_from_db()
+    assert app01.team == estate.analytics
+    event = AuditEvent.objects.get(action="partition.team_changed")
+    assert (event.actor_name, event.object_id, event.data) == (
+        "adam", str(app01.pk), {"partition": "app01", "from": "Payments", "to": "Analytics"})
+
+
 def test_the_role_groups_keep_their_names_and_cannot_be_deleted(superuser_client):
     admin_group = Group.objects.get(name=Role.ADMIN)
     assert superuser_client.post(_url(Group, "delete", admin_group.pk), {"post": "yes"}).status_code == 403
