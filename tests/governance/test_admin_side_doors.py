@@ -179,6 +179,8 @@ def test_a_partition_given_to_another_team_through_the_admin_is_in_the_chain(sup
 def test_the_role_groups_keep_their_names_and_cannot_be_deleted(superuser_client):
     admin_group = Group.objects.get(name=Role.ADMIN)
     assert superuser_client.post(_url(Group, "delete", admin_group.pk), {"post": "yes"}).status_code == 403
+    assert superuser_client.post(_url(Group, "changelist"), {
+        "action": "delete_selected", "_selected_action": [admin_group.pk], "post": "yes"}).status_code == 403
     superuser_client.post(_url(Group, "change", admin_group.pk), {"name": "anyone", "_save": "Save"})
     admin_group.refresh_from_db()
     assert admin_group.name == Role.ADMIN
