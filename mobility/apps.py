@@ -6,4 +6,4 @@ class MobilityConfig(AppConfig):
     verbose_name = "Partition mobility"
 
     def ready(self):
-        from mobility.governance import signals  # noqa: F401  (sign-ins and failed sign-ins → audit trail)
+        from mobility.governance import grant_audit, signals  # noqa: F401  (sign-ins, role grants → audit trail)
