@@ -18,9 +18,9 @@ runs on ivmsim, so it isolates the push path. Exit 1 if any ivmweb client lost a
 order.
 
 Clients: ``--dashboard`` of them on the dashboard (the rows of every running migration once, then at most every
-``mobility.live.DASHBOARD_INTERVAL_S`` the progress cells of the migrations that changed: latest state wins), the
-others spread over the migrations' live pages (every event). Each client behaves like the page's htmx socket: when
-its socket closes it reconnects and subscribes again with the last seq it has (closes are counted).
+``mobility.live.publish.DASHBOARD_INTERVAL_S`` the progress cells of the migrations that changed: latest state
+wins), the others spread over the migrations' live pages (every event). Each client behaves like the page's htmx
+socket: when its socket closes it reconnects and subscribes again with the last seq it has (closes are counted).
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ FLOOR_CELL = ('<span id="dash-{m}-pct" data-testid="dash-pct" hx-swap-oob="true"
 
 
 class _FloorDashboard:
-    """The floor's dashboard: the same policy as ``mobility.live.push_dashboard`` (at most one message per
+    """The floor's dashboard: the same policy as ``mobility.live.publish.push_dashboard`` (at most one message per
     interval, carrying the progress cells of the migrations changed since the last one, latest seq wins) as one
     plain group_send of the changed cells, forwarded unchanged: both paths send the same deltas at one rate."""
 
@@ -268,7 +268,7 @@ class _FloorDashboard:
             async_to_sync(self.layer.group_send)(FLOOR_DASHBOARD, {"type": "live.push", "html": cells})
 
     def changed(self, mid):
-        from mobility.live import DASHBOARD_INTERVAL_S
+        from mobility.live.publish import DASHBOARD_INTERVAL_S
 
         with self.lock:
             self.changed_ids.add(mid)

@@ -24,6 +24,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from mobility.live import DASHBOARD_GROUP, group_name
+from mobility.live.presenters import dashboard_rows, missed_html, visible_ids
+from mobility.live.publish import latest_seqs
 
 logger = logging.getLogger("mobility.live")
 
@@ -115,8 +117,6 @@ class _Watch:
                 logger.warning("live watch failed", exc_info=True)
 
     async def _tick(self):
-        from mobility.live import latest_seqs
-
         sockets = list(self.sockets)
         dashboard_tick = self.ticks % DASHBOARD_TICKS == 0
         if dashboard_tick:
@@ -143,7 +143,7 @@ class _Watch:
         key = (user.pk, refresh)
         future = self.dashboards.get(key)
         if future is None:
-            future = self.dashboards[key] = asyncio.ensure_future(database_sync_to_async(_dashboard_rows)(user))
+            future = self.dashboards[key] = asyncio.ensure_future(database_sync_to_async(dashboard_rows)(user))
             self.loop.call_later(30, self.dashboards.pop, key, None)
         return future
 
@@ -156,7 +156,7 @@ class _Watch:
 
             def render():
                 flag["started"] = True
-                return _dashboard_rows(user)
+                return dashboard_rows(user)
 
             entry = self.first[user.pk] = (flag, asyncio.ensure_future(database_sync_to_async(render)()))
             entry[1].add_done_callback(lambda _: self.first.pop(user.pk, None) if self.first.get(user.pk) is entry
@@ -165,8 +165,6 @@ class _Watch:
 
     async def visible(self, user, migration_ids) -> set[int]:
         """Which of these migrations the user may see: cached per user, ids not seen yet read from the database."""
-        from mobility.views.engine import visible_ids
-
         known = self.visibility.setdefault(user.pk, {})
         unknown = tuple(sorted({mid for mid in migration_ids if mid not in known}))
         if unknown:
@@ -269,8 +267,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def _catch_up(self, migration_id: int):
         """Send every event after the last one sent, and the state, from the database (hold ``self.lock``)."""
-        from mobility.live import missed_html
-
         html, last = await database_sync_to_async(missed_html)(migration_id, self.sent_seq[migration_id])
         self.sent_seq[migration_id] = max(last, self.sent_seq[migration_id])
         await self.send(text_data=html)
@@ -364,7 +360,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _send_rows(self, refresh: str | None, always: bool = False):
         """The user's whole rows: one render per user and refresh in this process (a socket's first rows: see
         ``first_rows``). Never older than a cell already sent: a shared render behind one is read again, under the lock."""
-        render, watch = database_sync_to_async(_dashboard_rows), _watch()
+        render, watch = database_sync_to_async(dashboard_rows), _watch()
         try:
             user = self.scope["user"]
             rows = await (watch.dashboard_rows(user, refresh) if refresh else watch.first_rows(user))
@@ -377,10 +373,3 @@ class LiveConsumer(AsyncWebsocketConsumer):
                     await self.send(text_data=html)
         except Exception:  # noqa: BLE001 — the watch re-reads the dashboard on its next round
             logger.warning("dashboard render failed", exc_info=True)
-
-
-def _dashboard_rows(user) -> tuple[str, dict]:
-    """The rows and what they show: {migration id: (seq, queue position)}."""
-    from mobility.views.engine import dashboard_rows
-
-    return dashboard_rows(user)

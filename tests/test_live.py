@@ -87,7 +87,7 @@ async def test_the_publisher_keeps_each_groups_messages_in_order_while_sending_g
     leave in the order they were queued: big and small ones alternate, so a small one would overtake a big one."""
     from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 
-    from mobility import live
+    from mobility.live import publish
 
     # A layer of its own for receiving: the process-wide one keeps asyncio locks bound to earlier tests' loops.
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
@@ -97,7 +97,7 @@ async def test_the_publisher_keeps_each_groups_messages_in_order_while_sending_g
         await layer.group_add(group, channels[group])
     for i in range(60):
         for group in channels:
-            live._publisher.send(group, {"type": "t", "i": i, "pad": "x" * (200_000 if i % 2 == 0 else 10)})
+            publish._publisher.send(group, {"type": "t", "i": i, "pad": "x" * (200_000 if i % 2 == 0 else 10)})
     for group, channel in channels.items():
         got = [(await asyncio.wait_for(layer.receive(channel), timeout=10))["i"] for _ in range(60)]
         assert got == list(range(60)), (group, got)

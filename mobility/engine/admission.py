@@ -13,22 +13,10 @@ from mobility.choices import MigrationStatus
 from mobility.engine import ivmside
 from mobility.lifecycle import transition
 from mobility.models import ManagedSystem, Migration
+from mobility.models.migrations import queue_position
+from mobility.models.migrations import shares_a_server as _shares_a_server
 
 ADMITTED = (MigrationStatus.RUNNING, MigrationStatus.STOPPING, MigrationStatus.RECOVERING)
-
-
-def _shares_a_server(m: Migration) -> Q:
-    servers = [m.source_id, m.destination_id]
-    return Q(source_id__in=servers) | Q(destination_id__in=servers)
-
-
-def queue_position(m: Migration) -> int | None:
-    """1-based place among queued migrations sharing a server with ``m`` (None when it is not queued)."""
-    if m.status != MigrationStatus.QUEUED or m.queued_at is None:
-        return None
-    ahead = Migration.objects.filter(_shares_a_server(m), status=MigrationStatus.QUEUED).filter(
-        Q(queued_at__lt=m.queued_at) | Q(queued_at=m.queued_at, pk__lt=m.pk)).count()
-    return ahead + 1
 
 
 def _limits(m: Migration) -> list[tuple[int, int]]:

@@ -108,6 +108,23 @@ class Migration(models.Model):
         )
 
 
+# The queue of approved migrations waiting for a slot, read here (beside the model) by both the engine's admission,
+# which serves it in order, and the presenters, which show each place: neither imports the other.
+def shares_a_server(m: Migration) -> Q:
+    """Migrations with ``m``'s source or destination at either end: they compete for the same IVMs' slots."""
+    servers = [m.source_id, m.destination_id]
+    return Q(source_id__in=servers) | Q(destination_id__in=servers)
+
+
+def queue_position(m: Migration) -> int | None:
+    """1-based place among queued migrations sharing a server with ``m`` (None when it is not queued)."""
+    if m.status != MigrationStatus.QUEUED or m.queued_at is None:
+        return None
+    ahead = Migration.objects.filter(shares_a_server(m), status=MigrationStatus.QUEUED).filter(
+        Q(queued_at__lt=m.queued_at) | Q(queued_at=m.queued_at, pk__lt=m.pk)).count()
+    return ahead + 1
+
+
 class PlanVersion(models.Model):
     """An immutable snapshot of what will be run; approval binds to its content hash."""
 

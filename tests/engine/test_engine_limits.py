@@ -3,8 +3,8 @@ position, and starts when a slot frees."""
 
 import pytest
 
-from mobility.engine.admission import queue_position
 from mobility.models import Migration
+from mobility.models.migrations import queue_position
 from tests.engine.conftest import LIMITS_FLEET, TIME_SCALE, approved_migration, status_of, wait_for
 from tests.simfleet import SimFleet
 

@@ -14,8 +14,9 @@ from django.test import Client
 from django.utils import timezone
 
 from ivmweb.asgi import application
-from mobility import consumers, live
+from mobility import consumers
 from mobility.engine.events import emit
+from mobility.live import publish
 from mobility.models import Migration, Team
 from tests.factories import make_partition, make_system
 from tests.markers import redis_only
@@ -142,7 +143,7 @@ async def test_the_last_events_of_a_migration_reach_the_socket_even_when_their_p
     await socket.send_json_to({"subscribe": m.pk, "last_seq": 0})
     assert _seqs(await socket.receive_from(timeout=5), m.pk) == []
     sent = []
-    monkeypatch.setattr(live, "_send", lambda group, message: sent.append(message))
+    monkeypatch.setattr(publish, "_send", lambda group, message: sent.append(message))
     await _emit(m, 3)
     assert [p["seq"] for p in sent if p["type"] == "live.push"] == [1, 2, 3]  # every push of these was lost
     assert _seqs(await socket.receive_from(timeout=5), m.pk) == [1, 2, 3]
@@ -213,9 +214,9 @@ async def test_a_status_change_overtaken_by_a_later_push_gets_the_whole_rows(req
         stale = Migration.objects.select_related("partition", "source", "destination").get(pk=m.pk)
         stale.last_seq = 1  # what its push would have said
         Migration.objects.filter(pk=m.pk).update(last_seq=1)
-        monkeypatch.setattr(live, "_dash_last", time.monotonic())  # coalesce both into the next refresh
+        monkeypatch.setattr(publish, "_dash_last", time.monotonic())  # coalesce both into the next refresh
         seq = emit(m.pk, "note", {})  # seq 2, pending first
-        live.push_dashboard(stale, status_changed=True)
+        publish.push_dashboard(stale, status_changed=True)
         return seq
 
     seq = await crossed()
@@ -245,7 +246,7 @@ async def test_a_user_never_receives_a_dashboard_delta_of_another_teams_migratio
     assert f'dash-{m.pk}-pct' in await rita.receive_from(timeout=5)  # the delta was sent...
     assert await omar.receive_nothing(timeout=1)  # ...to Payments only
     # A message naming it directly changes nothing for him either: cells go only to rows a socket shows.
-    await get_channel_layer().group_send(live.DASHBOARD_GROUP, {
+    await get_channel_layer().group_send(publish.DASHBOARD_GROUP, {
         "type": "live.dashboard", "v": "test", "cells": [[m.pk, 2, "<span>secret</span>"]], "rows": []})
     assert "secret" in await rita.receive_from(timeout=5)
     assert await omar.receive_nothing(timeout=1)
@@ -280,7 +281,7 @@ async def test_a_dashboard_whose_deltas_are_lost_converges_from_the_database(req
     monkeypatch.setattr(consumers, "DASHBOARD_TICKS", 1)
     m = await _payments_migration(requester)
     socket, _ = await _dashboard(requester)
-    monkeypatch.setattr(live, "_send", lambda group, message: None)  # every push lost
+    monkeypatch.setattr(publish, "_send", lambda group, message: None)  # every push lost
     seq = await _progress(m, 64.0)
     rows = await socket.receive_from(timeout=5)
     assert 'id="dashboard-rows"' in rows and f'data-seq="{seq}"' in rows and "64 %" in rows

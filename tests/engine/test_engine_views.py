@@ -5,8 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from mobility.live.presenters import CHART_POINTS, live_context
 from mobility.models import AuditEvent, Migration, MigrationEvent, Team
-from mobility.views.engine import CHART_POINTS, live_context
 from tests.factories import make_partition, make_system
 
 pytestmark = pytest.mark.django_db

@@ -1,19 +1,9 @@
-"""Live pushes to browsers: per-migration groups ``migration-<id>`` and the ``dashboard`` group.
+"""Sending the pushes: the migration's event and state after each commit, and the coalesced dashboard deltas.
 
-The database is the truth; a push only says "here is event N and the state after it". Pushes are sent after
-the commit (``events.emit`` registers ``push_migration`` with ``transaction.on_commit``), rendered once here in
-the producer, never per socket. A socket that missed events (a gap in seq, or a DB seq ahead of what it sent:
-see ``consumers.LiveConsumer``) or reconnects with its last seq gets the missing ones from the database
-(``missed_html``), so it never shows a stale page. Dashboard pushes are coalesced deltas (latest state wins): at
-most one message per ``DASHBOARD_INTERVAL_S`` per process, with the progress cells of the migrations that changed
-and the rows whose status changed (or their removal), rendered here once; a socket forwards only the deltas of rows
-it already shows (rows of its own user's render: nothing leaks), and re-renders its user's whole rows only for a
-status change it may see but does not show yet, or while it shows a queue.
-
-Sending: one publisher thread per process with its own event loop sends the group messages, each group's in order
-and different groups concurrently. The caller (the engine's thread, right after its commit) only queues them: the
+One publisher thread per process with its own event loop sends the group messages, each group's in order and
+different groups concurrently. The caller (the engine's thread, right after its commit) only queues them: the
 engine never waits on Redis, and the Redis connections live as long as the process (``async_to_sync`` would start
-a new event loop, hence new connections, for every push).
+a new event loop, hence new connections, for every push). What is sent is rendered once here, by the presenters.
 """
 
 import asyncio
@@ -25,7 +15,15 @@ import time
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.template.loader import render_to_string
+
+from mobility.live.presenters import (
+    dashboard_cell_html,
+    dashboard_row_change,
+    events_html,
+    figures_html,
+    state_html,
+)
+from mobility.models import Migration, MigrationEvent
 
 logger = logging.getLogger("mobility.live")
 
@@ -105,38 +103,8 @@ def _send(group: str, message: dict) -> None:
     _publisher.send(group, message)
 
 
-def state_html(migration) -> str:
-    """The out-of-band state panel: steps, figures, chart, outcome."""
-    from mobility.views.engine import live_context
-
-    return render_to_string("mobility/engine/_state.html", {**live_context(migration), "oob": True})
-
-
-def figures_html(migration) -> str:
-    """The state panel's figures and chart alone (out of band): all that a progress event changes."""
-    from mobility.views.engine import figures_context
-
-    return render_to_string("mobility/engine/_state_figures.html", {**figures_context(migration), "oob": True})
-
-
-def events_html(migration, events) -> str:
-    return render_to_string("mobility/engine/_events.html", {"migration": migration, "events": events, "oob": True})
-
-
-def missed_html(migration_id: int, after_seq: int) -> tuple[str, int]:
-    """Every event after ``after_seq`` and the current state, as one message; returns (html, last seq sent)."""
-    from mobility.models import Migration, MigrationEvent
-
-    migration = Migration.objects.select_related("partition", "source", "destination").get(pk=migration_id)
-    events = list(MigrationEvent.objects.filter(migration_id=migration_id, seq__gt=after_seq).order_by("seq"))
-    last = events[-1].seq if events else after_seq
-    return events_html(migration, events) + state_html(migration), last
-
-
 def latest_seqs(migration_ids) -> dict[int, int]:
     """The committed ``last_seq`` of each migration: what a socket compares with what it has sent."""
-    from mobility.models import Migration
-
     return dict(Migration.objects.filter(pk__in=list(migration_ids)).values_list("pk", "last_seq"))
 
 
@@ -145,8 +113,6 @@ def push_migration(migration_id: int, event=None) -> None:
 
     Rendered once here for every socket. Two writers' pushes may cross on the way: a socket that gets seq N+1
     before N sees the gap and reads both from the database, then drops N as already sent."""
-    from mobility.models import Migration, MigrationEvent
-
     # A progress event (most of them: one a second per transfer) changes the figures only: the steps (the bulk of the
     # panel's render) and the names stay as the last full push left them, which every other kind of event, a
     # reconnect and a repair send.
@@ -194,8 +160,6 @@ def push_dashboard(migration, *, status_changed: bool = False) -> None:
     changes the row, or removes it: both rendered here once for every socket. A socket that does not show the row
     yet (it may have just become visible), or shows a queue, re-renders its user's whole rows."""
     global _dash_timer
-    from mobility.views.engine import dashboard_cell_html, dashboard_row_change
-
     cell = dashboard_cell_html(migration)
     row = dashboard_row_change(migration) if status_changed else None
     with _dash_lock:
