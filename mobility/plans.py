@@ -24,7 +24,8 @@ from django.utils import timezone
 from mobility import planning
 from mobility.choices import MigrationStatus, Role
 from mobility.governance import audit
-from mobility.lifecycle import MOVES, transition
+from mobility.lifecycle import MOVES
+from mobility.lifecycle.writer import transition
 from mobility.models import AdapterMapping, Migration, PlanVersion
 from mobility.models.migrations import canonical_json, content_hash
 from mobility.notifications import notify_new_request

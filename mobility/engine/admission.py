@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from mobility.choices import MigrationStatus
 from mobility.engine import ivmside
-from mobility.lifecycle import transition
+from mobility.lifecycle.writer import transition
 from mobility.models import ManagedSystem, Migration
 from mobility.models.migrations import queue_position
 from mobility.models.migrations import shares_a_server as _shares_a_server

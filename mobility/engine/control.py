@@ -12,7 +12,8 @@ from django.utils import timezone
 from mobility.choices import MigrationStatus, Role, StepStatus
 from mobility.engine.events import emit, step_change
 from mobility.governance.audit import record
-from mobility.lifecycle import TransitionRefused, allowed_actions, refusal, transition
+from mobility.lifecycle import TransitionRefused, allowed_actions, refusal
+from mobility.lifecycle.writer import transition
 from mobility.models import Migration, MigrationEvent
 from mobility.roles import has_role
 

@@ -25,7 +25,7 @@ from mobility.engine.events import emit, step_change
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandFailed, IVMError
 from mobility.journal import FenceLost, guarded_update
-from mobility.lifecycle import transition
+from mobility.lifecycle.writer import transition
 from mobility.models import Migration, MigrationStep
 
 logger = logging.getLogger("mobility.engine")

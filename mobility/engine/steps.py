@@ -19,7 +19,7 @@ from mobility.governance.audit import record
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandFailed
 from mobility.journal import guarded_update
-from mobility.lifecycle import transition
+from mobility.lifecycle.writer import transition
 from mobility.models import IVMConsole, Migration, MigrationStep, Partition, StorageDevice, VirtualAdapter
 from mobility.notifications import notify_started
 

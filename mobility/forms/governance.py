@@ -18,6 +18,11 @@ class VoteForm(forms.Form):
     """One approver's vote: approve (with an optional window) or reject, always with a comment."""
 
     decision = forms.ChoiceField(choices=[("approved", "Approve"), ("rejected", "Reject")])
+    # The plan the approver was shown: a vote binds to it, and is refused if the plan changed since.
+    plan_hash = forms.RegexField(regex=r"^[0-9a-f]{64}$", widget=forms.HiddenInput,
+                                 error_messages={"required": "The vote does not say which plan it is for; reload "
+                                                             "the page.",
+                                                 "invalid": "The vote names no plan of ivmweb's; reload the page."})
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000, strip=True,
                               error_messages={"required": "A comment is required."})
     not_before = forms.DateTimeField(required=False, label="Not before (UTC)",

@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from mobility.choices import MigrationStatus, Role
 from mobility.governance import audit
-from mobility.lifecycle import TransitionRefused, transition
+from mobility.lifecycle import TransitionRefused
+from mobility.lifecycle.writer import transition
 from mobility.models import Approval, Migration, PlanVersion
 from mobility.roles import has_role
 

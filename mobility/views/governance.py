@@ -102,10 +102,10 @@ def vote(request, pk: int):
         data = form.cleaned_data
         try:
             if data["decision"] == "approved":
-                approval_rules.approve(migration, request.user, data["comment"],
+                approval_rules.approve(migration, request.user, data["comment"], plan_hash=data["plan_hash"],
                                        not_before=data["not_before"], not_after=data["not_after"])
             else:
-                approval_rules.reject(migration, request.user, data["comment"])
+                approval_rules.reject(migration, request.user, data["comment"], plan_hash=data["plan_hash"])
         except approval_rules.ApprovalRefused as refused:
             error, status = refused.message, 400
     if not request.htmx:

@@ -80,7 +80,7 @@ VOTE_MATRIX = {
 def test_vote_matrix(client, personas, olga, pending, who, htmx):
     _sign_in(client, personas, olga, who)
     response = client.post(reverse("mobility:approval_vote", args=[pending.pk]),
-                           {"decision": "approved", "comment": "go"},
+                           {"plan_hash": pending.latest_plan().content_hash, "decision": "approved", "comment": "go"},
                            headers={"HX-Request": "true"} if htmx else {})
     assert response.status_code == VOTE_MATRIX[who][htmx]
     pending.refresh_from_db()
@@ -94,9 +94,9 @@ def test_vote_matrix(client, personas, olga, pending, who, htmx):
 
 def test_unknown_ids_answer_404_like_foreign_ones(client, personas, olga, pending):
     client.force_login(olga)
-    foreign = client.post(reverse("mobility:approval_vote", args=[pending.pk]), {"decision": "approved",
+    foreign = client.post(reverse("mobility:approval_vote", args=[pending.pk]), {"plan_hash": pending.latest_plan().content_hash, "decision": "approved",
                                                                                  "comment": "x"})
-    unknown = client.post(reverse("mobility:approval_vote", args=[pending.pk + 999]), {"decision": "approved",
+    unknown = client.post(reverse("mobility:approval_vote", args=[pending.pk + 999]), {"plan_hash": pending.latest_plan().content_hash, "decision": "approved",
                                                                                        "comment": "x"})
     assert foreign.status_code == unknown.status_code == 404
     client.force_login(personas["audrey"])
@@ -129,7 +129,7 @@ def test_the_requester_as_approver_gets_no_form_and_a_refused_vote(client, perso
     html = client.get(reverse("mobility:approval", args=[pending.pk])).text
     assert "your own request" in html and 'name="comment"' not in html
     response = client.post(reverse("mobility:approval_vote", args=[pending.pk]),
-                           {"decision": "approved", "comment": "mine"}, headers={"HX-Request": "true"})
+                           {"plan_hash": pending.latest_plan().content_hash, "decision": "approved", "comment": "mine"}, headers={"HX-Request": "true"})
     assert response.status_code == 400 and "your own request" in response.text
     assert not Approval.objects.exists()
 
@@ -137,7 +137,7 @@ def test_the_requester_as_approver_gets_no_form_and_a_refused_vote(client, perso
 def test_a_vote_without_comment_is_refused_with_a_message_and_audited(client, approver, pending):
     client.force_login(approver)
     response = client.post(reverse("mobility:approval_vote", args=[pending.pk]),
-                           {"decision": "approved", "comment": ""}, headers={"HX-Request": "true"})
+                           {"plan_hash": pending.latest_plan().content_hash, "decision": "approved", "comment": ""}, headers={"HX-Request": "true"})
     assert response.status_code == 400 and "A comment is required." in response.text
     assert not Approval.objects.exists()
     assert AuditEvent.objects.get(action="approval.refused").data["reason"] == "A comment is required."
@@ -146,7 +146,7 @@ def test_a_vote_without_comment_is_refused_with_a_message_and_audited(client, ap
 def test_an_htmx_vote_returns_the_updated_card(client, approver, pending):
     client.force_login(approver)
     response = client.post(reverse("mobility:approval_vote", args=[pending.pk]),
-                           {"decision": "rejected", "comment": "Not this week."}, headers={"HX-Request": "true"})
+                           {"plan_hash": pending.latest_plan().content_hash, "decision": "rejected", "comment": "Not this week."}, headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert f'id="approval-{pending.pk}"' in response.text and "Not this week." in response.text
     assert "<html" not in response.text and 'name="comment"' not in response.text

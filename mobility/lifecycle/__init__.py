@@ -2,13 +2,15 @@
 
 ``MOVES`` declares each move: the statuses it leaves, the one it reaches, who causes it (a person, through an action
 that ``mobility.policy`` grants; the engine, holding the migration's fencing token; or housekeeping) and the guard
-the migration must pass. ``transition`` is the only code that writes ``Migration.status``: one conditional UPDATE
+the migration must pass. ``transition`` (``mobility.lifecycle.writer``) is the only code that writes
+``Migration.status``: one conditional UPDATE
 (``WHERE status IN <sources>``, and ``AND fence = <token>`` for the engine), the ``status`` event and the audit record
 in the same transaction, the push and the mail after the commit. A move whose UPDATE finds no row did not happen:
 ``TransitionRefused`` (or ``FenceLost`` for a worker whose token is stale) says why, and nothing was written.
 
 The actions a page offers (``allowed_actions``) come from the same table, so a page never offers what the server
-refuses. Why a table of our own rather than django-fsm-2 or viewflow's fsm: their transitions are model methods that
+refuses: this module is the table alone (it imports only the models), so the presenters of pushed pages read it
+without importing the writer. Why a table of our own rather than django-fsm-2 or viewflow's fsm: their transitions are model methods that
 save the instance (``save()`` of a stale copy, no conditional UPDATE, no fencing), and a dozen rows read as easily as
 decorators; what we need from a library (guards, a declared graph) is these thirty lines.
 """
@@ -18,12 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.utils import timezone
-
 from mobility.choices import MigrationStatus as S
-from mobility.governance.audit import record
-from mobility.journal import FenceLost, emit, fence_in_force
 from mobility.models import Migration
 
 PERSON, ENGINE, HOUSEKEEPING = "person", "engine", "housekeeping"
@@ -113,55 +110,3 @@ def allowed_actions(m: Migration) -> frozenset[str]:
     if m.status in TASKS_OPEN:
         found.add("tick_task")
     return frozenset(found)
-
-
-def transition(m: Migration, move: str, *, actor=None, outcome: str | None = None, **fields) -> None:
-    """Make ``move`` happen to ``m`` (and write ``fields`` with it), or raise; ``m`` is updated in place.
-
-    Call it inside the caller's transaction when other writes belong with the move: all of them commit or none.
-    """
-    spec = MOVES[move]
-    token = fence_in_force()
-    if spec.by == ENGINE and token is None:
-        raise RuntimeError(f"the engine's move {move!r} needs the migration's fencing token")
-    now = timezone.now()
-    values = {"status": spec.target, **fields}
-    if outcome is not None:
-        values["outcome"] = outcome
-    if spec.target in S.terminal() and "finished_at" not in fields:
-        values["finished_at"] = now
-    with transaction.atomic():
-        rows = Migration.objects.filter(pk=m.pk, status__in=spec.sources)
-        if token is not None:
-            rows = rows.filter(fence=token)
-        before = m.status
-        if rows.update(**values) != 1:
-            _why_not(m, spec, token)
-        for key, value in values.items():
-            setattr(m, key, value)
-        record(f"migration.{spec.target}", actor=actor, obj=m,
-               data={"move": move, "from": before, "to": spec.target, "outcome": m.outcome,
-                     **({"fence": token} if token is not None else {})})
-        # The event last (its row lock on the migration is then held only until the commit, and its ``at`` is the
-        # commit's time, give or take the commit itself), its push before the mail (on_commit runs in order).
-        emit(m.pk, "status", {"status": spec.target, "move": move, "outcome": m.outcome, "at": now.isoformat()})
-        _notify(m, spec.target)
-
-
-def _why_not(m: Migration, spec: Move, token: int | None):
-    fresh = Migration.objects.filter(pk=m.pk).first()
-    if fresh is None:
-        raise TransitionRefused("The migration does not exist.")
-    if token is not None and fresh.fence != token:
-        raise FenceLost(m.pk, token)
-    raise TransitionRefused(refusal(spec, fresh) or f"The migration changed meanwhile (it is {fresh.status}).")
-
-
-def _notify(m: Migration, status: str) -> None:
-    """Mail the requester how it ended (sent on commit). The start mail goes from step 3, once IVM accepted it."""
-    from mobility import notifications
-
-    if status == S.COMPLETED:
-        notifications.notify_completed(m)
-    elif status == S.FAILED:
-        notifications.notify_failed(m)
