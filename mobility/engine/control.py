@@ -7,25 +7,21 @@ trail) and wake the engine; the worker that drives the migration sends ``migrlpa
 from django.db import transaction
 from django.utils import timezone
 
-from mobility.choices import MigrationStatus, Role, StepStatus
+from mobility import policy
+from mobility.choices import MigrationStatus, StepStatus
 from mobility.engine.events import emit, status_change, step_change
 from mobility.governance.audit import record
 from mobility.models import Migration, MigrationEvent
-from mobility.roles import has_role
 
 
 class ControlRefused(Exception):
     """The request is not allowed now; the message says why."""
 
 
-def may_control(user, m: Migration) -> bool:
-    """Requester, their team, admins; never auditors (unless also admin)."""
-    if has_role(user, Role.ADMIN):
-        return True
-    if has_role(user, Role.AUDITOR) and not has_role(user, Role.REQUESTER, Role.APPROVER):
-        return False
-    return m.requester_id == user.pk or (m.partition.team_id is not None and
-                                         m.partition.team.members.filter(pk=user.pk).exists())
+def _check(user, action: str, m: Migration) -> None:
+    refusal = policy.refusal(user, action, m)
+    if refusal is not None:
+        raise ControlRefused(refusal)
 
 
 def latest_request(m: Migration) -> dict:
@@ -34,8 +30,7 @@ def latest_request(m: Migration) -> dict:
 
 
 def request_stop(m: Migration, user) -> None:
-    if not may_control(user, m):
-        raise ControlRefused("You may not stop this migration.")
+    _check(user, "stop", m)
     with transaction.atomic():
         m = Migration.objects.select_for_update(no_key=True).get(pk=m.pk)
         if m.status in (MigrationStatus.APPROVED, MigrationStatus.QUEUED):
@@ -51,10 +46,7 @@ def request_stop(m: Migration, user) -> None:
 
 
 def request_recover(m: Migration, user, force: bool = False) -> None:
-    if not may_control(user, m):
-        raise ControlRefused("You may not recover this migration.")
-    if force and not has_role(user, Role.ADMIN):
-        raise ControlRefused("Only an administrator may force a recovery.")
+    _check(user, "force_recover" if force else "recover", m)
     with transaction.atomic():
         m = Migration.objects.select_for_update(no_key=True).get(pk=m.pk)
         if m.status not in (MigrationStatus.FAILED, MigrationStatus.RUNNING, MigrationStatus.STOPPED):
@@ -74,8 +66,7 @@ def request_recover(m: Migration, user, force: bool = False) -> None:
 
 def tick_task(m: Migration, user, index: int, done: bool) -> None:
     """Step 11: tick (or untick) one follow-up task; the step is done when every task is."""
-    if not may_control(user, m):
-        raise ControlRefused("You may not tick this migration's follow-up tasks.")
+    _check(user, "tick_task", m)
     with transaction.atomic():
         step = m.steps.select_for_update(no_key=True).get(key="postrequisites")
         tasks = list(step.data.get("tasks", []))

@@ -1,8 +1,9 @@
 """Four-eyes approval of one exact plan version, and whether a migration may run.
 
 A vote binds to the content hash of the migration's latest plan version. Approvers of the
-partition's owning team vote (approve or reject, always with a comment); the requester never votes
-on their own request, whatever their roles, and nobody votes twice on a plan. Editing the plan
+partition's owning team vote (approve or reject, always with a comment); neither the requester nor
+the author of any plan version votes, whatever their roles (``mobility.policy``), and nobody votes
+twice on a plan. Editing the plan
 (``mobility.plans.revise_plan``) voids every vote through ``void_approvals``. An approval is in force
 only inside its window and until it expires; ``check_runnable`` is what the engine asks before it
 starts, and it says why not.
@@ -14,15 +15,14 @@ caller sees an exception.
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
-from mobility.choices import MigrationStatus, Role
+from mobility import policy
+from mobility.choices import MigrationStatus
 from mobility.governance import audit
 from mobility.models import Approval, Migration, PlanVersion
-from mobility.roles import has_role
 
 COMMENT_MAX = 2000
 
@@ -56,31 +56,12 @@ def request_expires_at(plan: PlanVersion) -> datetime:
     return plan.created_at + approval_ttl()
 
 
-def approvers_for(migration: Migration):
-    """People who may vote on a migration: in the approver group and members of the owning team."""
-    users = get_user_model().objects.filter(is_active=True, groups__name=Role.APPROVER)
-    if migration.partition.team_id is None:
-        return users.none()
-    return users.filter(teams=migration.partition.team_id).exclude(pk=migration.requester_id).distinct()
-
-
-def is_team_approver(user, migration: Migration) -> bool:
-    """An approver (admins only if also in the approver group) who is a member of the owning team."""
-    if not has_role(user, Role.APPROVER) or migration.partition.team_id is None:
-        return False
-    return migration.partition.team.members.filter(pk=user.pk).exists()
-
-
 def _refusal(migration: Migration, plan: PlanVersion | None, user, comment: str,
              not_before, not_after, now: datetime) -> str | None:
     """Why this vote is not allowed, or None. Order matters: the most specific reason first."""
-    if not getattr(user, "is_authenticated", False):
-        return "You must be signed in to vote."
-    if migration.requester_id == user.pk:
-        return "You cannot approve or reject your own request."
-    if not is_team_approver(user, migration):
-        team = migration.partition.team.name if migration.partition.team_id else "no team"
-        return f"You are not an approver of the team that owns {migration.partition.name} ({team})."
+    who = policy.refusal(user, "vote", migration)  # roles, team and four eyes
+    if who is not None:
+        return who
     if plan is None:
         return "This request has no plan to vote on."
     if Approval.objects.filter(plan=plan, approver=user).exists():

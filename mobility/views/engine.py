@@ -8,23 +8,19 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from mobility.choices import MigrationStatus, Role, steps_for
+from mobility import policy
+from mobility.choices import MigrationStatus, steps_for
 from mobility.engine import control
 from mobility.engine.admission import queue_position
-from mobility.models import Migration, MigrationEvent, Partition
-from mobility.roles import has_role, visible_partitions
+from mobility.models import Migration, MigrationEvent
 
 CHART_W, CHART_H = 300, 80
 CHART_POINTS = 120  # progress points the chart shows (the last ones): all the page reads of the progress events
 
 
-def _visible(user):
-    return Migration.objects.filter(partition__in=visible_partitions(user, Partition.objects.all()))
-
-
 def _get(request, pk) -> Migration:
-    migration = _visible(request.user).select_related("partition", "source", "destination", "requester").filter(
-        pk=pk).first()
+    migration = policy.migrations(request.user).select_related(
+        "partition", "source", "destination", "requester").filter(pk=pk).first()
     if migration is None:
         raise Http404("No such migration.")
     return migration
@@ -60,9 +56,10 @@ def live_context(migration: Migration) -> dict:
 def migration_live(request, pk):
     migration = _get(request, pk)
     events = MigrationEvent.objects.filter(migration=migration).order_by("seq")
+    # Stop, Recover and the follow-up tasks are granted alike (policy.ACTIONS); which of them the status allows
+    # is the lifecycle's.
     return render(request, "mobility/engine/live.html", {
-        **live_context(migration), "events": events, "may_control": control.may_control(request.user, migration),
-        "is_admin": has_role(request.user, Role.ADMIN)})
+        **live_context(migration), "events": events, "may_control": policy.may(request.user, "stop", migration)})
 
 
 def migration_state(request, pk):
@@ -72,8 +69,8 @@ def migration_state(request, pk):
 
 
 def _confirm(request, migration, action: str):
-    return render(request, "mobility/engine/confirm.html", {"migration": migration, "action": action,
-                                                             "is_admin": has_role(request.user, Role.ADMIN)})
+    return render(request, "mobility/engine/confirm.html", {
+        "migration": migration, "action": action, "may_force": policy.may(request.user, "force_recover", migration)})
 
 
 def migration_stop(request, pk):
@@ -114,7 +111,7 @@ DASHBOARD_STATUSES = frozenset({*MigrationStatus.active(), MigrationStatus.QUEUE
 
 
 def dashboard_queryset(user):
-    return _visible(user).filter(status__in=DASHBOARD_STATUSES).select_related(
+    return policy.migrations(user).filter(status__in=DASHBOARD_STATUSES).select_related(
         "partition", "source", "destination").order_by("queued_at", "started_at", "pk")
 
 
@@ -147,11 +144,6 @@ def dashboard_row_change(migration: Migration) -> dict:
 def dashboard_cell_html(migration: Migration) -> str:
     """One row's progress cell as an out-of-band delta (rendered once in the producer for every socket)."""
     return render_to_string("mobility/engine/_dashboard_cell.html", {"m": migration, "delta": True})
-
-
-def visible_ids(user, migration_ids) -> set[int]:
-    """Which of these migrations the user may see (the sockets' visibility check of ids they have not seen)."""
-    return set(_visible(user).filter(pk__in=list(migration_ids)).values_list("pk", flat=True))
 
 
 def dashboard(request):
