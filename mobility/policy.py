@@ -58,6 +58,7 @@ ACTIONS: dict[str, tuple[frozenset, str, bool]] = {
 }
 # Roles whose grant of an action holds on every team's objects (the others: on the owning team's only).
 ANY_TEAM = frozenset({ADMIN, AUDITOR})
+TEAM_OWNED = (Partition, Migration, PlanVersion, Approval)  # owned by the team of the partition they are about
 ROLE_NAMES = {REQUESTER: "requesters", APPROVER: "approvers", AUDITOR: "auditors", ADMIN: "administrators"}
 
 
@@ -130,6 +131,8 @@ def may_see(user, obj) -> bool:
     """Whether the user may see this partition, migration, plan version, vote or audit record."""
     if isinstance(obj, AuditEvent):
         return may(user, "read_audit")
+    if not isinstance(obj, TEAM_OWNED):
+        raise TypeError(f"the access policy knows nothing of {type(obj).__name__}")
     if not _signed_in(user):
         return False
     if _sees_all(user):
