@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
+from django.urls import reverse
 from django.utils import timezone
 
 from mobility import policy
@@ -248,3 +249,21 @@ def test_an_unknown_action_or_object_is_an_error_not_a_refusal(world):
         policy.may(user, "delete_everything", world["migration"])
     with pytest.raises(TypeError):
         policy.may_see(user, user)
+
+
+# --- the pages ask the policy ---------------------------------------------------------------------------------
+
+def test_the_pages_offer_what_the_policy_grants(client, world):
+    people, migration = world["people"], world["migration"]
+    recover = reverse("mobility:migration_recover", args=[migration.pk])
+    client.force_login(people["admin/other"])
+    assert 'name="force"' in client.get(recover).text  # force_recover: administrators of any team
+    client.force_login(people["requester/own"])
+    page = client.get(recover)
+    assert page.status_code == 200 and 'name="force"' not in page.text
+    client.force_login(people["requester/other"])
+    assert client.get(recover).status_code == 404  # foreign: like unknown
+    client.force_login(people["auditor/other"])
+    assert "read-only" in client.get(reverse("mobility:approvals")).text
+    client.force_login(people["both/own"])
+    assert "read-only" not in client.get(reverse("mobility:approvals")).text
