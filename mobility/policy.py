@@ -58,7 +58,10 @@ ACTIONS: dict[str, tuple[frozenset, str, bool]] = {
 }
 # Roles whose grant of an action holds on every team's objects (the others: on the owning team's only).
 ANY_TEAM = frozenset({ADMIN, AUDITOR})
-TEAM_OWNED = (Partition, Migration, PlanVersion, Approval)  # owned by the team of the partition they are about
+# Owned by the team of the partition they are about: a partition ("plan" acts on it), or a migration or part of
+# one (every other action on an object acts on these).
+OF_A_MIGRATION = (Migration, PlanVersion, Approval)
+TEAM_OWNED = (Partition, *OF_A_MIGRATION)
 ROLE_NAMES = {REQUESTER: "requesters", APPROVER: "approvers", AUDITOR: "auditors", ADMIN: "administrators"}
 
 
@@ -165,10 +168,10 @@ def refusal(user, action: str, obj=None) -> str | None:
     granting, what, team_bound = ACTIONS[action]
     if not _signed_in(user):
         return "Sign in first."
+    if obj is not None and team_bound and not isinstance(obj, Partition if action == "plan" else OF_A_MIGRATION):
+        raise TypeError(f"{action} is not an action on a {type(obj).__name__}")
     held = granting & _roles(user)
     if action == "vote" and obj is not None:
-        if _migration_of(obj) is None:
-            raise TypeError(f"one votes on a migration, not on a {type(obj).__name__}")
         return _vote_refusal(user, held, _migration_of(obj))
     if not held:
         return f"Only {_list(granting)} may {what}; your role does not allow it."
@@ -179,8 +182,8 @@ def refusal(user, action: str, obj=None) -> str | None:
     if not team_bound or held & ANY_TEAM:
         return None
     migration = _migration_of(obj)
-    if not _member(user, _team_id(obj)):
-        return f"{_team_phrase(migration.partition if migration else obj)}; you are not a member of it."
+    if not _member(user, _team_id(migration)):
+        return f"{_team_phrase(migration.partition)}; you are not a member of it."
     if action == "withdraw" and held == {REQUESTER} and migration.requester_id != user.pk:
         return "Only the requester or an approver of the team may withdraw this request."
     return None
@@ -225,7 +228,7 @@ def _list(roles) -> str:
 def _migration_of(obj) -> Migration | None:
     if isinstance(obj, Migration):
         return obj
-    if isinstance(obj, (PlanVersion, Approval)):
+    if isinstance(obj, OF_A_MIGRATION):
         return obj.migration
     return None
 

@@ -249,6 +249,10 @@ def test_an_unknown_action_or_object_is_an_error_not_a_refusal(world):
         policy.may(user, "delete_everything", world["migration"])
     with pytest.raises(TypeError):
         policy.may_see(user, user)
+    with pytest.raises(TypeError):
+        policy.may(user, "plan", world["migration"])
+    with pytest.raises(TypeError):
+        policy.may(user, "stop", world["partition"])
 
 
 # --- the pages ask the policy ---------------------------------------------------------------------------------
