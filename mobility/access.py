@@ -1,20 +1,22 @@
-"""View guards. Unknown or foreign objects answer 404 so that nothing leaks."""
+"""View guards over ``mobility.policy``. Unknown or foreign objects answer 404 (in the views) so that nothing
+leaks; a role that does not grant a page's action answers 403 here."""
 
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 
-from mobility.roles import has_role
+from mobility import policy
 
 
-def role_required(*roles: str):
-    """Refuse (403) a signed-in user who has none of the roles."""
+def allowed(action: str):
+    """Refuse (403, with the policy's reason) a signed-in user whose roles do not grant the action."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            if not has_role(request.user, *roles):
-                raise PermissionDenied("Your role does not allow this page.")
+            refusal = policy.refusal(request.user, action)
+            if refusal is not None:
+                raise PermissionDenied(refusal)
             return view(request, *args, **kwargs)
 
         return wrapper

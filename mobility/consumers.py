@@ -23,8 +23,9 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from mobility import policy
 from mobility.live import DASHBOARD_GROUP, group_name
-from mobility.live.presenters import dashboard_rows, missed_html, visible_ids
+from mobility.live.presenters import dashboard_rows, missed_html
 from mobility.live.publish import latest_seqs
 
 logger = logging.getLogger("mobility.live")
@@ -172,11 +173,15 @@ class _Watch:
             future = self.visibility_checks.get(key)
             if future is None:
                 future = self.visibility_checks[key] = asyncio.ensure_future(
-                    database_sync_to_async(visible_ids)(user, unknown))
+                    database_sync_to_async(_visible_ids)(user, unknown))
                 future.add_done_callback(lambda _: self.visibility_checks.pop(key, None))
             seen = await future
             known.update((mid, mid in seen) for mid in unknown)
         return {mid for mid in migration_ids if known.get(mid)}
+
+
+def _visible_ids(user, migration_ids) -> set[int]:
+    return set(policy.migrations(user).filter(pk__in=list(migration_ids)).values_list("pk", flat=True))
 
 
 def _log_failure(task):
@@ -257,13 +262,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _may_see(self, migration_id: int) -> bool:
-        from mobility.models import Migration, Partition
-        from mobility.roles import visible_partitions
-
-        partition_id = Migration.objects.filter(pk=migration_id).values_list("partition_id", flat=True).first()
-        if partition_id is None:
-            return False
-        return visible_partitions(self.scope["user"], Partition.objects.filter(pk=partition_id)).exists()
+        return policy.migrations(self.scope["user"]).filter(pk=migration_id).exists()
 
     async def _catch_up(self, migration_id: int):
         """Send every event after the last one sent, and the state, from the database (hold ``self.lock``)."""

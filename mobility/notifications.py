@@ -52,9 +52,9 @@ def _send_on_commit(subject: str, body: str, recipients: list[str]) -> None:
 
 def notify_new_request(migration) -> None:
     """Tell the owning team's approvers that a request waits for them."""
-    from mobility.governance.approvals import approvers_for
+    from mobility import policy
 
-    recipients = list(approvers_for(migration).values_list("email", flat=True))
+    recipients = list(policy.approvers(migration).values_list("email", flat=True))
     link = _link(("mobility:approval", (migration.pk,)), ("mobility:approvals", ()))
     _send_on_commit(
         f"Approval requested: {migration.partition.name}",

@@ -21,8 +21,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
-from mobility import planning
-from mobility.choices import MigrationStatus, Role
+from mobility import planning, policy
+from mobility.choices import MigrationStatus
 from mobility.governance import audit
 from mobility.lifecycle import MOVES
 from mobility.lifecycle.writer import transition
@@ -31,7 +31,6 @@ from mobility.models.migrations import canonical_json, content_hash
 from mobility.notifications import notify_new_request
 from mobility.planning import Check, Mode, Status
 from mobility.planning.mapping_syntax import FC, SCSI
-from mobility.roles import has_role
 
 SCHEMA = 1
 OPTION_KEYS = {"activate_on_destination", "shutdown_source"}
@@ -72,34 +71,6 @@ CHECK_TITLES = {
 
 class PlanRefused(Exception):
     """A plan request that must change nothing; the message says why, for the person who asked."""
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Who may plan
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def owns_partition(user, partition) -> bool:
-    """A member of the team that owns the partition."""
-    return partition.team_id is not None and partition.team.members.filter(pk=user.pk).exists()
-
-
-def may_plan(user, partition) -> bool:
-    """Requesters of the owning team, and admins, create plans; nobody moves a management partition."""
-    if partition.is_management or partition.vanished_at is not None:
-        return False
-    if has_role(user, Role.ADMIN):
-        return True
-    return has_role(user, Role.REQUESTER) and owns_partition(user, partition)
-
-
-def may_revise(user, migration: Migration) -> bool:
-    """The requester, a requester of the owning team, or an admin, while nothing has run yet."""
-    if migration.status not in REVISABLE:
-        return False
-    if has_role(user, Role.ADMIN) or migration.requester_id == user.pk:
-        return True
-    return has_role(user, Role.REQUESTER) and owns_partition(user, migration.partition)
 
 
 def refuse(user, partition, why: str) -> PlanRefused:
@@ -298,8 +269,9 @@ def submit_plan(*, partition, destination, user, mode: str, mappings: Sequence[p
     the inventory changed since `digest` was taken, a check or mapping blocks, IVM's validation did not pass, or
     the partition already has an unfinished migration.
     """
-    if not may_plan(user, partition):
-        raise refuse(user, partition, "You may request migrations only of your own team's partitions.")
+    why = policy.refusal(user, "plan", partition)
+    if why is not None:
+        raise refuse(user, partition, why)
     if destination.pk == partition.system_id:
         raise PlanRefused("The destination is the partition's own server.")
     if mode not in modes_for(partition):
@@ -345,7 +317,7 @@ def revise_plan(migration: Migration, *, user, mappings: Sequence[planning.Adapt
     the migration waits for approval again. An unchanged plan is refused rather than versioned."""
     from mobility.governance.approvals import void_approvals
 
-    if not may_revise(user, migration):
+    if migration.status not in REVISABLE or not policy.may(user, "revise", migration):
         audit.record("plan.refused", actor=user, obj=migration, data={"why": "revise not allowed"})
         raise PlanRefused("You may not change this plan (only its requester or owning team, before it runs).")
     current = latest_plan(migration)

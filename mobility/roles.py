@@ -1,6 +1,5 @@
-"""Who may do what: roles are Django groups, ownership is team membership."""
-
-from django.db.models import QuerySet
+"""A user's roles: Django groups with the names of ``Role``; a superuser is an admin. What the roles allow is
+``mobility.policy``'s."""
 
 from mobility.choices import Role
 
@@ -20,10 +19,3 @@ def roles_of(user) -> frozenset[str]:
 
 def has_role(user, *roles: str) -> bool:
     return bool(roles_of(user) & set(roles))
-
-
-def visible_partitions(user, queryset: QuerySet) -> QuerySet:
-    """Partitions a user may see: auditors and admins see all; others, their teams' partitions."""
-    if has_role(user, Role.AUDITOR, Role.ADMIN):
-        return queryset
-    return queryset.filter(team__members=user)

@@ -9,13 +9,13 @@ a person whom ``mobility.policy`` allows. Stop and Recover do not talk to the IV
 from django.db import transaction
 from django.utils import timezone
 
-from mobility.choices import MigrationStatus, Role, StepStatus
+from mobility import policy
+from mobility.choices import MigrationStatus, StepStatus
 from mobility.engine.events import emit, step_change
 from mobility.governance.audit import record
 from mobility.lifecycle import TransitionRefused, allowed_actions, refusal
 from mobility.lifecycle.writer import transition
 from mobility.models import Migration, MigrationEvent
-from mobility.roles import has_role
 
 REASON_MAX = 500
 
@@ -24,14 +24,10 @@ class ControlRefused(TransitionRefused):
     """The request is not allowed now; the message says why."""
 
 
-def may_control(user, m: Migration) -> bool:
-    """Requester, their team, admins; never auditors (unless also admin)."""
-    if has_role(user, Role.ADMIN):
-        return True
-    if has_role(user, Role.AUDITOR) and not has_role(user, Role.REQUESTER, Role.APPROVER):
-        return False
-    return m.requester_id == user.pk or (m.partition.team_id is not None and
-                                         m.partition.team.members.filter(pk=user.pk).exists())
+def _check(user, action: str, m: Migration) -> None:
+    refusal = policy.refusal(user, action, m)
+    if refusal is not None:
+        raise ControlRefused(refusal)
 
 
 def latest_request(m: Migration) -> dict:
@@ -53,8 +49,7 @@ def _ask(m: Migration, move: str, user, request: dict, outcome: str, **fields) -
 
 
 def request_stop(m: Migration, user) -> None:
-    if not may_control(user, m):
-        raise ControlRefused("You may not stop this migration.")
+    _check(user, "stop", m)
     with transaction.atomic():
         m = _locked(m)
         name = user.get_username()
@@ -67,10 +62,7 @@ def request_stop(m: Migration, user) -> None:
 
 
 def request_recover(m: Migration, user, force: bool = False) -> None:
-    if not may_control(user, m):
-        raise ControlRefused("You may not recover this migration.")
-    if force and not has_role(user, Role.ADMIN):
-        raise ControlRefused("Only an administrator may force a recovery.")
+    _check(user, "force_recover" if force else "recover", m)
     with transaction.atomic():
         m = _locked(m)
         _ask(m, "recover", user, {"action": "recover", "force": force, "previous": m.status},
@@ -83,8 +75,7 @@ def withdraw(m: Migration, user, reason: str) -> None:
     from mobility.governance.approvals import void_approvals
 
     reason = (reason or "").strip()
-    if not may_control(user, m):
-        raise ControlRefused("You may not withdraw this request.")
+    _check(user, "withdraw", m)
     if not reason:
         raise ControlRefused("Say why the request is withdrawn.")
     if len(reason) > REASON_MAX:
@@ -98,8 +89,7 @@ def withdraw(m: Migration, user, reason: str) -> None:
 
 def tick_task(m: Migration, user, index: int, done: bool) -> None:
     """Step 11: tick (or untick) one follow-up task; the step is done when every task is."""
-    if not may_control(user, m):
-        raise ControlRefused("You may not tick this migration's follow-up tasks.")
+    _check(user, "tick_task", m)
     with transaction.atomic():
         m = _locked(m)
         step = m.steps.select_for_update(no_key=True).filter(key="postrequisites").first()

@@ -3,7 +3,7 @@
 A vote carries the content hash of the plan version the approver was shown, and binds to it only while it is still
 the latest: a plan revised meanwhile refuses the vote (``PlanChanged``) and shows the new one. Approvers of the
 partition's owning team vote (approve or reject, always with a comment); neither the requester nor the author of
-any plan version of the request votes on it, whatever their roles, and nobody votes twice on a plan. Editing the plan
+any plan version of the request votes on it, whatever their roles (``mobility.policy``), and nobody votes twice on a plan. Editing the plan
 (``mobility.plans.revise_plan``) voids every vote through ``void_approvals``. An approval is in force
 only inside its window and until it expires; ``check_runnable`` is what the engine asks before it
 starts, and it says why not.
@@ -15,17 +15,16 @@ caller sees an exception.
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
-from mobility.choices import MigrationStatus, Role
+from mobility import policy
+from mobility.choices import MigrationStatus
 from mobility.governance import audit
 from mobility.lifecycle import TransitionRefused
 from mobility.lifecycle.writer import transition
 from mobility.models import Approval, Migration, PlanVersion
-from mobility.roles import has_role
 
 COMMENT_MAX = 2000
 
@@ -51,43 +50,17 @@ def current_plan(migration: Migration) -> PlanVersion | None:
     return migration.latest_plan()
 
 
-def plan_authors(migration: Migration) -> set[int]:
-    """Who wrote a plan version of this request: none of them may approve it (four eyes on every version)."""
-    return set(PlanVersion.objects.filter(migration=migration).values_list("created_by_id", flat=True))
-
-
 def request_expires_at(plan: PlanVersion) -> datetime:
     """A request waits for votes at most the TTL after its latest plan version was written."""
     return plan.created_at + approval_ttl()
 
 
-def approvers_for(migration: Migration):
-    """People who may vote on a migration: in the approver group and members of the owning team."""
-    users = get_user_model().objects.filter(is_active=True, groups__name=Role.APPROVER)
-    if migration.partition.team_id is None:
-        return users.none()
-    return users.filter(teams=migration.partition.team_id).exclude(pk=migration.requester_id).distinct()
-
-
-def is_team_approver(user, migration: Migration) -> bool:
-    """An approver (admins only if also in the approver group) who is a member of the owning team."""
-    if not has_role(user, Role.APPROVER) or migration.partition.team_id is None:
-        return False
-    return migration.partition.team.members.filter(pk=user.pk).exists()
-
-
 def _refusal(migration: Migration, plan: PlanVersion | None, user, comment: str,
              not_before, not_after, now: datetime) -> str | None:
     """Why this vote is not allowed, or None. Order matters: the most specific reason first."""
-    if not getattr(user, "is_authenticated", False):
-        return "You must be signed in to vote."
-    if migration.requester_id == user.pk:
-        return "You cannot approve or reject your own request."
-    if user.pk in plan_authors(migration):
-        return "You wrote a version of this plan: another approver must decide on it."
-    if not is_team_approver(user, migration):
-        team = migration.partition.team.name if migration.partition.team_id else "no team"
-        return f"You are not an approver of the team that owns {migration.partition.name} ({team})."
+    who = policy.refusal(user, "vote", migration)  # roles, team and four eyes
+    if who is not None:
+        return who
     if plan is None:
         return "This request has no plan to vote on."
     if Approval.objects.filter(plan=plan, approver=user).exists():
@@ -177,9 +150,9 @@ def _in_force(now: datetime) -> Q:
 
 
 def _four_eyes_hold(approval: Approval, migration: Migration) -> bool:
-    """The approver is still an approver of the owning team, and neither the requester nor a plan author."""
-    return (approval.approver_id != migration.requester_id and approval.approver_id not in plan_authors(migration)
-            and approval.approver.is_active and is_team_approver(approval.approver, migration))
+    """The approver may still vote on it: an active approver of the owning team, neither its requester nor the
+    author of any of its plan versions (``mobility.policy``'s answer, asked again at start)."""
+    return approval.approver.is_active and policy.may(approval.approver, "vote", migration)
 
 
 def runnable_approval(migration: Migration, now: datetime | None = None) -> Approval | None:

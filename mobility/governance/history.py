@@ -260,11 +260,12 @@ def stream_json(queryset: QuerySet):
 AUDIT_PAGE_SIZE = 100
 
 
-def audit_log_page(filters: dict) -> tuple[list, int | None]:
-    """Newest events first, filtered; keyset-paged by id (no count over a million rows).
+def audit_log_page(filters: dict, events: QuerySet) -> tuple[list, int | None]:
+    """Newest of these events (the reader's ``policy.audit_records``) first, filtered; keyset-paged by id (no
+    count over a million rows).
 
     Returns the events and the id to pass as `before` for the next (older) page, or None."""
-    events = AuditEvent.objects.order_by("-id")
+    events = events.order_by("-id")
     if filters.get("action"):
         events = events.filter(action__startswith=filters["action"])
     if filters.get("actor"):

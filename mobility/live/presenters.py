@@ -9,20 +9,15 @@ here knows the engine (the queue position is read beside the model).
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from mobility import policy
 from mobility.choices import MigrationStatus, steps_for
-from mobility.models import Migration, MigrationEvent, Partition
+from mobility.models import Migration, MigrationEvent
 from mobility.models.migrations import queue_position
-from mobility.roles import visible_partitions
 
 CHART_W, CHART_H = 300, 80
 CHART_POINTS = 120  # progress points the chart shows (the last ones): all the page reads of the progress events
 
 DASHBOARD_STATUSES = frozenset({*MigrationStatus.active(), MigrationStatus.QUEUED, MigrationStatus.APPROVED})
-
-
-def visible_migrations(user):
-    """The migrations of the partitions the user may see."""
-    return Migration.objects.filter(partition__in=visible_partitions(user, Partition.objects.all()))
 
 
 def _chart(progress: list[dict]) -> str:
@@ -75,7 +70,7 @@ def missed_html(migration_id: int, after_seq: int) -> tuple[str, int]:
 
 
 def dashboard_queryset(user):
-    return visible_migrations(user).filter(status__in=DASHBOARD_STATUSES).select_related(
+    return policy.migrations(user).filter(status__in=DASHBOARD_STATUSES).select_related(
         "partition", "source", "destination").order_by("queued_at", "started_at", "pk")
 
 
@@ -104,8 +99,3 @@ def dashboard_row_change(migration: Migration) -> dict:
 def dashboard_cell_html(migration: Migration) -> str:
     """One row's progress cell as an out-of-band delta (rendered once in the producer for every socket)."""
     return render_to_string("mobility/engine/_dashboard_cell.html", {"m": migration, "delta": True})
-
-
-def visible_ids(user, migration_ids) -> set[int]:
-    """Which of these migrations the user may see (the sockets' visibility check of ids they have not seen)."""
-    return set(visible_migrations(user).filter(pk__in=list(migration_ids)).values_list("pk", flat=True))

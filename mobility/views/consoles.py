@@ -11,8 +11,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mobility.access import role_required
-from mobility.choices import Role
+from mobility.access import allowed
 from mobility.connections import client_for, discard_client
 from mobility.forms.inventory import ConsoleRegistrationForm, HostKeyConfirmForm
 from mobility.governance.audit import record
@@ -49,14 +48,14 @@ def _sync_data(result) -> dict:
     return {key: getattr(result, key, None) for key in keys}
 
 
-@role_required(Role.ADMIN)
+@allowed("manage_consoles")
 def console_list(request):
     """Registered IVMs with their sync status, a sync button each and "sync all"."""
     rows = [(console, None) for console in IVMConsole.objects.select_related("system")]
     return render(request, "mobility/consoles.html", {"rows": rows})
 
 
-@role_required(Role.ADMIN)
+@allowed("manage_consoles")
 @require_http_methods(["GET", "POST"])
 def console_register(request):
     """Step 1: name, address, credentials. The IVM must answer an SSH handshake before anything is saved."""
@@ -82,14 +81,14 @@ def console_register(request):
     return render(request, "mobility/consoles_register.html", {"form": form})
 
 
-@role_required(Role.ADMIN)
+@allowed("manage_consoles")
 def console_detail(request, pk: int):
     """One IVM: registration facts, host-key state, test connection and sync."""
     console = _console_or_404(pk)
     return render(request, "mobility/consoles_detail.html", {"console": console, "pinned": _pinned(console)})
 
 
-@role_required(Role.ADMIN)
+@allowed("manage_consoles")
 @require_http_methods(["GET", "POST"])
 def console_host_key(request, pk: int):
     """Step 2: show the key the IVM offers now; pin it when the admin confirms exactly that key."""
@@ -136,7 +135,7 @@ def console_host_key(request, pk: int):
     })
 
 
-@role_required(Role.ADMIN)
+@allowed("manage_consoles")
 @require_POST
 def console_test(request, pk: int):
     """Connect afresh and run one harmless read (`lssyscfg -r sys -F name`); show ok or the typed error."""
@@ -167,7 +166,7 @@ def console_test(request, pk: int):
     return redirect("mobility:console_detail", pk=console.pk)
 
 
-@role_required(Role.ADMIN)
+@allowed("manage_consoles")
 @require_POST
 def console_sync(request, pk: int):
     """Sync one IVM now; htmx gets its refreshed status block with the counts or the error."""
@@ -189,7 +188,7 @@ def console_sync(request, pk: int):
     return redirect("mobility:console_detail", pk=console.pk)
 
 
-@role_required(Role.ADMIN)
+@allowed("manage_consoles")
 @require_POST
 def console_sync_all(request):
     """Sync every enabled IVM with a pinned key; htmx gets the refreshed table."""

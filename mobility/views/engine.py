@@ -7,16 +7,15 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from mobility.choices import Role
+from mobility import policy
 from mobility.engine import control
-from mobility.live.presenters import dashboard_queryset, live_context, visible_migrations
+from mobility.live.presenters import dashboard_queryset, live_context
 from mobility.models import Migration, MigrationEvent
 from mobility.models.migrations import queue_position
-from mobility.roles import has_role
 
 
 def _get(request, pk) -> Migration:
-    migration = visible_migrations(request.user).select_related(
+    migration = policy.migrations(request.user).select_related(
         "partition", "source", "destination", "requester").filter(pk=pk).first()
     if migration is None:
         raise Http404("No such migration.")
@@ -26,9 +25,10 @@ def _get(request, pk) -> Migration:
 def migration_live(request, pk):
     migration = _get(request, pk)
     events = MigrationEvent.objects.filter(migration=migration).order_by("seq")
+    # Stop, Recover and the follow-up tasks are granted alike (policy.ACTIONS); which of them the status allows
+    # is the lifecycle's.
     return render(request, "mobility/engine/live.html", {
-        **live_context(migration), "events": events, "may_control": control.may_control(request.user, migration),
-        "is_admin": has_role(request.user, Role.ADMIN)})
+        **live_context(migration), "events": events, "may_control": policy.may(request.user, "stop", migration)})
 
 
 def migration_state(request, pk):
@@ -38,8 +38,8 @@ def migration_state(request, pk):
 
 
 def _confirm(request, migration, action: str):
-    return render(request, "mobility/engine/confirm.html", {"migration": migration, "action": action,
-                                                             "is_admin": has_role(request.user, Role.ADMIN)})
+    return render(request, "mobility/engine/confirm.html", {
+        "migration": migration, "action": action, "may_force": policy.may(request.user, "force_recover", migration)})
 
 
 def migration_stop(request, pk):

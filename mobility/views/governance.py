@@ -12,22 +12,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from mobility.access import role_required
-from mobility.choices import MigrationStatus, Role
+from mobility import policy
+from mobility.access import allowed
+from mobility.choices import MigrationStatus
 from mobility.forms.governance import AuditLogFilterForm, HistoryFilterForm, VoteForm
 from mobility.governance import approvals as approval_rules
 from mobility.governance import audit
 from mobility.governance import history as history_rules
 from mobility.models import Migration
-from mobility.roles import has_role
 
 
 def _approval_scope(user):
-    """Migrations a person may see on the approvals pages: auditors all, approvers their teams'."""
-    migrations = Migration.objects.select_related("partition__team", "source", "destination", "requester")
-    if has_role(user, Role.AUDITOR):
-        return migrations
-    return migrations.filter(partition__team__members=user).distinct()
+    """Migrations the approvals pages show this person (``policy.approvals``), with what a card shows."""
+    return policy.approvals(user, Migration.objects.select_related(
+        "partition__team", "source", "destination", "requester"))
 
 
 def _checks_of(snapshot) -> list[dict]:
@@ -42,8 +40,7 @@ def _card(request, migration, form=None, error=""):
     """What one pending request shows: the plan (hash, mappings, checks), its votes and a vote form."""
     plan = approval_rules.current_plan(migration)
     can_vote = (migration.status == MigrationStatus.PENDING_APPROVAL
-                and migration.requester_id != request.user.pk
-                and approval_rules.is_team_approver(request.user, migration)
+                and policy.may(request.user, "vote", migration)
                 and plan is not None and not plan.approvals.filter(approver=request.user).exists())
     return {
         "m": migration,
@@ -61,16 +58,17 @@ def _card(request, migration, form=None, error=""):
 
 
 @require_GET
-@role_required(Role.APPROVER, Role.AUDITOR)
+@allowed("read_approvals")
 def approvals(request):
     """Requests waiting for a vote: an approver's teams', or (read-only) all of them for an auditor."""
     pending = _approval_scope(request.user).filter(status=MigrationStatus.PENDING_APPROVAL).order_by("created_at")
     cards = [_card(request, migration) for migration in pending[:100]]
-    return render(request, "mobility/approvals.html", {"cards": cards, "now": timezone.now()})
+    return render(request, "mobility/approvals.html", {"cards": cards, "now": timezone.now(),
+                                                       "read_only": not policy.may(request.user, "vote")})
 
 
 @require_GET
-@role_required(Role.APPROVER, Role.AUDITOR)
+@allowed("read_approvals")
 def approval_detail(request, pk: int):
     """One request's plan and votes (any status), for its team's approvers and for auditors."""
     migration = get_object_or_404(_approval_scope(request.user), pk=pk)
@@ -81,11 +79,11 @@ def approval_detail(request, pk: int):
 @require_POST
 def vote(request, pk: int):
     """Record an approve/reject vote. Every refusal is audited; foreign requests answer 404."""
-    if not has_role(request.user, Role.APPROVER):
-        audit.record("approval.refused", actor=request.user,
-                     data={"migration": pk, "reason": "the person is not an approver"})
-        return HttpResponse("Only approvers vote; your role does not allow this.", status=403)
-    migration = Migration.objects.filter(pk=pk, partition__team__members=request.user).first()
+    refusal = policy.refusal(request.user, "vote")
+    if refusal is not None:
+        audit.record("approval.refused", actor=request.user, data={"migration": pk, "reason": refusal})
+        return HttpResponse(refusal, status=403)
+    migration = _approval_scope(request.user).filter(pk=pk).first()
     if migration is None:
         if Migration.objects.filter(pk=pk).exists():
             audit.record("approval.refused", actor=request.user,
@@ -142,7 +140,7 @@ def _filter_query(request) -> str:
 
 
 @require_GET
-@role_required(Role.AUDITOR)
+@allowed("read_history")
 def history_list(request):
     """Migrations filtered by date, people, team, partition, servers, mode and outcome; sorted, paginated."""
     filters, form = _filter(request, "history")
@@ -160,7 +158,7 @@ def history_list(request):
 
 
 @require_GET
-@role_required(Role.AUDITOR)
+@allowed("export")
 def history_export(request, fmt: str):
     """Exactly what the filter shows (every page), streamed as CSV or JSON. Audited."""
     filters, form = _filter(request, f"export.{fmt}")
@@ -181,7 +179,7 @@ def history_export(request, fmt: str):
 
 
 @require_GET
-@role_required(Role.AUDITOR)
+@allowed("read_history")
 def history_stats(request):
     """Count, success rate, p50/p95 duration and suspend window per server pair, for the same filter."""
     filters, form = _filter(request, "stats")
@@ -192,11 +190,11 @@ def history_stats(request):
 
 
 @require_GET
-@role_required(Role.AUDITOR)
+@allowed("read_history")
 def migration_timeline(request, pk: int):
     """Everything recorded about one migration, oldest first."""
-    migration = get_object_or_404(
-        Migration.objects.select_related("partition__team", "source", "destination", "requester"), pk=pk)
+    migration = get_object_or_404(policy.history(request.user, Migration.objects.select_related(
+        "partition__team", "source", "destination", "requester")), pk=pk)
     return render(request, "mobility/history_timeline.html", {
         "m": migration,
         "entries": history_rules.timeline(migration),
@@ -205,7 +203,7 @@ def migration_timeline(request, pk: int):
 
 
 @require_GET
-@role_required(Role.AUDITOR)
+@allowed("read_audit")
 def audit_log(request):
     """The raw audit trail, newest first, filtered by action and actor; older pages by id."""
     form = AuditLogFilterForm(request.GET)
@@ -214,7 +212,7 @@ def audit_log(request):
             "where": "audit", "query": request.GET.urlencode()[:1000],
             "errors": {field: [str(e) for e in errors] for field, errors in form.errors.items()}})
         return render(request, "mobility/history_audit.html", {"form": form, "events": None}, status=400)
-    events, older = history_rules.audit_log_page(form.cleaned_data)
+    events, older = history_rules.audit_log_page(form.cleaned_data, policy.audit_records(request.user))
     query = request.GET.copy()
     query.pop("before", None)
     return render(request, "mobility/history_audit.html",

@@ -1,6 +1,6 @@
 """The estate as the IVMs report it: the inventory list, one server, one partition.
 
-Every list and page shows only the partitions the user may see (``visible_partitions``); a partition
+Every list and page shows only the partitions the user may see (``policy.partitions``); a partition
 outside that set answers 404, exactly like one that does not exist, so nothing leaks.
 """
 
@@ -8,10 +8,10 @@ from django.db.models import Count, F, Q
 from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_vary_headers
 
-from mobility.choices import AdapterRole, PartitionEnv, Role
+from mobility import policy
+from mobility.choices import AdapterRole, PartitionEnv
 from mobility.forms.inventory import PartitionFilterForm
 from mobility.models import IVMConsole, ManagedSystem, Partition, VirtualAdapter
-from mobility.roles import has_role, visible_partitions
 
 
 def _wants_fragment(request) -> bool:
@@ -21,7 +21,7 @@ def _wants_fragment(request) -> bool:
 
 
 def _current(user):
-    return visible_partitions(user, Partition.objects.filter(vanished_at__isnull=True))
+    return policy.partitions(user, Partition.objects.filter(vanished_at__isnull=True))
 
 
 def inventory(request):
@@ -45,7 +45,7 @@ def inventory(request):
             ),
             consoles=IVMConsole.objects.all(),
             console_count=IVMConsole.objects.count(),
-            is_admin=has_role(request.user, Role.ADMIN),
+            manages_consoles=policy.may(request.user, "manage_consoles"),
         )
         response = render(request, "mobility/inventory.html", context)
     # Caches must not serve the fragment for a full-page request or the other way round.
@@ -56,7 +56,7 @@ def inventory(request):
 def system_detail(request, pk: int):
     """One managed system: capabilities, limits, management partition, networks, storage, its partitions."""
     system = get_object_or_404(ManagedSystem.objects.select_related("console"), pk=pk)
-    visible_ids = set(visible_partitions(request.user, system.partitions.all()).values_list("pk", flat=True))
+    visible_ids = set(policy.partitions(request.user, system.partitions.all()).values_list("pk", flat=True))
     management = system.management_partition
     slots_used = management.adapters.count() if management else 0
     return render(request, "mobility/system.html", {
@@ -101,7 +101,7 @@ def _paired_adapters(partition: Partition) -> list[tuple[VirtualAdapter, Virtual
 def partition_detail(request, pk: int):
     """One partition the user may see: details, adapters and their pairs, backing storage, I/O, migrations."""
     partition = get_object_or_404(
-        visible_partitions(request.user, Partition.objects.select_related("system", "team")), pk=pk)
+        policy.partitions(request.user, Partition.objects.select_related("system", "team")), pk=pk)
     return render(request, "mobility/partition.html", {
         "partition": partition,
         "pairs": _paired_adapters(partition),

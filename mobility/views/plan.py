@@ -17,13 +17,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from mobility import planning, plans
-from mobility.access import role_required
-from mobility.choices import PartitionEnv, Role
+from mobility import planning, plans, policy
+from mobility.access import allowed
+from mobility.choices import PartitionEnv
 from mobility.engine import config as engine_config
 from mobility.forms.plans import MappingForm, SubmitForm, query_for_rows
 from mobility.models import ManagedSystem, Partition
-from mobility.roles import visible_partitions
 
 TEMPLATE = "mobility/plan/wizard.html"
 # A validation answer kept in the session is reused for the submit of the very same plan within this time.
@@ -49,7 +48,7 @@ def planner_partition(request, raw: str | None) -> Partition | None:
                  .filter(pk=pk, vanished_at__isnull=True).exclude(env=PartitionEnv.VIOSERVER).first())
     if partition is None:
         raise Http404("No such partition.")
-    if not plans.may_plan(request.user, partition):
+    if not policy.may(request.user, "plan", partition):
         plans.refuse(request.user, partition, "partition of another team")
         raise Http404("No such partition.")
     return partition
@@ -89,7 +88,7 @@ def wizard_url(**params) -> str:
 def _partition_rows(user, estate) -> list[dict]:
     """Step 1: the partitions this user may plan, with their mode and what blocks them."""
     by_name = {s.name: s for s in estate}
-    partitions = visible_partitions(user, Partition.objects.filter(vanished_at__isnull=True)
+    partitions = policy.partitions(user, Partition.objects.filter(vanished_at__isnull=True)
                                     .exclude(env=PartitionEnv.VIOSERVER).select_related("system", "team"))
     rows = []
     for p in partitions:
@@ -201,7 +200,7 @@ def render_wizard(request, context: dict, status: int = 200) -> HttpResponse:
 
 
 @require_GET
-@role_required(Role.REQUESTER, Role.ADMIN)
+@allowed("plan")
 def plan_new(request):
     """Steps 1–3 (and the buttons of 4 and 5), from the URL's state."""
     context = build_wizard(request)
@@ -238,7 +237,7 @@ def _answer_status(request, code: int) -> int:
 
 
 @require_POST
-@role_required(Role.REQUESTER, Role.ADMIN)
+@allowed("plan")
 def plan_validate(request):
     """Step 4: run `migrlpar -o v` for the plan in the form and show IVM's answer per check."""
     context = build_wizard(request, data=request.POST)
@@ -256,7 +255,7 @@ def plan_validate(request):
 
 
 @require_POST
-@role_required(Role.REQUESTER, Role.ADMIN)
+@allowed("plan")
 def plan_submit(request):
     """Step 5: store the plan (version 1) and ask for approval."""
     context = build_wizard(request, data=request.POST)

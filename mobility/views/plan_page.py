@@ -9,11 +9,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mobility import planning, plans
-from mobility.choices import Role
+from mobility import planning, plans, policy
 from mobility.forms.plans import DigestForm, MappingForm
-from mobility.models import Migration, Partition
-from mobility.roles import has_role, visible_partitions
+from mobility.models import Migration
 from mobility.views.plan import mapping_rows, validation_rows
 
 TEMPLATE = "mobility/plan/detail.html"
@@ -21,10 +19,10 @@ TEMPLATE = "mobility/plan/detail.html"
 
 def visible_migration(request, pk: int) -> Migration:
     """The migration if the user may see its partition; 404 otherwise (nothing leaks)."""
-    migration = (Migration.objects.select_related("partition__system__console", "partition__team", "source",
-                                                  "destination__console", "requester").filter(pk=pk).first())
-    if migration is None or not visible_partitions(request.user, Partition.objects.filter(
-            pk=migration.partition_id)).exists():
+    migration = policy.migrations(request.user, Migration.objects.select_related(
+        "partition__system__console", "partition__team", "source", "destination__console", "requester")
+    ).filter(pk=pk).first()
+    if migration is None:
         raise Http404("No such migration.")
     return migration
 
@@ -33,7 +31,7 @@ def _page_context(request, migration: Migration, *, data=None) -> dict:
     versions = list(migration.plans.select_related("created_by").prefetch_related("mappings").order_by("-version"))
     latest = versions[0] if versions else None
     context = {"migration": migration, "versions": versions, "latest": latest,
-               "may_revise": plans.may_revise(request.user, migration),
+               "may_revise": _may_revise(request.user, migration),
                "may_validate": _may_validate(request.user, migration)}
     if latest is None:
         return context
@@ -50,9 +48,13 @@ def _page_context(request, migration: Migration, *, data=None) -> dict:
     return context
 
 
+def _may_revise(user, migration: Migration) -> bool:
+    return migration.status in plans.REVISABLE and policy.may(user, "revise", migration)
+
+
 def _may_validate(user, migration: Migration) -> bool:
-    # Validation sends a command to IVM: requesters, approvers and admins, never auditors.
-    return migration.status in plans.REVISABLE and has_role(user, Role.REQUESTER, Role.APPROVER, Role.ADMIN)
+    # Validation sends a command to IVM: never auditors (policy), and only while the plan may change.
+    return migration.status in plans.REVISABLE and policy.may(user, "validate", migration)
 
 
 def _render(request, context, status=200):
@@ -91,7 +93,7 @@ def plan_revalidate(request, pk: int):
 def plan_revise(request, pk: int):
     """Store the edited mappings as the next plan version (approvals void)."""
     migration = visible_migration(request, pk)
-    if not plans.may_revise(request.user, migration):
+    if not _may_revise(request.user, migration):
         plans.refuse(request.user, migration.partition, f"revise of migration {migration.pk} not allowed")
         raise PermissionDenied("Only the requester or the owning team may change this plan, before it runs.")
     context = _page_context(request, migration, data=request.POST)
