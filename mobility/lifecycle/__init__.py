@@ -90,6 +90,8 @@ MOVES: dict[str, Move] = {m.name: m for m in (
 )}
 # What a person may do that is not a move of the status: tick a follow-up task of a completed migration.
 TASKS_OPEN = frozenset({S.COMPLETED})
+# The actions a migration's page offers, each a ``mobility.policy`` action.
+PAGE_ACTIONS = ("withdraw", "stop", "recover", "tick_task")
 
 
 def refusal(move: str | Move, m: Migration) -> str | None:

@@ -9,7 +9,7 @@ here knows the engine (the queue position is read beside the model).
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from mobility import policy
+from mobility import lifecycle, policy
 from mobility.choices import MigrationStatus, steps_for
 from mobility.models import Migration, MigrationEvent
 from mobility.models.migrations import queue_position
@@ -40,11 +40,21 @@ def figures_context(migration: Migration) -> dict:
 
 
 def live_context(migration: Migration) -> dict:
+    """The whole state panel. ``allowed``: what the lifecycle lets a person do now, rendered once for every viewer;
+    the page hides what its own user may not do (``page_actions``), so each viewer sees the intersection."""
     steps = list(migration.steps.order_by("number"))
     return {
         **figures_context(migration), "steps": steps, "queue_position": queue_position(migration),
         "rendered_at": timezone.now(), "applicable": [s.number for s in steps_for(migration.mode)],
+        "allowed": lifecycle.allowed_actions(migration), "moving": migration.status in DASHBOARD_STATUSES,
+        "tasks": next((s.data.get("tasks") for s in steps if s.key == "postrequisites" and s.data.get("tasks")), None),
     }
+
+
+def page_actions(user, migration: Migration) -> list[str]:
+    """The actions this user may ever do on this migration (``mobility.policy``): the live page's ``may-<action>``
+    classes, which show the buttons the pushed panel carries for the actions its status allows."""
+    return [action for action in lifecycle.PAGE_ACTIONS if policy.may(user, action, migration)]
 
 
 def state_html(migration: Migration) -> str:

@@ -1,15 +1,15 @@
 """The engine's pages: the live page of one migration (websocket + polling fallback), the dashboard of running
-and queued migrations, and the Stop / Recover / follow-up-task forms (POST, behind a confirmation)."""
+and queued migrations, and the Withdraw / Stop / Recover / follow-up-task forms (POST, behind a confirmation)."""
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from mobility import policy
 from mobility.engine import control
-from mobility.live.presenters import dashboard_queryset, live_context
+from mobility.live.presenters import dashboard_queryset, live_context, page_actions
 from mobility.models import Migration, MigrationEvent
 from mobility.models.migrations import queue_position
 
@@ -25,10 +25,8 @@ def _get(request, pk) -> Migration:
 def migration_live(request, pk):
     migration = _get(request, pk)
     events = MigrationEvent.objects.filter(migration=migration).order_by("seq")
-    # Stop, Recover and the follow-up tasks are granted alike (policy.ACTIONS); which of them the status allows
-    # is the lifecycle's.
     return render(request, "mobility/engine/live.html", {
-        **live_context(migration), "events": events, "may_control": policy.may(request.user, "stop", migration)})
+        **live_context(migration), "events": events, "may": page_actions(request.user, migration)})
 
 
 def migration_state(request, pk):
@@ -54,6 +52,20 @@ def migration_stop(request, pk):
     return redirect("mobility:migration_live", pk=pk)
 
 
+def migration_withdraw(request, pk):
+    migration = _get(request, pk)
+    if request.method != "POST" or request.POST.get("confirm") != "yes":
+        return _confirm(request, migration, "withdraw")
+    try:
+        control.withdraw(migration, request.user, request.POST.get("reason", ""))
+    except control.ControlRefused as exc:
+        return render(request, "mobility/engine/confirm.html", {
+            "migration": migration, "action": "withdraw", "error": str(exc),
+            "reason": request.POST.get("reason", "")[:control.REASON_MAX]}, status=400)
+    messages.success(request, "The request is withdrawn; its approvals are void.")
+    return redirect("mobility:migration_live", pk=pk)
+
+
 def migration_recover(request, pk):
     migration = _get(request, pk)
     if request.method != "POST" or request.POST.get("confirm") != "yes":
@@ -72,7 +84,11 @@ def migration_task(request, pk, index):
     try:
         control.tick_task(migration, request.user, index, request.POST.get("done") == "on")
     except control.ControlRefused as exc:
+        if request.htmx:
+            return HttpResponse(str(exc), status=409, content_type="text/plain")
         messages.error(request, str(exc))
+    if request.htmx:  # the push of the step change shows the tick to every viewer, this one included
+        return HttpResponse(status=204)
     return redirect("mobility:migration_live", pk=pk)
 
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from mobility import policy
+from mobility import lifecycle, policy
 from mobility.access import allowed
 from mobility.choices import MigrationStatus
 from mobility.forms.governance import AuditLogFilterForm, HistoryFilterForm, VoteForm
@@ -39,8 +39,9 @@ def _checks_of(snapshot) -> list[dict]:
 def _card(request, migration, form=None, error=""):
     """What one pending request shows: the plan (hash, mappings, checks), its votes and a vote form."""
     plan = approval_rules.current_plan(migration)
-    can_vote = (migration.status == MigrationStatus.PENDING_APPROVAL
-                and policy.may(request.user, "vote", migration)
+    waiting = lifecycle.refusal("approve", migration) is None
+    why_not = policy.refusal(request.user, "vote", migration)
+    can_vote = (waiting and why_not is None
                 and plan is not None and not plan.approvals.filter(approver=request.user).exists())
     return {
         "m": migration,
@@ -48,8 +49,10 @@ def _card(request, migration, form=None, error=""):
         "mappings": list(plan.mappings.all()) if plan else [],
         "checks": _checks_of(plan.snapshot) if plan else [],
         "votes": migration.approvals.select_related("approver", "plan").order_by("created_at"),
-        "own": migration.requester_id == request.user.pk,
         "can_vote": can_vote,
+        "waiting": waiting,
+        # Why an approver of the team may not vote on this one (their own request, a plan version they wrote).
+        "why_not": why_not if policy.may(request.user, "vote") else None,
         "form": form or VoteForm(),
         "error": error,
         "expires_at": approval_rules.request_expires_at(plan) if plan else None,

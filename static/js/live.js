@@ -21,8 +21,8 @@
     el.dataset.live = up ? "1" : "0";
   }
   function running() {
-    var state = document.querySelector("[data-status].live-state");
-    return state && ["running", "stopping", "recovering", "queued", "approved"].indexOf(state.dataset.status) >= 0;
+    var state = document.querySelector(".live-state");
+    return state && state.dataset.moving === "1";  // the server says whether the migration is under way
   }
   // The polling fallback runs while the socket is down, or quiet for too long while the migration moves.
   window.ivmLive = { down: function () { return !up || (running() && Date.now() - lastUpdate > QUIET_MS); } };

@@ -14,6 +14,7 @@ from django.utils import timezone
 from mobility.choices import MigrationStatus, Role
 from mobility.governance import audit
 from mobility.governance.approvals import void_approvals
+from mobility.lifecycle.writer import transition
 from mobility.models import AdapterMapping, Migration, PlanVersion, Team
 from mobility.plans import content_hash
 from tests.factories import make_partition, make_system
@@ -57,7 +58,7 @@ def revise(migration, user) -> PlanVersion:
     """What mobility.plans.revise_plan does to votes and status, without the planner's inventory."""
     plan = add_plan(migration, user, edited=True)
     void_approvals(migration, f"plan revised to version {plan.version}")
-    Migration.objects.filter(pk=migration.pk).update(status=MigrationStatus.PENDING_APPROVAL)
+    transition(migration, "revise", actor=user, outcome="")
     migration.refresh_from_db()
     return plan
 
