@@ -60,10 +60,26 @@ def approved_migration(personas, name: str, source_ivm: str, dest_ivm: str, opti
 
     ``ivm_picks_slots`` leaves the destination slots to IVM: plans made side by side for the same destination
     would otherwise name the same free slot, and the second start would be refused."""
+    migration = submitted_migration(personas, name, source_ivm, dest_ivm, options, ivm_picks_slots, mode)
+    return approved(personas, migration)
+
+
+def approved(personas, migration):
+    """alex approves the plan he is shown (the latest)."""
+    from mobility.governance.approvals import approve
+
+    approve(migration, personas["alex"], "looks right", plan_hash=migration.latest_plan().content_hash)
+    migration.refresh_from_db()
+    assert migration.status == "approved"
+    return migration
+
+
+def submitted_migration(personas, name: str, source_ivm: str, dest_ivm: str, options: dict | None = None,
+                        ivm_picks_slots: bool = False, mode: str | None = None):
+    """Plan (recommended mappings, IVM validation) and submit as rita: a migration waiting for approval."""
     import dataclasses
 
     from mobility import planning
-    from mobility.governance.approvals import approve
     from mobility.plans import mode_of, plan_context, submit_plan, validate_plan
 
     partition, destination = lpar(name, source_ivm), server(dest_ivm)
@@ -76,9 +92,6 @@ def approved_migration(personas, name: str, source_ivm: str, dest_ivm: str, opti
     assert validation["ok"], validation
     migration = submit_plan(partition=partition, destination=destination, user=personas["rita"], mode=mode,
                             mappings=rows, validation=validation, reason="engine test", options=options or {})
-    approve(migration, personas["alex"], "looks right", plan_hash=migration.latest_plan().content_hash)
-    migration.refresh_from_db()
-    assert migration.status == "approved"
     return migration
 
 

@@ -58,3 +58,55 @@ def test_the_dashboard_shows_progress_status_and_rows_leaving_without_reload(est
     assert any(a == [2, b[1]] and b[0] == 1 for a, b in pairs), tables  # one row removed, the table kept
     assert tables[-1][0] == 0 and tables[-1][1] != tables[-2][1], tables  # then the table again, saying nothing runs
     assert page.evaluate("window.__sameDocument") is True  # never reloaded
+
+
+# The actions each status allows rita (requester of Payments), as the lifecycle's table and the policy say.
+RITA_ACTIONS = {"Approved": ["stop", "withdraw"], "Running": ["stop"], "Completed": ["tick_task"],
+                "Failed": ["recover"]}
+RECORD_ACTIONS = """window.__seen = []; setInterval(() => {
+    const status = document.querySelector('[data-testid=status]').textContent;
+    const shown = [...document.querySelectorAll('[data-action]')].filter(e => e.checkVisibility())
+        .map(e => e.dataset.action).sort().join(' ');
+    const last = window.__seen.at(-1);
+    if (!last || last[0] !== status || last[1] !== shown) window.__seen.push([status, shown]);
+    }, 20)"""
+
+
+@pytest.fixture
+def app02_fails(fleet):
+    fleet.ssh("ivm1", "ivmsim-fault add fail-migration phase=precopy lpar=app02")
+    yield
+    fleet.ssh("ivm1", "ivmsim-fault clear all")
+
+
+def test_the_buttons_shown_are_the_allowed_actions_at_each_status_without_reload(estate, personas, engine, app02_fails,
+                                                                                asgi_server, page):
+    done = approved_migration(personas, "app01", "ivm1", "ivm2", ivm_picks_slots=True)  # side by side: IVM picks
+    failed = approved_migration(personas, "app02", "ivm1", "ivm2", ivm_picks_slots=True)
+    login(page, asgi_server, "rita")
+    pages = {done.pk: page, failed.pk: page.context.new_page()}
+    for pk, tab in pages.items():
+        tab.goto(f"{asgi_server}/migrations/{pk}/live/")
+        tab.evaluate("window.__sameDocument = true")
+        tab.evaluate(RECORD_ACTIONS)
+    engine()
+    for pk, end in ((done.pk, "Completed"), (failed.pk, "Failed")):
+        pages[pk].wait_for_function(f"document.querySelector('[data-testid=status]').textContent === '{end}'",
+                                    timeout=90_000)
+        pages[pk].wait_for_timeout(100)  # one more sample of the recorder
+        seen = pages[pk].evaluate("window.__seen")
+        assert [status for status, _ in seen][0] == "Approved" and seen[-1][0] == end, seen
+        for status, shown in seen:  # every status shown, with exactly the actions allowed then
+            assert shown.split() == RITA_ACTIONS[status], (status, shown, seen)
+        assert pages[pk].evaluate("window.__sameDocument") is True
+    # The checklist came with the push: ticking a task shows who ticked it, again without a reload.
+    page.locator("[data-testid=tasks] input[type=checkbox]").first.check()
+    page.locator("[data-testid=tasks]").get_by_text("(rita)").wait_for(timeout=15_000)
+    assert page.evaluate("window.__sameDocument") is True
+    # An auditor watching the failed one sees no button at all: the policy gives auditors no action.
+    auditor = page.context.browser.new_context().new_page()
+    login(auditor, asgi_server, "audrey")
+    auditor.goto(f"{asgi_server}/migrations/{failed.pk}/live/")
+    assert auditor.get_by_test_id("status").inner_text() == "Failed"
+    assert auditor.locator("[data-action]").evaluate_all("els => els.filter(e => e.checkVisibility()).length") == 0
+    auditor.context.close()

@@ -5,7 +5,15 @@ import pytest
 
 from mobility.models import Migration
 from mobility.models.migrations import queue_position
-from tests.engine.conftest import LIMITS_FLEET, TIME_SCALE, approved_migration, status_of, wait_for
+from tests.engine.conftest import (
+    LIMITS_FLEET,
+    TIME_SCALE,
+    approved,
+    approved_migration,
+    status_of,
+    submitted_migration,
+    wait_for,
+)
 from tests.simfleet import SimFleet
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,9 +32,11 @@ def test_a_third_migration_queues_behind_the_limit_and_starts_when_a_slot_frees(
     try:
         first = approved_migration(personas, "app02", "ivm1", "ivm2", ivm_picks_slots=True)
         second = approved_migration(personas, "app01", "ivm1", "ivm2", ivm_picks_slots=True)
+        # Validated now: once the two have started, IVM's own -o v refuses a third (its limit is reached).
+        third = submitted_migration(personas, "db01", "ivm1", "ivm2", ivm_picks_slots=True)
         engine()
         wait_for(lambda: {status_of(first.pk), status_of(second.pk)} == {"running"}, 60, what="two running")
-        third = approved_migration(personas, "db01", "ivm1", "ivm2", ivm_picks_slots=True)
+        third = approved(personas, third)
         wait_for(lambda: status_of(third.pk) == "queued", 60,
                  what=f"the third to queue: {list(Migration.objects.values_list('pk', 'status', 'outcome'))}")
         assert {status_of(first.pk), status_of(second.pk)} == {"running"}

@@ -43,9 +43,9 @@ GOVERNED = {
 def governed(estate, requester, approver):
     """One row of every governed model: rita's request, its plan and mapping, alex's vote, a step, an event."""
     migration = make_request(estate.app01, requester, estate.b)
-    approve(migration, approver, "fine by me")
+    approve(migration, approver, "fine by me", plan_hash=migration.latest_plan().content_hash)
     MigrationStep.objects.create(migration=migration, number=1, key="validate", title="Validate")
-    MigrationEvent.objects.create(migration=migration, seq=1, kind="step", payload={"step": 1})
+    MigrationEvent.objects.create(migration=migration, seq=99, kind="step", payload={"step": 1})
     return migration
 
 

@@ -31,7 +31,7 @@ def test_approvers_of_the_team_hear_of_a_new_request(estate, requester, olga, pe
 def test_the_requester_hears_of_the_decision(pending, approver, mailoutbox, django_capture_on_commit_callbacks,
                                              vote, word):
     with django_capture_on_commit_callbacks(execute=True):
-        vote(pending, approver, "Reviewed with the DBA.")
+        vote(pending, approver, "Reviewed with the DBA.", plan_hash=pending.latest_plan().content_hash)
     assert [m.to for m in mailoutbox] == [["rita@example.com"]]
     assert word in mailoutbox[0].subject and "Reviewed with the DBA." in mailoutbox[0].body
     assert "https://ivmweb.example.com/" in mailoutbox[0].body
