@@ -21,10 +21,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
-from mobility import planning, policy
+from mobility import lifecycle, planning, policy
 from mobility.choices import MigrationStatus
 from mobility.governance import audit
-from mobility.lifecycle import MOVES
 from mobility.lifecycle.writer import transition
 from mobility.models import AdapterMapping, Migration, PlanVersion
 from mobility.models.migrations import canonical_json, content_hash
@@ -34,8 +33,6 @@ from mobility.planning.mapping_syntax import FC, SCSI
 
 SCHEMA = 1
 OPTION_KEYS = {"activate_on_destination", "shutdown_source"}
-# Statuses in which the plan may still change (nothing has been sent to IVM yet): the lifecycle's ``revise`` move.
-REVISABLE = MOVES["revise"].sources
 
 # What each check is about, as the wizard and the plan page title it (keys of planning.checks plus the two that
 # only IVM's validation reports).
@@ -71,6 +68,11 @@ CHECK_TITLES = {
 
 class PlanRefused(Exception):
     """A plan request that must change nothing; the message says why, for the person who asked."""
+
+
+def revisable(migration: Migration) -> bool:
+    """The plan may still change: the lifecycle's ``revise`` move is open (nothing has been sent to IVM yet)."""
+    return lifecycle.refusal("revise", migration) is None
 
 
 def refuse(user, partition, why: str) -> PlanRefused:
@@ -317,7 +319,7 @@ def revise_plan(migration: Migration, *, user, mappings: Sequence[planning.Adapt
     the migration waits for approval again. An unchanged plan is refused rather than versioned."""
     from mobility.governance.approvals import void_approvals
 
-    if migration.status not in REVISABLE or not policy.may(user, "revise", migration):
+    if not revisable(migration) or not policy.may(user, "revise", migration):
         audit.record("plan.refused", actor=user, obj=migration, data={"why": "revise not allowed"})
         raise PlanRefused("You may not change this plan (only its requester or owning team, before it runs).")
     current = latest_plan(migration)
@@ -334,7 +336,7 @@ def revise_plan(migration: Migration, *, user, mappings: Sequence[planning.Adapt
         raise PlanRefused(f"Nothing changed: the plan is the same as version {current.version}.")
     with transaction.atomic():
         locked = Migration.objects.select_for_update(no_key=True).get(pk=migration.pk)
-        if locked.status not in REVISABLE:
+        if not revisable(locked):
             raise PlanRefused("The migration has started or ended; its plan can no longer change.")
         number = (locked.plans.aggregate(n=Max("version"))["n"] or 0) + 1
         version = _write_version(locked, number, user, snapshot, mappings, ctx)

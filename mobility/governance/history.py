@@ -332,13 +332,13 @@ def pair_stats(queryset: QuerySet) -> list[PairStats]:
         if stats is None:
             stats = pairs[(source, destination)] = PairStats(source, destination, durations=[], suspends=[])
         stats.count += 1
-        if status == "completed":
+        if status == MigrationStatus.COMPLETED:
             stats.completed += 1
             if duration is not None:
                 stats.durations.append(duration.total_seconds())
             if suspend is not None:
                 stats.suspends.append(suspend)
-        elif status in ("failed", "stopped"):
+        elif status in (MigrationStatus.FAILED, MigrationStatus.STOPPED):
             stats.failed += 1
     return sorted(pairs.values(), key=lambda s: (s.source, s.destination))
 

@@ -49,12 +49,12 @@ def _page_context(request, migration: Migration, *, data=None) -> dict:
 
 
 def _may_revise(user, migration: Migration) -> bool:
-    return migration.status in plans.REVISABLE and policy.may(user, "revise", migration)
+    return plans.revisable(migration) and policy.may(user, "revise", migration)
 
 
 def _may_validate(user, migration: Migration) -> bool:
     # Validation sends a command to IVM: never auditors (policy), and only while the plan may change.
-    return migration.status in plans.REVISABLE and policy.may(user, "validate", migration)
+    return plans.revisable(migration) and policy.may(user, "validate", migration)
 
 
 def _render(request, context, status=200):

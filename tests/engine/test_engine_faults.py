@@ -45,6 +45,8 @@ def test_a_failure_mid_transfer_fails_the_migration_and_recover_cleans_up(estate
         "Not Migrating"
     assert _ssh_ok(fleet, "ivm1", "lssyscfg -r lpar --filter lpar_names=app01 -F state").strip() == "Running"
     assert any(c["command"].startswith("migrlpar -o r") for c in fleet.command_log("ivm1"))
+    with pytest.raises(control.ControlRefused, match="half-moved"):
+        control.request_recover(m, personas["rita"])  # recovered: not offered, not accepted again
 
 
 def test_stop_during_the_transfer_leaves_the_partition_running_on_the_source(estate, personas, engine, fleet):

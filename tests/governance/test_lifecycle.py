@@ -238,3 +238,13 @@ def test_recover_is_refused_on_a_migration_the_ivm_did_not_leave_half_moved(esta
     assert "recover" in lifecycle.allowed_actions(failed)
     control.request_recover(failed, requester)
     assert Migration.objects.get(pk=failed.pk).status == MigrationStatus.RECOVERING
+
+
+@pytest.mark.django_db
+def test_a_revision_clears_the_old_not_started_outcome(pending, requester):
+    Migration.objects.filter(pk=pending.pk).update(outcome="Not started: The approval expired")
+    revise(pending, requester)
+    pending.refresh_from_db()
+    assert (pending.status, pending.outcome) == (MigrationStatus.PENDING_APPROVAL, "")
+    assert pending.events.filter(kind="status", payload__move="revise").exists()  # an event, a push, an audit
+    assert AuditEvent.objects.filter(action="migration.pending_approval", data__move="revise").exists()
