@@ -52,8 +52,9 @@ def _run_one(world, ivm: str, user: str, step: Pipeline, peer: str, alive) -> Ou
         world.log_command(ivm, user, step.text, None, peer, note="connection dropped by fault before running")
         return Outcome(None)
     if "hang" in actions:
-        deadline = time.monotonic() + actions["hang"]
-        while time.monotonic() < deadline and alive():
+        seconds, released = actions["hang"]
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and alive() and not released.is_set():
             time.sleep(0.05)
         if not alive():
             world.log_command(ivm, user, step.text, None, peer, note="client went away while the command hung")
