@@ -84,6 +84,7 @@ def test_a_hung_command_runs_and_is_logged_only_when_its_fault_is_cleared(demo):
 
 def test_a_client_that_goes_away_during_a_hang_leaves_the_command_unrun(demo):
     demo.ssh("ivm2", "ivmsim-fault add hang 'command=chsysstate -r lpar -o on'")
+    other = demo.client("ivm2")
     client = demo.client("ivm2", fresh=True)
     client.exec_command("chsysstate -r lpar -o on -n nosuch")
     time.sleep(0.3)
@@ -93,6 +94,8 @@ def test_a_client_that_goes_away_during_a_hang_leaves_the_command_unrun(demo):
         time.sleep(0.05)
     assert [(e["exit_status"], e.get("note")) for e in _logged(demo, "ivm2", "chsysstate")] == [
         (None, "client went away while the command hung")]
+    time.sleep(0.3)  # (the old drop came right after the log line)
+    assert demo.client("ivm2") is other and demo.ssh("ivm2", "lssyscfg -r sys -F state")[0] == 0  # others stay
 
 
 def test_hold_phase_keeps_a_migration_in_its_phase_until_cleared(demo):
