@@ -32,8 +32,11 @@ LEASE = 2.0
 ACTIVE = ("app02", {}, None, (1, 3, 4, 5, 6, 7, 8, 9, 11))
 INACTIVE = ("app11", {"shutdown_source": True, "activate_on_destination": True}, "inactive",
             (1, 2, 3, 4, 5, 6, 9, 10, 11))
-CASES = [pytest.param(mode, step, id=f"{mode}-step{step}")
-         for mode, (_, _, _, steps) in (("active", ACTIVE), ("inactive", INACTIVE)) for step in steps]
+# Step 3 twice: killed while its ``migrlpar -o m`` is held at the IVM (never run), and killed after the IVM ran it
+# but before the step was recorded (the new worker must find the migration in flight and not start it again).
+CASES = [pytest.param(mode, step, sent, id=f"{mode}-step{step}" + ("-after-the-start-ran" if sent else ""))
+         for mode, (_, _, _, steps) in (("active", ACTIVE), ("inactive", INACTIVE))
+         for step in steps for sent in ((False, True) if step == 3 else (False,))]
 GONE = "client went away while the command hung"
 
 
@@ -112,14 +115,14 @@ def _events_by(m, worker):
     return [e for e in m.events.order_by("seq") if e.payload.get("worker") == worker]
 
 
-@pytest.mark.parametrize(("mode", "step"), CASES)
+@pytest.mark.parametrize(("mode", "step", "sent"), CASES)
 def test_a_worker_killed_at_a_step_is_replaced_and_the_migration_completes_with_one_start(
-        estate, personas, workers, fleet, mode, step):
+        estate, personas, workers, fleet, mode, step, sent):
     name, options, plan_mode, steps = ACTIVE if mode == "active" else INACTIVE
     src, dst = _route(name)
     marks = {ivm: len(fleet.command_log(ivm)) for ivm in (src, dst)}
     # the IVM state each step polls (active: pre-copy; inactive: the definition's transfer), or the command it sends
-    phase = {4: "starting", 5: "starting", 6: "precopy" if mode == "active" else "transfer", 7: "suspended",
+    phase = {3: "starting" if sent else None, 4: "starting", 5: "starting", 6: "precopy" if mode == "active" else "transfer", 7: "suspended",
              8: "suspended", 9: "complete"}.get(step)
     hung = {1: (src, "lssyscfg -r sys"), 2: (src, "chsysstate -r lpar -o osshutdown"), 3: (src, "migrlpar -o m"),
             10: (dst, "chsysstate -r lpar -o on")}.get(step)
@@ -130,9 +133,11 @@ def test_a_worker_killed_at_a_step_is_replaced_and_the_migration_completes_with_
             if hung else None
         m = approved_migration(personas, name, src, dst, options=options, mode=plan_mode)
         first = workers("w1", lease=LEASE, poll=0.1)
-        with _held(m.pk, step, src, fleet, hung and (lambda: _triggered(fleet, hung[0], hang_id))):
+        with _held(m.pk, step, fleet, src, hung and (hung[0], hang_id), sent):
             first.kill()
-        if hung:  # the killed worker's command never ran: ivmsim logged it unrun when its connection closed
+        if sent:
+            assert _executed_starts(fleet, src, name, marks) == [0]  # the first worker's
+        elif hung:  # the killed worker's command never ran: ivmsim logged it unrun when its connection closed
             wait_for(lambda: _unrun(fleet, *hung, marks), 10, what=f"the killed worker's {hung[1]!r} logged unrun")
         second = workers("w2", lease=LEASE, poll=0.1)
         if step == 11:
@@ -163,10 +168,19 @@ def test_a_worker_killed_at_a_step_is_replaced_and_the_migration_completes_with_
 
 
 @contextmanager
-def _held(m_id, step, src, fleet, hanging=None):
-    """Until the worker is inside ``step``: held by the caller's faults (``hanging``: its command is held), or by
-    a lock on the step's row."""
-    if step == 11:
+def _held(m_id, step, fleet, src, hang=None, sent=False):
+    """Until the worker is inside ``step``: held by the caller's faults (``hang``: the fault holding its command),
+    or by a lock on the step's row (``sent``: the held command is let run first, the worker then waits to record
+    it; the migration it started is held in its first phase, so that the next worker finds it in flight)."""
+    hanging = hang and (lambda: _triggered(fleet, *hang))
+    if sent:
+        _reached(m_id, lambda: _step(m_id, step) == "running" and hanging(), f"step {step}'s held command")
+        with _step_row_locked(m_id, step):
+            _ssh_ok(fleet, hang[0], f"ivmsim-fault clear {hang[1]}")
+            _reached(m_id, _waiting_on_a_lock, f"the worker to wait on step {step}'s row")
+            assert _step(m_id, step) == "running"
+            yield
+    elif step == 11:
         _reached(m_id, lambda: status_of(m_id) == "completed" and _step(m_id, 11) == "running", "completion")
         yield
     elif step in (5, 8):
