@@ -104,10 +104,10 @@ def _step_row_locked(m_id, number):
             conn.rollback()
 
 
-def _waiting_on_a_lock():
+def _waiting_on_a_step_row():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND wait_event_type = 'Lock'")
+                       "AND wait_event_type = 'Lock' AND query LIKE %s", [f"%{MigrationStep._meta.db_table}%"])
         return cursor.fetchone()[0] > 0
 
 
@@ -122,8 +122,8 @@ def test_a_worker_killed_at_a_step_is_replaced_and_the_migration_completes_with_
     src, dst = _route(name)
     marks = {ivm: len(fleet.command_log(ivm)) for ivm in (src, dst)}
     # the IVM state each step polls (active: pre-copy; inactive: the definition's transfer), or the command it sends
-    phase = {3: "starting" if sent else None, 4: "starting", 5: "starting", 6: "precopy" if mode == "active" else "transfer", 7: "suspended",
-             8: "suspended", 9: "complete"}.get(step)
+    phase = {3: "starting" if sent else None, 4: "starting", 5: "starting",
+             6: "precopy" if mode == "active" else "transfer", 7: "suspended", 8: "suspended", 9: "complete"}.get(step)
     hung = {1: (src, "lssyscfg -r sys"), 2: (src, "chsysstate -r lpar -o osshutdown"), 3: (src, "migrlpar -o m"),
             10: (dst, "chsysstate -r lpar -o on")}.get(step)
     try:
@@ -177,7 +177,7 @@ def _held(m_id, step, fleet, src, hang=None, sent=False):
         _reached(m_id, lambda: _step(m_id, step) == "running" and hanging(), f"step {step}'s held command")
         with _step_row_locked(m_id, step):
             _ssh_ok(fleet, hang[0], f"ivmsim-fault clear {hang[1]}")
-            _reached(m_id, _waiting_on_a_lock, f"the worker to wait on step {step}'s row")
+            _reached(m_id, _waiting_on_a_step_row, f"the worker to wait on step {step}'s row")
             assert _step(m_id, step) == "running"
             yield
     elif step == 11:
@@ -188,7 +188,7 @@ def _held(m_id, step, fleet, src, hang=None, sent=False):
         _reached(m_id, lambda: _step(m_id, step - 1) == "running", f"step {step - 1}")
         with _step_row_locked(m_id, step):
             _ssh_ok(fleet, src, "ivmsim-fault clear all")
-            _reached(m_id, _waiting_on_a_lock, f"the worker to wait on step {step}'s row")
+            _reached(m_id, _waiting_on_a_step_row, f"the worker to wait on step {step}'s row")
             assert _step(m_id, step - 1) == "done" and _step(m_id, step) == "pending"
             yield
     else:
