@@ -16,6 +16,7 @@ from ivmsim.shellwords import Echo, Pipeline, ShellSyntaxError, parse
 class Outcome:
     result: Result | None  # None when the connection must drop before the command runs
     drop_after: bool = False  # run, then drop the connection instead of answering
+    gone: bool = False  # the client went away: nobody to answer, nothing to drop
 
 
 def execute(world, ivm: str, user: str, line: str, peer: str = "", alive=lambda: True) -> Outcome:
@@ -52,12 +53,13 @@ def _run_one(world, ivm: str, user: str, step: Pipeline, peer: str, alive) -> Ou
         world.log_command(ivm, user, step.text, None, peer, note="connection dropped by fault before running")
         return Outcome(None)
     if "hang" in actions:
-        deadline = time.monotonic() + actions["hang"]
-        while time.monotonic() < deadline and alive():
+        seconds, released = actions["hang"]
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and alive() and not released.is_set():
             time.sleep(0.05)
         if not alive():
             world.log_command(ivm, user, step.text, None, peer, note="client went away while the command hung")
-            return Outcome(None)
+            return Outcome(None, gone=True)
     with world.lock:
         ctx = Ctx(world=world, system=world.systems[ivm], user=user)
         result = dispatch(ctx, step.argv)

@@ -7,7 +7,12 @@ A fault belongs to one IVM. Kinds and their parameters (all ``key=value``):
 * ``drop-ssh after=N [when=before|after] [count=1]`` — after N more commands, every SSH connection to
   this IVM is closed; ``before`` drops the (N+1)th command unrun, ``after`` runs it and loses its answer.
 * ``drop-ssh phase=P [lpar=NAME] [count=1]`` — close every connection when a migration enters phase P.
-* ``hang command=PREFIX [seconds=3600] [count=1]`` — a matching command waits that long before it runs.
+* ``hang command=PREFIX [seconds=3600] [count=1]`` — a matching command waits that long, or until the fault is
+  cleared, before it runs; it is logged only then. A client that goes away while it waits leaves it unrun (logged
+  with no exit status).
+* ``hold-phase phase=starting|precopy|transfer|suspended|complete [lpar=NAME]`` — a migration from or to this IVM
+  stays in that phase (no progress, no next phase) until the fault is cleared; ``complete`` is the source showing
+  Migration Complete before it reclaims the partition.
 * ``slow-link factor=F [peer=IVM]`` / ``stall-link [peer=IVM]`` — the MSP link runs at F × its bandwidth
   (0 when stalled) until the fault is cleared.
 * ``host-key`` — the IVM gets a new SSH host key at once (connections from then on see it).
@@ -24,6 +29,7 @@ from ivmsim import reference as ref
 from ivmsim.errors import CommandError
 
 PHASES = ("starting", "precopy", "transfer", "suspended", "completing")
+HOLDABLE_PHASES = ("starting", "precopy", "transfer", "suspended", "complete")  # "completing" passes in one tick
 KINDS: dict[str, dict[str, str]] = {  # kind -> {param: "required"|"optional"}
     "fail-migration": {"phase": "required", "lpar": "optional", "count": "optional"},
     "drop-ssh": {"after": "optional", "when": "optional", "phase": "optional", "lpar": "optional",
@@ -31,6 +37,7 @@ KINDS: dict[str, dict[str, str]] = {  # kind -> {param: "required"|"optional"}
     "hang": {"command": "required", "seconds": "optional", "count": "optional"},
     "slow-link": {"factor": "required", "peer": "optional"},
     "stall-link": {"peer": "optional"},
+    "hold-phase": {"phase": "required", "lpar": "optional"},
     "host-key": {},
     "corrupt-output": {"command": "required", "line": "optional", "count": "optional"},
 }
@@ -44,6 +51,7 @@ class Fault:
     params: dict[str, str] = field(default_factory=dict)
     remaining: int | None = None  # None = until cleared
     seen_commands: int = 0
+    released: threading.Event = field(default_factory=threading.Event, repr=False)  # set when cleared (hang)
 
     def describe(self) -> dict:
         return {"id": self.id, "ivm": self.ivm, "kind": self.kind, "params": dict(self.params),
@@ -76,8 +84,9 @@ def build(fault_id: int, ivm: str, kind: str, params: dict[str, str], ivms: list
             raise _bad(f"{key} must be at least {lo}")
         return v
 
-    if "phase" in p and p["phase"] not in PHASES:
-        raise _bad(f"phase must be one of {', '.join(PHASES)}")
+    phases = HOLDABLE_PHASES if kind == "hold-phase" else PHASES
+    if "phase" in p and p["phase"] not in phases:
+        raise _bad(f"phase must be one of {', '.join(phases)}")
     if "peer" in p and p["peer"] not in ivms:
         raise _bad(f"peer {p['peer']!r} is not an IVM of this fleet")
     if kind == "drop-ssh":
@@ -97,7 +106,7 @@ def build(fault_id: int, ivm: str, kind: str, params: dict[str, str], ivms: list
         if factor > 1:
             raise _bad("factor must be between 0 and 1")
     count = number("count", 1) if "count" in p else 1
-    persistent = kind in ("slow-link", "stall-link")
+    persistent = kind in ("slow-link", "stall-link", "hold-phase")
     return Fault(id=fault_id, ivm=ivm, kind=kind, params=dict(p), remaining=None if persistent else count)
 
 
@@ -107,6 +116,7 @@ class FaultBook:
     def __init__(self, ivms: list[str], log):
         self._ivms = ivms
         self._faults: list[Fault] = []
+        self._spent_hangs: list[Fault] = []  # used up, but commands may still wait on them until they are cleared
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._log = log  # callable(ivm, event, fault, detail)
@@ -124,10 +134,14 @@ class FaultBook:
             return [f for f in self._faults if f.ivm == ivm]
 
     def clear(self, ivm: str, fault_id: int | None) -> int:
+        """Remove faults and release the commands their hangs hold; returns how many were cleared."""
         with self._lock:
-            gone = [f for f in self._faults if f.ivm == ivm and (fault_id is None or f.id == fault_id)]
+            gone = [f for f in self._faults + self._spent_hangs
+                    if f.ivm == ivm and (fault_id is None or f.id == fault_id)]
             self._faults = [f for f in self._faults if f not in gone]
+            self._spent_hangs = [f for f in self._spent_hangs if f not in gone]
         for f in gone:
+            f.released.set()
             self._log(ivm, "cleared", f, "")
         return len(gone)
 
@@ -137,11 +151,13 @@ class FaultBook:
             fault.remaining -= 1
             if fault.remaining <= 0:
                 self._faults.remove(fault)
+                if fault.kind == "hang":
+                    self._spent_hangs.append(fault)
         self._log(fault.ivm, "triggered", fault, detail)
 
     # --- hooks ----------------------------------------------------------------------------------------
     def on_command(self, ivm: str, line: str) -> dict:
-        """Actions for one incoming command: {"drop": "before"|"after", "hang": s, "corrupt_line": n}."""
+        """Actions for one incoming command: {"drop": "before"|"after", "hang": (s, released), "corrupt_line": n}."""
         actions: dict = {}
         with self._lock:
             for f in list(self._faults):
@@ -155,8 +171,9 @@ class FaultBook:
                     else:
                         f.seen_commands += 1
                 elif f.kind == "hang" and line.startswith(f.params["command"]):
-                    actions["hang"] = float(f.params.get("seconds", 3600))
-                    self._use(f, f"hanging {actions['hang']}s: {line}")
+                    seconds = float(f.params.get("seconds", 3600))
+                    actions["hang"] = (seconds, f.released)
+                    self._use(f, f"hanging {seconds}s: {line}")
                 elif f.kind == "corrupt-output" and line.startswith(f.params["command"]):
                     actions["corrupt_line"] = int(f.params.get("line", 1))
                     self._use(f, f"corrupting line {actions['corrupt_line']} of: {line}")
@@ -178,6 +195,12 @@ class FaultBook:
                     actions["drop"].append(f.ivm)
                     self._use(f, f"connections dropped when {lpar} entered phase {phase}")
         return actions
+
+    def holds(self, ivms: tuple[str, str], lpar: str, phase: str) -> bool:
+        """True while a ``hold-phase`` fault keeps a migration between ``ivms`` in ``phase``."""
+        with self._lock:
+            return any(f.kind == "hold-phase" and f.ivm in ivms and f.params["phase"] == phase
+                       and f.params.get("lpar") in (None, lpar) for f in self._faults)
 
     def link_factor(self, src: str, dst: str) -> float:
         factor = 1.0

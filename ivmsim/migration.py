@@ -94,6 +94,8 @@ def tick(world, dt: float) -> bool:
     changed = False
     pairs: dict[tuple[str, str], list[m.Migration]] = {}
     for mig in list(world.migrations.values()):
+        if world.faults.holds((mig.source_ivm, mig.dest_ivm), mig.lpar_name, mig.phase):
+            continue
         elapsed = world.sim_time - mig.phase_started
         if mig.phase == "starting" and elapsed >= ref.STARTING_S:
             _enter(world, mig, "precopy" if mig.migration_type == "active" else "transfer")

@@ -85,6 +85,8 @@ class _Server(paramiko.ServerInterface):
         try:
             outcome = execute(listener.world, listener.ivm, self.user, line, self.peer,
                               alive=lambda: transport.is_active() and not channel.closed)
+            if outcome.gone:
+                return
             if outcome.result is None or outcome.drop_after:
                 listener.world.drop_connections(listener.ivm)
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import paramiko
@@ -62,3 +63,47 @@ def test_host_key_change_is_refused_by_a_pinned_client(demo):
         demo.client("ivm4", fresh=True)
     faults = (demo.state_dir / "ivm4" / "faults.jsonl").read_text().splitlines()
     assert any(json.loads(x)["kind"] == "host-key" for x in faults)
+
+
+def _logged(demo, ivm, prefix):
+    return [e for e in demo.command_log(ivm) if e["command"].startswith(prefix)]
+
+
+def test_a_hung_command_runs_and_is_logged_only_when_its_fault_is_cleared(demo):
+    demo.ssh("ivm2", "ivmsim-fault add hang 'command=lssyscfg -r lpar'")
+    answer = []
+    waiting = threading.Thread(target=lambda: answer.append(demo.ssh("ivm2", "lssyscfg -r lpar -F name")))
+    waiting.start()
+    time.sleep(0.5)
+    assert not answer and not _logged(demo, "ivm2", "lssyscfg -r lpar")  # neither run nor logged while it hangs
+    demo.ssh("ivm2", "ivmsim-fault clear all", timeout=5)  # (another connection: the cached one waits)
+    waiting.join(5)
+    assert answer and answer[0][0] == 0 and "app11" in answer[0][1]
+    assert [e["exit_status"] for e in _logged(demo, "ivm2", "lssyscfg -r lpar")] == [0]
+
+
+def test_a_client_that_goes_away_during_a_hang_leaves_the_command_unrun(demo):
+    demo.ssh("ivm2", "ivmsim-fault add hang 'command=chsysstate -r lpar -o on'")
+    other = demo.client("ivm2")
+    client = demo.client("ivm2", fresh=True)
+    client.exec_command("chsysstate -r lpar -o on -n nosuch")
+    time.sleep(0.3)
+    client.close()
+    deadline = time.monotonic() + 5
+    while not _logged(demo, "ivm2", "chsysstate") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [(e["exit_status"], e.get("note")) for e in _logged(demo, "ivm2", "chsysstate")] == [
+        (None, "client went away while the command hung")]
+    time.sleep(0.3)  # (the old drop came right after the log line)
+    assert demo.client("ivm2") is other and demo.ssh("ivm2", "lssyscfg -r sys -F state")[0] == 0  # others stay
+
+
+def test_hold_phase_keeps_a_migration_in_its_phase_until_cleared(demo):
+    state = "lslparmigr -r lpar --filter lpar_names=app02 -F migration_state"
+    assert demo.ssh("ivm1", "ivmsim-fault add hold-phase phase=starting lpar=app02")[0] == 0
+    assert demo.ssh("ivm1", "ivmsim-fault add hold-phase phase=finished")[0] != 0  # not a phase
+    assert demo.ssh("ivm1", migrlpar("m", "app02", "ivm3", "--async"))[0] == 0
+    time.sleep(0.5)  # 100 simulated seconds: 50 times "Migration Starting"'s 2 s
+    assert demo.ssh("ivm1", state)[1] == "Migration Starting\n"
+    demo.ssh("ivm1", "ivmsim-fault clear all")
+    demo.wait_for("ivm3", "lssyscfg -r lpar --filter lpar_names=app02 -F state", lambda o: o == "Running\n")
