@@ -33,14 +33,17 @@ class FenceLost(Exception):
 
 
 @contextmanager
-def driving(worker: str, token: int, lease_s: float):
-    """Stamp events with ``worker`` and fence every write of this thread with ``token`` (a lease of ``lease_s``)."""
-    before = getattr(current, "worker", None), getattr(current, "fence", None), getattr(current, "lease_s", None)
-    current.worker, current.fence, current.lease_s = worker, token, lease_s
+def driving(worker: str, token: int, lease_s: float, lost: threading.Event):
+    """Stamp events with ``worker`` and fence every write of this thread with ``token`` (a lease of ``lease_s``);
+    ``lost`` is set by the driver's heartbeat when the lease is gone, and ends any wait on the IVM at once."""
+    keys = ("worker", "fence", "lease_s", "lost")
+    before = {key: getattr(current, key, None) for key in keys}
+    current.worker, current.fence, current.lease_s, current.lost = worker, token, lease_s, lost
     try:
         yield
     finally:
-        current.worker, current.fence, current.lease_s = before
+        for key, value in before.items():
+            setattr(current, key, value)
 
 
 def fence_in_force() -> int | None:

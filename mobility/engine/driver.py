@@ -49,13 +49,16 @@ class Driver:
                 # holding two idle connections used up PostgreSQL's max_connections at 50 migrations).
                 connection.close()
                 if not renewed:
+                    logger.warning("migration %s: lease lost (fencing token %s no longer in force); this driver "
+                                   "stops, abandons what it waits for on the IVM and sends nothing more",
+                                   self.migration_id, self.fence)
                     self.lost.set()
                     return
         finally:
             close_old_connections()
 
     def run(self) -> None:
-        with journal.driving(self.worker, self.fence, self.cfg.lease_s):
+        with journal.driving(self.worker, self.fence, self.cfg.lease_s, self.lost):
             self._run()
 
     def _run(self) -> None:
@@ -69,8 +72,10 @@ class Driver:
                     with self._busy_slot():
                         wait = self.step() if not self.lost.is_set() else None
                 except FenceLost:
-                    logger.warning("migration %s: lost to another worker (fencing token %s refused); this driver "
-                                   "stops and sends nothing more", self.migration_id, self.fence)
+                    if not self.lost.is_set():  # (the heartbeat already said so when it found the lease gone)
+                        logger.warning("migration %s: a write under fencing token %s was refused (another worker "
+                                       "holds it now); this driver stops and sends nothing more",
+                                       self.migration_id, self.fence)
                     self.lost.set()
                     break
                 except IVMError as exc:  # connection trouble: nothing is lost, try again on a fresh transport

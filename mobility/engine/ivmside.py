@@ -13,7 +13,7 @@ from mobility.connections import about_migration, client_for
 from mobility.engine import claim
 from mobility.engine.events import command_event
 from mobility.ivm import commands
-from mobility.ivm.errors import CommandFailed, IVMError
+from mobility.ivm.errors import CommandAbandoned, CommandFailed, IVMError
 
 MIGR_FIELDS = ("name", "migration_state", "migration_type", "dest_lpar_id", "source_msp_name", "dest_msp_name",
                "bytes_transmitted", "bytes_remaining", "remaining_time")
@@ -64,12 +64,17 @@ def _lease_confirmed(migration_id: int):
 
 def run(migration, console, cmd, *, quiet: bool = False, check: bool = True):
     """Run ``cmd`` on ``console``; a command event unless ``quiet``. CommandFailed/IVMError propagate, and
-    ``FenceLost`` when a command that changes the IVM finds the lease no longer ours (then nothing was sent)."""
+    ``FenceLost`` when a command that changes the IVM finds the lease no longer ours (then nothing was sent), or when
+    the lease is lost while the command runs (then the channel is closed: a command the IVM still held is dropped)."""
     read_only = cmd.read_only
     before_send = None if read_only else _lease_confirmed(migration.pk)
+    lost = getattr(journal.current, "lost", None)  # the driver's lease is gone: stop waiting on the IVM at once
     try:
         with about_migration(migration.pk):
-            result = client_for(console).run(cmd, check=check, retry_safe=read_only, before_send=before_send)
+            result = client_for(console).run(cmd, check=check, retry_safe=read_only, before_send=before_send,
+                                             abandon=lost.is_set if lost is not None else None)
+    except CommandAbandoned as exc:
+        raise journal.FenceLost(migration.pk, journal.fence_in_force()) from exc
     except CommandFailed as exc:
         command_event(migration, console.name, cmd.redacted(), exc.exit_status, exc.stdout + exc.stderr, str(exc))
         raise

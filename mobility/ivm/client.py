@@ -29,6 +29,7 @@ import paramiko
 from .commands import Command
 from .errors import (
     AuthenticationFailed,
+    CommandAbandoned,
     CommandFailed,
     CommandTimeout,
     ConnectionFailed,
@@ -64,7 +65,8 @@ class CommandResult:
 class CommandRecord:
     """Passed to ``on_command`` after every ``run``: enough for an audit row, secrets redacted.
 
-    ``outcome`` is ``ok``, ``failed`` (non-zero exit), ``timeout`` or ``connection`` (lost or never made).
+    ``outcome`` is ``ok``, ``failed`` (non-zero exit), ``timeout``, ``abandoned`` (the caller stopped waiting) or
+    ``connection`` (lost or never made).
     """
 
     host: str
@@ -268,7 +270,8 @@ class IVMClient:
     # --- commands -------------------------------------------------------------------------------------
 
     def run(self, cmd: Command, *, timeout: float | None = None, check: bool = True,
-            retry_safe: bool = False, before_send: Callable[[], None] | None = None) -> CommandResult:
+            retry_safe: bool = False, before_send: Callable[[], None] | None = None,
+            abandon: Callable[[], bool] | None = None) -> CommandResult:
         """Run ``cmd`` and return its output.
 
         ``timeout`` (default ``command_timeout``) bounds the wait for a free channel and, separately, the
@@ -277,12 +280,14 @@ class IVMClient:
         the old one died under it; pass it only for read-only commands. ``before_send`` is called once the
         channel is open, right before the command is written to it (again before each retry): if it raises,
         nothing is sent and its exception propagates (the engine's last check that it still holds the lease).
+        ``abandon`` is asked while the command runs (at least every quarter second): once it says True the channel
+        is closed and ``CommandAbandoned`` raised (an engine worker that lost its migration stops waiting on it).
         """
         if not isinstance(cmd, Command):
             raise TypeError("run() takes a Command built by mobility.ivm.commands")
         timeout = self.command_timeout if timeout is None else timeout
         started = time.monotonic()
-        stdout, stderr, status, attempts = self._run_retrying(cmd, timeout, retry_safe, [cmd], before_send)
+        stdout, stderr, status, attempts = self._run_retrying(cmd, timeout, retry_safe, [cmd], before_send, abandon)
         duration = time.monotonic() - started
         result = CommandResult(cmd, stdout, stderr, status, duration)
         if status != 0:
@@ -334,7 +339,8 @@ class IVMClient:
                          batch=f"{batch.tag} {i + 1}/{len(cmds)}")
         return results
 
-    def _run_retrying(self, cmd, timeout: float, retry_safe: bool, recorded: list[Command], before_send=None):
+    def _run_retrying(self, cmd, timeout: float, retry_safe: bool, recorded: list[Command], before_send=None,
+                      abandon=None):
         """Run once, reconnecting when safe; (stdout, stderr, status, attempts). Records connection failures."""
         started = time.monotonic()
         attempts = 0
@@ -342,7 +348,7 @@ class IVMClient:
             while True:
                 attempts += 1
                 try:
-                    stdout, stderr, status = self._run_once(cmd, timeout, before_send)
+                    stdout, stderr, status = self._run_once(cmd, timeout, before_send, abandon)
                     return stdout, stderr, status, attempts
                 except _NotStarted as exc:
                     reason, may_have_run = exc.reason, False
@@ -354,16 +360,17 @@ class IVMClient:
                 logger.warning("ivm %s:%s %s: %s; retrying in %.1fs", self.host, self.port, cmd.redacted(),
                                reason, delay)
                 time.sleep(delay)
-        except CommandTimeout as exc:
+        except (CommandTimeout, CommandAbandoned) as exc:
             if isinstance(cmd, Command):
-                self._record(cmd, "timeout", None, started, attempts, None, None, str(exc))
+                outcome = "timeout" if isinstance(exc, CommandTimeout) else "abandoned"
+                self._record(cmd, outcome, None, started, attempts, None, None, str(exc))
             raise
         except (ConnectionFailed, AuthenticationFailed, HostKeyMismatch, HostKeyUnknown) as exc:
             for one in recorded:
                 self._record(one, "connection", None, started, attempts, None, None, str(exc))
             raise
 
-    def _run_once(self, cmd: Command, timeout: float, before_send=None) -> tuple[str, str, int]:
+    def _run_once(self, cmd: Command, timeout: float, before_send=None, abandon=None) -> tuple[str, str, int]:
         if not self._channels.acquire(timeout=timeout):
             raise CommandTimeout(cmd.redacted(), timeout, f"waiting for one of {self.max_channels} channels")
         try:
@@ -378,7 +385,7 @@ class IVMClient:
             try:
                 if before_send is not None:
                     before_send()
-                return self._exec(chan, transport, cmd, timeout)
+                return self._exec(chan, transport, cmd, timeout, abandon)
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 # The transport died while we read the command's output (paramiko raises EOFError there).
                 self._drop_if(transport)
@@ -393,7 +400,7 @@ class IVMClient:
             self.last_used = time.monotonic()
 
     def _exec(self, chan: paramiko.Channel, transport: paramiko.Transport, cmd: Command,
-              timeout: float) -> tuple[str, str, int]:
+              timeout: float, abandon=None) -> tuple[str, str, int]:
         deadline = time.monotonic() + timeout
         try:
             chan.exec_command(cmd.render())
@@ -419,6 +426,8 @@ class IVMClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise CommandTimeout(cmd.redacted(), timeout)
+            if abandon is not None and abandon():
+                raise CommandAbandoned(cmd.redacted())  # the caller closes the channel (_run_once)
             select.select([fd], [], [], min(remaining, _POLL_SLICE_S))
         drain()
         # paramiko reports -1 when the channel closed without an exit-status message (a real status is

@@ -82,6 +82,15 @@ class CommandTimeout(IVMError):
         super().__init__(f"command timed out after {timeout_s:g}s ({stage}): {command}")
 
 
+class CommandAbandoned(IVMError):
+    """The caller gave up waiting for a command (it no longer may act): the channel was closed. The IVM may have
+    run it or not; a command it had not started yet is dropped with the channel."""
+
+    def __init__(self, command: str):
+        self.command = command
+        super().__init__(f"command abandoned by its caller: {command}")
+
+
 class CommandFailed(IVMError):
     """A command exited non-zero. ``code`` is the IVM/HMC message code when one was printed."""
 

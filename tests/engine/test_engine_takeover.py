@@ -203,12 +203,11 @@ def _lost_warning(output, m_id):
             and re.search(r"\b(lost|refused|fenc\w*)\b", line, re.I) and "transport lost" not in line]
 
 
-@pytest.mark.xfail(strict=True, reason="fencing tokens: issue 16")
 def test_a_worker_stopped_in_a_hung_start_is_fenced_off_after_another_completed_the_migration(
         estate, personas, workers, fleet):
     """A holds ``migrlpar -o m`` (hung at the IVM: not run yet) and is SIGSTOP'd; B takes over and completes the
-    migration with its own start; A is continued. Today A's start, once the IVM runs it, is refused (the partition
-    left) and A writes the completed migration as FAILED. Fenced, A learns at its first refused write (the lease
+    migration with its own start; A is continued. Unfenced, A's start, once the IVM ran it, was refused (the partition
+    had left) and A wrote the completed migration as FAILED. Fenced, A learns at its first refused write (the lease
     renewal) that it lost the migration, warns, and gives up the start it holds open: the IVM never runs it."""
     name = "app02"  # the smaller transfer
     src, dst = _route(name)
