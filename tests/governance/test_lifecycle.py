@@ -3,6 +3,7 @@ table allows them, and four eyes as an auditor reads it (through the real pages,
 
 import ast
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -112,14 +113,14 @@ def test_an_engine_write_under_a_stale_fencing_token_is_refused_and_rolled_back(
     second = claim.claim(pending.pk, "worker-b", 30)
     assert second == stale + 1
     seq = Migration.objects.get(pk=pending.pk).last_seq
-    with journal.driving("worker-a", stale, 30), pytest.raises(journal.FenceLost):
+    with journal.driving("worker-a", stale, 30, threading.Event()), pytest.raises(journal.FenceLost):
         transition(pending, "admit")
-    with journal.driving("worker-a", stale, 30), pytest.raises(journal.FenceLost), transaction.atomic():
+    with journal.driving("worker-a", stale, 30, threading.Event()), pytest.raises(journal.FenceLost), transaction.atomic():
         journal.emit(pending.pk, "progress", {"percent": 1})
     assert claim.renew(pending.pk, stale, 30) is False and claim.confirm(pending.pk, stale, 30) is False
     fresh = Migration.objects.get(pk=pending.pk)
     assert (fresh.status, fresh.last_seq) == (MigrationStatus.APPROVED, seq)
-    with journal.driving("worker-b", second, 30):
+    with journal.driving("worker-b", second, 30, threading.Event()):
         transition(pending, "admit")  # the holder of the token in force moves it
     assert Migration.objects.get(pk=pending.pk).status == MigrationStatus.RUNNING
 
