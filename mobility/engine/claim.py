@@ -38,12 +38,13 @@ def claim(migration_id: int, worker: str, lease_s: float) -> int | None:
     now = timezone.now()
     drivable = sorted(s.value for s in DRIVABLE)
     marks = ", ".join(["%s"] * len(drivable))
+    stamp = connection.ops.adapt_datetimefield_value  # as the ORM stores them (SQLite keeps text)
     with connection.cursor() as cursor:  # UPDATE … RETURNING (PostgreSQL, SQLite ≥ 3.35): the token we took
         cursor.execute(
             f"UPDATE {TABLE} SET claimed_by = %s, lease_until = %s, fence = fence + 1 "
             f"WHERE id = %s AND status IN ({marks}) AND (lease_until IS NULL OR lease_until < %s OR claimed_by = %s) "
             "RETURNING fence",
-            [worker, now + timedelta(seconds=lease_s), migration_id, *drivable, now, worker])
+            [worker, stamp(now + timedelta(seconds=lease_s)), migration_id, *drivable, stamp(now), worker])
         row = cursor.fetchone()
     return row[0] if row else None
 
