@@ -22,6 +22,8 @@ migrate: setup
 
 # The demo: SQLite and the in-memory layer unless DATABASE_URL / REDIS_URL say otherwise; the
 # simulated IVM fleet (ivmsim) registered and synced; the engine worker; daphne. Ctrl-C stops all.
+# DEBUG=1 unless set (ivmweb keeps DEBUG off when it is unset), for the migrate it depends on too.
+run: export DEBUG ?= 1
 run: migrate
 	$(PY) manage.py setup_demo
 	HOST=$(HOST) PORT=$(PORT) scripts/run-demo

@@ -66,6 +66,7 @@ def fleet_toml(ivms: int, lpars: int) -> str:
 def setup_django(db_name: str, pg: str) -> None:
     os.environ["DATABASE_URL"] = f"{pg.rstrip('/')}/{db_name}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ivmweb.settings")
+    os.environ.setdefault("DEBUG", "1")  # the development defaults, as before DEBUG became off when unset
     os.environ.setdefault("IVMWEB_LOG_LEVEL", "ERROR")  # one INFO line per command would dominate the run
     import django
 

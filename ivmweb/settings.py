@@ -1,11 +1,13 @@
 """ivmweb settings, read from environment variables (see .env.example).
 
-The embedded defaults (DEBUG on, SQLite in ./data, the in-memory channel layer) make a fresh checkout
-run with ``make run``. Production sets DEBUG=0, SECRET_KEY, IVMWEB_ENCRYPTION_KEYS, ALLOWED_HOSTS,
-DATABASE_URL (PostgreSQL) and REDIS_URL; anything malformed stops start-up with a clear message.
+DEBUG is off unless set. ``make run`` and the tests (ivmweb/settings_tests.py) set DEBUG=1, and with it the
+embedded defaults (SQLite in ./data, the in-memory channel layer) make a fresh checkout run. Production sets
+SECRET_KEY, IVMWEB_ENCRYPTION_KEYS, ALLOWED_HOSTS, DATABASE_URL (PostgreSQL) and REDIS_URL; anything malformed
+stops start-up with a clear message.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -17,7 +19,7 @@ from ivmweb.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("IVMWEB_DATA_DIR", str(BASE_DIR / "data")))
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -176,6 +178,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in throttling (django-axes, issue 17): IVMWEB_SIGNIN_FAILURE_LIMIT failed sign-ins for one user name, or
+# from one client address, lock that name or address for IVMWEB_SIGNIN_LOCKOUT_MIN minutes (a try while locked
+# starts the period again); the lockout page says so, the audit trail records auth.locked_out, and an admin lifts
+# it sooner (admin "Access attempts", or `manage.py axes_reset`). Failures are rows in the database (axes' handler).
+# The client address is REMOTE_ADDR: behind a proxy, have the proxy set it (daphne --proxy-headers).
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes requires: it turns a lockout into that page
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("IVMWEB_SIGNIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("IVMWEB_SIGNIN_LOCKOUT_MIN", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account and per address
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail already
+# Idle sessions end after IVMWEB_SESSION_IDLE_H hours: every request moves the expiry on.
+SESSION_COOKIE_AGE = env_int("IVMWEB_SESSION_IDLE_H", 8, minimum=1) * 3600
+SESSION_SAVE_EVERY_REQUEST = True
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "mobility:inventory"

@@ -55,8 +55,19 @@ def test_bad_environment_stops_start_up_with_a_clear_message(env, message):
     assert message in result.stderr
 
 
+def test_debug_is_off_when_unset():
+    # ivmweb.settings itself: the tests' own module (ivmweb.settings_tests) sets DEBUG=1.
+    production = {"DJANGO_SETTINGS_MODULE": "ivmweb.settings", "SECRET_KEY": GOOD_KEY,
+                  "IVMWEB_ENCRYPTION_KEYS": FERNET, "ALLOWED_HOSTS": "x.example"}
+    result = _settings_in_child(production, "settings.DEBUG")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    result = _settings_in_child({"DJANGO_SETTINGS_MODULE": "ivmweb.settings"}, "settings.DEBUG")
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
 def test_production_values_pass_the_deploy_checks():
-    env = {"DEBUG": "0", "SECRET_KEY": GOOD_KEY + "-Zq9!", "IVMWEB_ENCRYPTION_KEYS": FERNET,
+    env = {"DJANGO_SETTINGS_MODULE": "ivmweb.settings", "DEBUG": "0", "SECRET_KEY": GOOD_KEY + "-Zq9!", "IVMWEB_ENCRYPTION_KEYS": FERNET,
            "ALLOWED_HOSTS": "ivmweb.example.com", "DATABASE_URL": "postgres://u@127.0.0.1/ivmweb"}
     base = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL"}}
     base.update(env)

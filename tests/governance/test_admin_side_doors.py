@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import models as db_models
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -52,7 +53,8 @@ def governed(estate, requester, approver):
 @pytest.fixture
 def superuser_client(client, admin_user):
     assert admin_user.is_superuser
-    assert client.login(username=admin_user.username, password=f"pw-{admin_user.username}")
+    # The sign-in throttle (axes) needs the request authenticate() sees.
+    assert client.login(request=HttpRequest(), username=admin_user.username, password=f"pw-{admin_user.username}")
     return client
 
 
