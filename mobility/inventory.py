@@ -259,12 +259,6 @@ class _Reader:
     def text(self, rec: dict, key: str) -> str:
         return parse.nullable(rec[key]) or ""
 
-    def match(self, rec: dict, key: str, pattern: str, what: str) -> str:
-        value = parse.nullable(rec[key]) or ""
-        if value and not re.fullmatch(pattern, value):
-            self.fail(rec, f"{key} is not {what}")
-        return value
-
     def ints(self, rec: dict, key: str) -> list[int]:
         items = parse.parse_list(rec[key])
         if not all(re.fullmatch(r"[0-9]+", i) for i in items):
