@@ -7,7 +7,10 @@ Three phases per IVM, so that a failure never leaves half an inventory:
    device lists, batched the same way. Every read is retry-safe: a connection dropped mid-sync is
    reconnected and the batch re-run by ``IVMClient``.
 2. parse (no database): every output goes through ``mobility.ivm``'s parsers into plain dicts. A line that
-   does not parse raises ``SyncFailed`` naming the command and the line.
+   does not parse raises ``SyncFailed`` naming the command and the line. A partition or adapter whose values
+   parse but break IVM's rules (a name with ``'``, ``<`` or ``é``, a VLAN out of range) is quarantined instead:
+   stored with ``quarantine_reason`` (the bad value as printed, or empty when it is a value for commands), never
+   planned; the rest of the IVM syncs.
 3. apply, in ONE transaction: compare with the stored rows and write only what differs (bulk_create /
    bulk_update / delete), so that a re-sync with nothing changed writes no inventory row at all. Vanished
    partitions are marked (``vanished_at``), never deleted; partition ownership (``team``) is never touched.
@@ -141,6 +144,7 @@ class SyncResult:
     commands: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     shared: bool = False  # sync_since found a sync that began late enough and ran none of its own
+    quarantined: dict[str, str] = field(default_factory=dict)  # partition name -> why its values break IVM's rules
 
     def summary(self) -> str:
         if not self.ok:
@@ -148,7 +152,8 @@ class SyncResult:
         seen = ", ".join(f"{v} {k}" for k, v in self.counts.items())
         return (f"{self.console.name}: ok in {self.duration_s:.2f}s ({self.commands} commands); {seen}; "
                 f"created {self.created}, updated {self.updated}, deleted {self.deleted}, "
-                f"vanished {self.vanished}, unchanged {self.unchanged}")
+                f"vanished {self.vanished}, unchanged {self.unchanged}"
+                + "".join(f"; QUARANTINED {name!r}: {why}" for name, why in self.quarantined.items()))
 
 
 # --- phase 1: fetch ---------------------------------------------------------------------------------------
@@ -254,12 +259,6 @@ class _Reader:
     def text(self, rec: dict, key: str) -> str:
         return parse.nullable(rec[key]) or ""
 
-    def match(self, rec: dict, key: str, pattern: str, what: str) -> str:
-        value = parse.nullable(rec[key]) or ""
-        if value and not re.fullmatch(pattern, value):
-            self.fail(rec, f"{key} is not {what}")
-        return value
-
     def ints(self, rec: dict, key: str) -> list[int]:
         items = parse.parse_list(rec[key])
         if not all(re.fullmatch(r"[0-9]+", i) for i in items):
@@ -273,6 +272,15 @@ _PHYSLOC_SLOT = re.compile(r"-V(\d+)-C(\d+)$")
 def _slot_of(physloc: str | None) -> int | None:
     m = _PHYSLOC_SLOT.search(physloc or "")
     return int(m.group(2)) if m else None
+
+
+def _broken_rule(rule, value) -> str:
+    """Why ``value`` breaks the IVM naming/value ``rule`` (a ``mobility.ivm.values`` validator), or ""."""
+    try:
+        rule(value)
+    except InvalidValue as exc:
+        return str(exc)
+    return ""
 
 
 def _parse(cmds: dict[str, Command], out: dict[str, str], attrs: dict[str, str], attr_cmds: dict) -> dict:
@@ -319,10 +327,8 @@ def _parse(cmds: dict[str, Command], out: dict[str, str], attrs: dict[str, str],
             rl.fail(rec, "lpar_id is not between 1 and 254")
         if rec["name"] in partitions or lpar_id in names_by_id:
             rl.fail(rec, "partition listed twice")
-        try:
-            ivm_values.partition_name(rec["name"])
-        except InvalidValue as exc:
-            rl.fail(rec, str(exc))
+        # A name that breaks IVM's rules quarantines this partition only: the rest of the IVM still syncs.
+        quarantine = _broken_rule(ivm_values.partition_name, rec["name"])
         if rec["lpar_env"] not in PartitionEnv.values:
             rl.fail(rec, f"unknown lpar_env {rec['lpar_env']!r}")
         m, pr = mem_l.get(lpar_id), proc_l.get(lpar_id)
@@ -345,6 +351,7 @@ def _parse(cmds: dict[str, Command], out: dict[str, str], attrs: dict[str, str],
             if lpar_id in slot_l else 0,
             "migration_state": rl.text(migr_l[lpar_id], "migration_state") if lpar_id in migr_l else "",
             "mac_base": rl.text(rec, "virtual_eth_mac_base_value"),
+            "quarantine_reason": quarantine,
         }
         names_by_id[lpar_id] = rec["name"]
 
@@ -353,7 +360,7 @@ def _parse(cmds: dict[str, Command], out: dict[str, str], attrs: dict[str, str],
     npiv = {_slot_of(n.physloc): n for n in p["npiv"]}
     adapters: dict[tuple[int, int], dict] = {}
 
-    def add_adapter(reader: _Reader, rec: dict, values: dict) -> None:
+    def add_adapter(reader: _Reader, rec: dict, values: dict, broken: list[str]) -> None:
         lpar_id, slot = reader.int(rec, "lpar_id"), reader.int(rec, "slot_num")
         if lpar_id not in names_by_id:
             reader.fail(rec, f"adapter of partition {lpar_id}, which lssyscfg does not list")
@@ -362,14 +369,18 @@ def _parse(cmds: dict[str, Command], out: dict[str, str], attrs: dict[str, str],
         base = {"kind": "", "role": "", "is_required": reader.flag(rec, "is_required"), "remote_lpar_id": None,
                 "remote_lpar_name": "", "remote_slot": None, "port_vlan_id": None, "addl_vlan_ids": [],
                 "is_trunk": False, "mac_addr": "", "wwpns": [], "device_name": "", "fc_port": ""}
-        adapters[(lpar_id, slot)] = {**base, **values, "slot": slot}
+        adapters[(lpar_id, slot)] = {**base, **values, "slot": slot, "quarantine_reason": "; ".join(broken)}
 
     re_ = r["eth"]
     for rec in p["eth"]:
-        add_adapter(re_, rec, {"kind": AdapterKind.ETHERNET, "port_vlan_id": re_.int(rec, "port_vlan_id"),
-                               "addl_vlan_ids": re_.ints(rec, "addl_vlan_ids"),
-                               "is_trunk": re_.flag(rec, "is_trunk"),
-                               "mac_addr": re_.match(rec, "mac_addr", r"[0-9A-Fa-f]{1,12}", "a MAC address")})
+        # A value that breaks IVM's rules is not stored; the reason names it.
+        pvid, addl, mac = re_.int(rec, "port_vlan_id"), re_.ints(rec, "addl_vlan_ids"), re_.text(rec, "mac_addr")
+        vlan_broken = [reason for v in [pvid, *addl] if (reason := _broken_rule(ivm_values.vlan_id, v))]
+        mac_broken = ([f"MAC address {mac!r} is not 1-12 hexadecimal digits"]
+                      if mac and not re.fullmatch(r"[0-9A-Fa-f]{1,12}", mac) else [])
+        add_adapter(re_, rec, {"kind": AdapterKind.ETHERNET, "port_vlan_id": None if vlan_broken else pvid,
+                               "addl_vlan_ids": [] if vlan_broken else addl, "is_trunk": re_.flag(rec, "is_trunk"),
+                               "mac_addr": "" if mac_broken else mac}, vlan_broken + mac_broken)
     for kind in ("scsi", "fc"):
         rd = r[kind]
         for rec in p[kind]:
@@ -380,10 +391,12 @@ def _parse(cmds: dict[str, Command], out: dict[str, str], attrs: dict[str, str],
                       "remote_lpar_name": rd.text(rec, "remote_lpar_name"),
                       "remote_slot": rd.int(rec, "remote_slot_num", null_ok=True)}
             slot = rd.int(rec, "slot_num")
+            broken = []
             if kind == "fc":
                 values["wwpns"] = parse.parse_list(rec["wwpns"])
-                if not all(re.fullmatch(r"[0-9A-Fa-f]{16}", w) for w in values["wwpns"]):
-                    rd.fail(rec, "wwpns is not a list of WWPNs")
+                if reasons := [why for w in values["wwpns"] if (why := _broken_rule(ivm_values.wwpn, w))]:
+                    broken += reasons
+                    values["wwpns"] = []
             if role == AdapterRole.SERVER:
                 dev = (vhosts if kind == "scsi" else npiv).get(slot)
                 values["device_name"] = (dev.svsa if kind == "scsi" else dev.name) if dev else ""
@@ -393,7 +406,19 @@ def _parse(cmds: dict[str, Command], out: dict[str, str], attrs: dict[str, str],
                 # The client's port is the one its server adapter (vfchost) is bound to.
                 dev = npiv.get(values["remote_slot"])
                 values["fc_port"] = (dev.fc or "") if dev else ""
-            add_adapter(rd, rec, values)
+            # Device names go back out in commands (mappings, lsdev): one that breaks the rules is not stored.
+            for key in ("device_name", "fc_port"):
+                if values.get(key) and (reason := _broken_rule(ivm_values.device_name, values[key])):
+                    broken.append(reason)
+                    values[key] = ""
+            add_adapter(rd, rec, values, broken)
+
+    # A partition with a quarantined adapter is quarantined too: its plan would be made of that adapter.
+    for (lpar_id, slot), adapter in sorted(adapters.items()):
+        if adapter["quarantine_reason"]:
+            part = partitions[names_by_id[lpar_id]]
+            part["quarantine_reason"] = "; ".join(filter(None, [
+                part["quarantine_reason"], f"virtual adapter in slot {slot}: {adapter['quarantine_reason']}"]))
 
     # Storage: every hdisk the VIOS sees (with its LUN identity and reserve policy), plus whatever else
     # backs a VTD (logical volumes, files, optical media), and which server adapter/client it backs.
@@ -666,6 +691,8 @@ def sync_console(console: IVMConsole) -> SyncResult:
             result.rows_written = tally.created + tally.updated + tally.deleted + tally.vanished
             result.counts = {"partitions": len(inv["partitions"]), "adapters": len(inv["adapters"]),
                              "devices": len(inv["storage"])}
+            result.quarantined = {name: p["quarantine_reason"] for name, p in inv["partitions"].items()
+                                  if p["quarantine_reason"]}
         except (IVMError, SyncFailed) as exc:
             result.error = _explain(exc)
             if isinstance(exc, (HostKeyMismatch, HostKeyUnknown, AuthenticationFailed, ConnectionFailed)):
@@ -684,7 +711,7 @@ def sync_console(console: IVMConsole) -> SyncResult:
     for name, value in status.items():
         setattr(console, name, value)
     write_command_events(gathered)
-    (logger.info if result.ok else logger.warning)("inventory sync %s", result.summary())
+    (logger.info if result.ok and not result.quarantined else logger.warning)("inventory sync %s", result.summary())
     return result
 
 

@@ -37,6 +37,7 @@ OPTION_KEYS = {"activate_on_destination", "shutdown_source"}
 # What each check is about, as the wizard and the plan page title it (keys of planning.checks plus the two that
 # only IVM's validation reports).
 CHECK_TITLES = {
+    "quarantine": "Inventory values within IVM's rules",
     "state": "Partition state",
     "not_vios": "Client partition (not a VIOS)",
     "physical_io": "No physical I/O adapters",

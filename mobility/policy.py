@@ -14,7 +14,7 @@ gets 403 there, although the same migrations are open to them on their live and 
 
 Who does what (``may`` / ``refusal``); an auditor does nothing unless another role grants it:
 - plan (a partition): a requester of the owning team, or an admin; nobody plans a management partition (VIOS)
-  or one that has vanished from the inventory;
+  or one that has vanished from the inventory, or one the inventory sync quarantined (values that break IVM's rules);
 - revise, validate (a migration): a requester of the owning team, or an admin; validate also an approver;
 - withdraw: the migration's requester, an approver of the owning team, or an admin;
 - stop, recover, tick_task: a requester or approver of the owning team, or an admin;
@@ -194,9 +194,12 @@ def _plan_refusal(user, held, partition: Partition) -> str | None:
         return f"{partition.name} is a management partition (VIOS); it never moves."
     if partition.vanished_at is not None:
         return f"{partition.name} is no longer in the inventory."
-    if ADMIN in held or _member(user, partition.team_id):
-        return None
-    return f"{_team_phrase(partition)}; you may ask only for your own team's partitions."
+    if ADMIN not in held and not _member(user, partition.team_id):
+        return f"{_team_phrase(partition)}; you may ask only for your own team's partitions."
+    # After the team rule: only those who could plan it learn why it is quarantined.
+    if partition.quarantine_reason:
+        return f"{partition.name} is quarantined by the inventory sync: {partition.quarantine_reason}."
+    return None
 
 
 def _vote_refusal(user, held, migration: Migration) -> str | None:

@@ -100,6 +100,7 @@ def _partition(p: Partition, adapters, backing, io_slots) -> planning.Partition:
         fc_adapters=tuple(planning.FcClientAdapter(a.slot, a.remote_slot or 0,
                                                    tuple((list(a.wwpns) + ["", ""])[:2]), a.fc_port)
                           for a in clients if a.kind == AdapterKind.FC),
+        quarantine_reason=p.quarantine_reason,
     )
 
 

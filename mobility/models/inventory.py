@@ -108,7 +108,8 @@ class Partition(models.Model):
 
     system = models.ForeignKey(ManagedSystem, on_delete=models.PROTECT, related_name="partitions")
     lpar_id = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(254)])
-    name = models.CharField(max_length=47)
+    # Wider than IVM's 47: a name that breaks the rules is still stored exactly as the IVM printed it.
+    name = models.CharField(max_length=255)
     env = models.CharField(max_length=16, choices=PartitionEnv.choices)
     state = models.CharField(max_length=32)
     rmc_state = models.CharField(max_length=16, blank=True)
@@ -129,6 +130,9 @@ class Partition(models.Model):
     synced_at = models.DateTimeField(null=True, blank=True)
     # A partition the IVM no longer lists is marked, never silently deleted: history points at it.
     vanished_at = models.DateTimeField(null=True, blank=True)
+    # Why the values the IVM printed for it (its name, or one of its adapters) break IVM's rules; empty when
+    # they do not. A quarantined partition is shown with the reason, never planned, never put into a command.
+    quarantine_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["system__name", "lpar_id"]
@@ -146,6 +150,10 @@ class Partition(models.Model):
     def is_management(self) -> bool:
         return self.env == PartitionEnv.VIOSERVER
 
+    @property
+    def is_quarantined(self) -> bool:
+        return bool(self.quarantine_reason)
+
 
 class VirtualAdapter(models.Model):
     """A virtual Ethernet, SCSI or Fibre Channel adapter in a partition's slot."""
@@ -156,7 +164,7 @@ class VirtualAdapter(models.Model):
     role = models.CharField(max_length=8, choices=AdapterRole.choices, blank=True)
     is_required = models.BooleanField(default=False)
     remote_lpar_id = models.PositiveSmallIntegerField(null=True, blank=True)
-    remote_lpar_name = models.CharField(max_length=47, blank=True)
+    remote_lpar_name = models.CharField(max_length=255, blank=True)
     remote_slot = models.PositiveIntegerField(null=True, blank=True)
     # Ethernet
     port_vlan_id = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -168,6 +176,8 @@ class VirtualAdapter(models.Model):
     # Server side on the management partition: the VIOS device (vhostN, vfchostN) and its FC port
     device_name = models.CharField(max_length=32, blank=True)
     fc_port = models.CharField(max_length=32, blank=True)
+    # Why a value the IVM printed for this adapter breaks IVM's rules (the value is then stored empty).
+    quarantine_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["partition", "slot"]

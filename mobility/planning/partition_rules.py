@@ -65,6 +65,17 @@ def _check_not_vios(p: Partition) -> Check:
     return _ok("not_vios", f"{p.name} is a client partition ({p.env}).", env=p.env)
 
 
+def _check_quarantine(p: Partition) -> Check:
+    return _error(
+        "quarantine",
+        f"{p.name} is quarantined by the inventory sync: {p.quarantine_reason}. Nothing of it goes into an IVM "
+        "command.",
+        "Correct it on the IVM (rename the partition, or fix the adapter) so that it follows IVM's rules; the next "
+        "sync releases it.",
+        reason=p.quarantine_reason,
+    )
+
+
 def _check_physical_io(p: Partition) -> Check:
     slots = list(p.physical_io_slots)
     if slots:
@@ -183,6 +194,9 @@ def partition_checks(partition: Partition, source: ManagedSystem, mode: Mode | N
         _check_physical_io(partition),
         _check_migration_state(partition),
     ]
+    # Only when it applies: a rule every plan passed would make each stored plan's facts drift.
+    if partition.quarantine_reason:
+        checks.insert(0, _check_quarantine(partition))
     # A Not Activated partition has no RMC or DLPAR to check; the state rule already refuses an active move of it.
     if effective is Mode.ACTIVE and mode_for_state(partition.state) is not Mode.INACTIVE:
         checks += [_check_rmc(partition), _check_dlpar(partition)]

@@ -186,6 +186,7 @@ class Partition(JsonData):
     ethernet_adapters: tuple[EthernetAdapter, ...] = ()
     scsi_adapters: tuple[ScsiClientAdapter, ...] = ()
     fc_adapters: tuple[FcClientAdapter, ...] = ()
+    quarantine_reason: str = ""  # why the inventory quarantined it (values that break IVM's rules); "" = none
 
     @property
     def vlans(self) -> tuple[int, ...]:
@@ -276,6 +277,7 @@ def partition_from_dict(data: dict) -> Partition:
         ),
         fc_adapters=tuple(FcClientAdapter(a["slot"], a["remote_slot"], tuple(a["wwpns"]), a["fc_port"])
                           for a in data.get("fc_adapters", ())),
+        quarantine_reason=data.get("quarantine_reason", ""),
     )
 
 

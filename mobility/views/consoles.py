@@ -25,7 +25,7 @@ from mobility.ivm import (
     commands,
     scan_host_key,
 )
-from mobility.models import IVMConsole
+from mobility.models import IVMConsole, Partition
 from mobility.secrets import SecretUnreadable
 
 SCAN_TIMEOUT_S = 10.0
@@ -85,7 +85,10 @@ def console_register(request):
 def console_detail(request, pk: int):
     """One IVM: registration facts, host-key state, test connection and sync."""
     console = _console_or_404(pk)
-    return render(request, "mobility/consoles_detail.html", {"console": console, "pinned": _pinned(console)})
+    quarantined = Partition.objects.filter(system__console=console, vanished_at__isnull=True).exclude(
+        quarantine_reason="")
+    return render(request, "mobility/consoles_detail.html", {"console": console, "pinned": _pinned(console),
+                                                             "quarantined": quarantined})
 
 
 @allowed("manage_consoles")

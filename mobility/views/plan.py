@@ -49,6 +49,8 @@ def planner_partition(request, raw: str | None) -> Partition | None:
     if partition is None:
         raise Http404("No such partition.")
     if not policy.may(request.user, "plan", partition):
+        if partition.is_quarantined and policy.may_see(request.user, partition):
+            return partition  # its team is shown why: the quarantine check blocks the wizard at step 2
         plans.refuse(request.user, partition, "partition of another team")
         raise Http404("No such partition.")
     return partition
@@ -166,7 +168,7 @@ def build_wizard(request, *, data=None) -> dict:
     return context
 
 
-_PARTITION_KEYS = frozenset({"state", "not_vios", "physical_io", "migration_state", "rmc", "dlpar", "vopt",
+_PARTITION_KEYS = frozenset({"quarantine", "state", "not_vios", "physical_io", "migration_state", "rmc", "dlpar", "vopt",
                              "disk_backing", "reserve_policy", "capability", "migration_limit"})
 
 
