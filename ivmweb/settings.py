@@ -262,6 +262,35 @@ IVMWEB_ENGINE_THREADS = env_int("IVMWEB_ENGINE_THREADS", 16, minimum=1, maximum=
 IVMWEB_ENGINE_BUSY = env_int("IVMWEB_ENGINE_BUSY", 2, minimum=1, maximum=64)
 IVMWEB_ENGINE_NICE = env_int("IVMWEB_ENGINE_NICE", 10, minimum=0, maximum=19)
 
+# The audit trail's anchor outside the database (mobility/governance/checkpoints.py): the HMAC-SHA256 key that signs
+# checkpoints (never stored in the database; required when DEBUG is off, generated once into the data folder in
+# development), the append-only file they are written to, how often the engine workers write one, and how far an
+# event's time may lie behind the latest sealed one before sealing refuses it as back-dated (see audit.seal).
+def _audit_checkpoint_key() -> str:
+    key = env_str("IVMWEB_AUDIT_CHECKPOINT_KEY")
+    if key:
+        if len(key) < 32 and not DEBUG:
+            raise ImproperlyConfigured("IVMWEB_AUDIT_CHECKPOINT_KEY must be at least 32 characters long.")
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "IVMWEB_AUDIT_CHECKPOINT_KEY must be set when DEBUG is off "
+            '(generate one with: python -c "import secrets; print(secrets.token_hex(32))").')
+    key_file = DATA_DIR / "dev-audit-checkpoint.key"
+    if not key_file.exists():
+        import secrets
+
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+IVMWEB_AUDIT_CHECKPOINT_KEY = _audit_checkpoint_key()
+IVMWEB_AUDIT_CHECKPOINT_FILE = Path(env_str("IVMWEB_AUDIT_CHECKPOINT_FILE", str(DATA_DIR / "audit-checkpoints.jsonl")))
+IVMWEB_AUDIT_CHECKPOINT_INTERVAL_S = env_int("IVMWEB_AUDIT_CHECKPOINT_INTERVAL_S", 3600, minimum=30)
+IVMWEB_AUDIT_CLOCK_TOLERANCE_S = env_int("IVMWEB_AUDIT_CLOCK_TOLERANCE_S", 300, minimum=1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

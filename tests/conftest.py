@@ -10,6 +10,33 @@ from django.conf import settings
 # Fast password hashing for the test personas (set before the live server forks, so it agrees).
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+
+def _flush_as_administrator():
+    """The audit trail refuses TRUNCATE (a statement trigger); the test database is flushed as an administrator
+    would, with triggers off for that one transaction (``session_replication_role``: a superuser's right)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    execute_sql_flush = DatabaseOperations.execute_sql_flush
+
+    def flush(self, sql_list):
+        execute_sql_flush(self, ["SET LOCAL session_replication_role = replica", *sql_list])
+
+    DatabaseOperations.execute_sql_flush = flush
+
+
+if settings.DATABASE_VENDOR == "postgresql":
+    _flush_as_administrator()
+
+
+@pytest.fixture(autouse=True)
+def audit_checkpoint_file(tmp_path, settings, monkeypatch):
+    """Each test's own checkpoint file (worker subprocesses read it from the environment): a file outside the
+    database outlives the test's database, whose chain it would no longer match."""
+    path = tmp_path / "audit-checkpoints.jsonl"
+    settings.IVMWEB_AUDIT_CHECKPOINT_FILE = path
+    monkeypatch.setenv("IVMWEB_AUDIT_CHECKPOINT_FILE", str(path))
+    return path
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

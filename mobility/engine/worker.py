@@ -16,12 +16,13 @@ import time
 import uuid
 
 from channels.consumer import SyncConsumer
+from django.conf import settings
 from django.db import close_old_connections
 
 from mobility.engine import claim
 from mobility.engine.config import CONFIG
 from mobility.engine.driver import Driver
-from mobility.governance import audit
+from mobility.governance import audit, checkpoints
 
 logger = logging.getLogger("mobility.engine")
 HOUSEKEEPING_S = 30.0  # how often a worker expires stale requests and looks for IVMs due a sync
@@ -81,8 +82,8 @@ class Engine:
         return started
 
     def housekeeping(self) -> None:
-        """Expire stale requests, re-sync IVMs whose inventory is due, and seal audit events whose writer died between
-        its commit and sealing them; every worker may do it (idempotent)."""
+        """Expire stale requests, re-sync IVMs whose inventory is due, seal audit events whose writer died between
+        its commit and sealing them, and write the audit checkpoint when due; every worker may do it (idempotent)."""
         from mobility.governance.approvals import expire_stale
         from mobility.inventory import sync_due
 
@@ -93,6 +94,11 @@ class Engine:
             for result in sync_due():
                 logger.info("periodic sync: %s", result.summary())
             audit.seal(wait=False)
+            # Anchor the chain outside the database; the file's last checkpoint says when one is due, so the
+            # workers sharing it write one per interval between them.
+            checkpoints.write_checkpoint(due_after_s=settings.IVMWEB_AUDIT_CHECKPOINT_INTERVAL_S)
+        except checkpoints.CheckpointRefused as exc:
+            logger.error("audit checkpoint refused: %s", exc)
         except Exception:
             logger.exception("housekeeping failed; trying again later")
         finally:

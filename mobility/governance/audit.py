@@ -12,7 +12,17 @@ deadlocked with their row locks (50 migrations at once). Only sealers take the a
 PostgreSQL; SQLite's IMMEDIATE transactions serialise writers already), and a sealer touches audit rows only.
 
 A row is tamper-evident from its sealing on, normally within a quarter second of its commit; the database
-trigger lets an unsealed row be sealed once (its chain columns only), never changed otherwise or deleted.
+triggers let an unsealed row be sealed once (its chain columns only), never changed otherwise, deleted or truncated.
+
+Time does not go backwards along the chain. A writer stamps ``at`` just before its insert and commits a little later,
+so concurrent writers commit out of ``at`` order by the length of their transactions: a sealer orders what is ready by
+(at, id), and refuses (leaves unsealed, for ``verify_audit`` to report) a row whose ``at`` is more than
+IVMWEB_AUDIT_CLOCK_TOLERANCE_S behind the latest ``at`` already sealed, or that far in the future. An honest row
+lies behind by at most its own transaction's length after its stamp (the sealed row it is compared with was sealed
+before this row committed, so its ``at`` is earlier than this commit) plus the clock skew between hosts: the
+tolerance must exceed both, and any back-dating beyond it is refused. Rows sealed in one turn are in order exactly.
+
+What the chain cannot show on its own, rows cut off its end, checkpoints show (``governance.checkpoints``).
 """
 
 import hashlib
@@ -22,8 +32,11 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from mobility.models import AuditEvent
@@ -119,8 +132,25 @@ _sealer = _Sealer()
 os.register_at_fork(after_in_child=_sealer.__init__)  # the thread does not survive a fork; the child starts its own
 
 
+def _tolerance() -> timedelta:
+    return timedelta(seconds=settings.IVMWEB_AUDIT_CLOCK_TOLERANCE_S)
+
+
+def _sealed_latest_at() -> datetime | None:
+    """The latest ``at`` in the chain (its high-water mark), which later events may not lie far behind."""
+    return AuditEvent.objects.filter(position__isnull=False).aggregate(latest=Max("at"))["latest"]
+
+
+def _in_time(latest_at: datetime | None) -> Q:
+    """Unsealed events that sealing accepts: not back-dated behind ``latest_at`` nor dated in the future, both beyond
+    the tolerance (see the module's docstring)."""
+    window = Q(at__lte=timezone.now() + _tolerance())
+    return window & Q(at__gte=latest_at - _tolerance()) if latest_at is not None else window
+
+
 def seal(wait: bool = True) -> int:
-    """Chain every committed, unsealed event (in id order) after the chain's head; returns how many.
+    """Chain every committed, unsealed event that is in time, in (at, id) order, after the chain's head; returns how
+    many. Events out of time stay unsealed: ``refused_events`` lists them.
 
     ``wait=False`` (a worker's housekeeping) gives up at once when another sealer holds the lock: what that one did
     not see is sealed by the next turn of some sealer."""
@@ -135,7 +165,8 @@ def seal(wait: bool = True) -> int:
                         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK_KEY])
                         if not cursor.fetchone()[0]:
                             return sealed
-            batch = list(AuditEvent.objects.filter(hash__isnull=True).order_by("id")[:SEAL_BATCH])
+            ready = AuditEvent.objects.filter(_in_time(_sealed_latest_at()), hash__isnull=True)
+            batch = list(ready.order_by("at", "id")[:SEAL_BATCH])
             if not batch:
                 return sealed
             head = (AuditEvent.objects.filter(position__isnull=False).order_by("-position")
@@ -175,19 +206,51 @@ class Verification:
     head: str
     first_bad_id: int | None = None
     problem: str = ""
+    position: int = 0  # the last verified event's place in the chain (0: none)
+
+
+def walk(after: int = 0, prev: str = GENESIS, latest_at: datetime | None = None, batch: int = 5000) -> Verification:
+    """Walk the sealed chain from after position ``after`` (whose hash is ``prev``, the latest ``at`` up to it
+    ``latest_at``) to its head, in constant memory; report the first event that does not match."""
+    checked, position, tolerance = 0, after, _tolerance()
+    events = AuditEvent.objects.filter(position__gt=after).order_by("position")
+    for event in events.iterator(chunk_size=batch):
+        if event.prev_hash != prev:
+            return Verification(False, checked, prev, event.id, "its prev_hash does not match the event before it",
+                                position)
+        if compute_hash(prev, event) != event.hash:
+            return Verification(False, checked, prev, event.id, "its content does not match its hash", position)
+        if latest_at is not None and event.at < latest_at - tolerance:
+            return Verification(False, checked, prev, event.id,
+                                f"its time is earlier than {latest_at.isoformat()} of an event before it (back-dated)",
+                                position)
+        latest_at = event.at if latest_at is None else max(latest_at, event.at)
+        prev, position = event.hash, event.position
+        checked += 1
+    return Verification(True, checked, prev, position=position)
+
+
+def refused_events() -> tuple[int, AuditEvent | None]:
+    """How many committed events sealing refuses as back-dated or future-dated, and the first of them."""
+    latest_at = _sealed_latest_at()
+    out_of_time = Q(at__gt=timezone.now() + _tolerance())
+    if latest_at is not None:
+        out_of_time |= Q(at__lt=latest_at - _tolerance())
+    refused = AuditEvent.objects.filter(out_of_time, hash__isnull=True).order_by("id")
+    return refused.count(), refused.first()
 
 
 def verify_chain(batch: int = 5000) -> Verification:
     """Seal what is committed, then walk the whole chain in order, in constant memory; report the first event that
-    does not match."""
+    does not match, else the first event that sealing refused for its time."""
     seal()
-    prev = GENESIS
-    checked = 0
-    for event in AuditEvent.objects.filter(position__isnull=False).order_by("position").iterator(chunk_size=batch):
-        if event.prev_hash != prev:
-            return Verification(False, checked, prev, event.id, "its prev_hash does not match the event before it")
-        if compute_hash(prev, event) != event.hash:
-            return Verification(False, checked, prev, event.id, "its content does not match its hash")
-        prev = event.hash
-        checked += 1
-    return Verification(True, checked, prev)
+    result = walk(batch=batch)
+    if not result.ok:
+        return result
+    count, first = refused_events()
+    if count:
+        return Verification(False, result.checked, result.head, first.id,
+                            f"sealing refused it and {count - 1} other event(s): dated outside the chain's time "
+                            f"({first.at.isoformat()}, more than {settings.IVMWEB_AUDIT_CLOCK_TOLERANCE_S} s behind "
+                            f"the latest sealed event or ahead of now)", result.position)
+    return result

@@ -1,7 +1,7 @@
 """ivmweb's entities. The database is the truth for inventory, plans, migrations and the audit trail."""
 
 from mobility.models.approvals import Approval
-from mobility.models.audit import AuditEvent
+from mobility.models.audit import AuditEvent, AuditVerification
 from mobility.models.inventory import (
     FCPort,
     IOSlot,
@@ -19,6 +19,7 @@ __all__ = [
     "AdapterMapping",
     "Approval",
     "AuditEvent",
+    "AuditVerification",
     "FCPort",
     "IOSlot",
     "IVMConsole",

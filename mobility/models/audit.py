@@ -31,3 +31,20 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name or 'system'} {self.action}"
+
+
+class AuditVerification(models.Model):
+    """One verification of the chain (``verify_audit`` or a checkpoint), for the auditors' page. Informational: the
+    proof is the signed checkpoint file outside the database, which the page reads and checks itself."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    ok = models.BooleanField()
+    checked = models.BigIntegerField()
+    head = models.CharField(max_length=64)
+    problem = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {'OK' if self.ok else 'BROKEN'} {self.checked}"

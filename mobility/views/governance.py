@@ -17,7 +17,7 @@ from mobility.access import allowed
 from mobility.choices import MigrationStatus
 from mobility.forms.governance import AuditLogFilterForm, HistoryFilterForm, VoteForm
 from mobility.governance import approvals as approval_rules
-from mobility.governance import audit
+from mobility.governance import audit, checkpoints
 from mobility.governance import history as history_rules
 from mobility.models import Migration
 
@@ -219,7 +219,8 @@ def audit_log(request):
     query = request.GET.copy()
     query.pop("before", None)
     return render(request, "mobility/history_audit.html",
-                  {"form": form, "events": events, "older": older, "query": query.urlencode()})
+                  {"form": form, "events": events, "older": older, "query": query.urlencode(),
+                   "anchor": checkpoints.anchor_facts()})
 
 
 # The lead's URL name `mobility:history` points at `governance.history`.
