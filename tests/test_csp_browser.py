@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from tests.conftest import login
 from tests.engine import conftest as engine_fixtures
 from tests.engine.conftest import approved_migration, lpar, server, submitted_migration
+from tests.markers import redis_only
 
 fleet, estate = engine_fixtures.fleet, engine_fixtures.estate  # the engine tests' synced demo estate
 
@@ -118,6 +119,7 @@ def _withdraw_from_elsewhere(migration, personas):
     withdraw(migration, personas["rita"], "pushed by the CSP test")
 
 
+@redis_only  # the push crosses from this process to daphne's
 def test_the_live_page_updates_over_its_websocket_under_the_policy(estate, personas, asgi_server, watched):
     m = approved_migration(personas, "app01", "ivm1", "ivm2")
     login(watched, asgi_server, "rita")
