@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from mobility.views.csp_report import csp_report
+
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("csp-report/", csp_report, name="csp_report"),  # SECURE_CSP's report-uri
     path("", include("mobility.urls")),
 ]

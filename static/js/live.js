@@ -1,5 +1,6 @@
 // Live page glue for the htmx ws extension: subscribe with the last seq seen (so a reconnect gets exactly what
-// it missed), show how fresh the data is, and tell the polling fallback when the socket is down.
+// it missed), show how fresh the data is, and run the polling fallback while the socket is down. The fallback is
+// an ivm:poll event fired from here: an htmx trigger filter would need eval, which the Content-Security-Policy forbids.
 (function () {
   "use strict";
   var root = document.getElementById("live") || document.getElementById("dashboard");
@@ -25,7 +26,9 @@
     return state && state.dataset.moving === "1";  // the server says whether the migration is under way
   }
   // The polling fallback runs while the socket is down, or quiet for too long while the migration moves.
-  window.ivmLive = { down: function () { return !up || (running() && Date.now() - lastUpdate > QUIET_MS); } };
+  function down() { return !up || (running() && Date.now() - lastUpdate > QUIET_MS); }
+  var poll = document.getElementById("live-poll");
+  if (poll) { setInterval(function () { if (down()) { htmx.trigger(poll, "ivm:poll"); } }, 2000); }
 
   document.body.addEventListener("htmx:wsOpen", function (evt) {
     up = true;

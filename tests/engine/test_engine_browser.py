@@ -18,7 +18,7 @@ def test_the_live_page_follows_a_migration_to_completed_without_reload(estate, p
     engine()
     page.locator('.step[data-step="1"][data-status="done"]').wait_for(timeout=60_000)
     page.locator('.step[data-step="6"][data-status="done"]').wait_for(timeout=60_000)
-    page.wait_for_function("document.querySelector('[data-testid=status]').textContent === 'Completed'",
+    page.wait_for_function("() => document.querySelector('[data-testid=status]').textContent === 'Completed'",
                            timeout=90_000)
     assert page.evaluate("window.__sameDocument") is True  # never reloaded
     assert page.locator('.step[data-step="9"]').get_attribute("data-status") == "done"
@@ -101,7 +101,7 @@ def test_the_buttons_shown_are_the_allowed_actions_at_each_status_without_reload
         tab.evaluate(RECORD_ACTIONS)
     engine()
     for pk, end in ((done.pk, "Completed"), (failed.pk, "Failed")):
-        pages[pk].wait_for_function(f"document.querySelector('[data-testid=status]').textContent === '{end}'",
+        pages[pk].wait_for_function(f"() => document.querySelector('[data-testid=status]').textContent === '{end}'",
                                     timeout=90_000)
         pages[pk].wait_for_timeout(100)  # one more sample of the recorder
         seen = pages[pk].evaluate("window.__seen")

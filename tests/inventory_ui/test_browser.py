@@ -43,8 +43,8 @@ def test_an_admin_registers_confirms_syncs_and_sees_the_partitions(fleet, asgi_s
     # live search: the table narrows, the URL can be shared, and Back returns to the full list
     page.get_by_role("searchbox", name="Search partitions").press_sequentially("pay")
     # htmx pushes the URL with the History API (no page load), so watch location itself
-    page.wait_for_function("new URLSearchParams(location.search).get('q') === 'pay'")
-    page.wait_for_function("document.querySelectorAll('#partition-table tr[data-partition]').length === 2")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('q') === 'pay'")
+    page.wait_for_function("() => document.querySelectorAll('#partition-table tr[data-partition]').length === 2")
     page.go_back()
-    page.wait_for_function("location.pathname === '/inventory/' && location.search === ''")
-    page.wait_for_function("document.querySelectorAll('#partition-table tr[data-partition]').length === 5")
+    page.wait_for_function("() => location.pathname === '/inventory/' && location.search === ''")
+    page.wait_for_function("() => document.querySelectorAll('#partition-table tr[data-partition]').length === 5")
