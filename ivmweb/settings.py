@@ -267,6 +267,10 @@ IVMWEB_SYNC_INTERVAL_S = env_int("IVMWEB_SYNC_INTERVAL_S", 300, minimum=10)
 IVMWEB_SYNC_WORKERS = env_int("IVMWEB_SYNC_WORKERS", 8, minimum=1, maximum=64)
 IVMWEB_APPROVAL_TTL_H = env_int("IVMWEB_APPROVAL_TTL_H", 72, minimum=1)
 IVMWEB_WORKER_CHANNEL = "ivmweb-engine"
+# The live websocket (mobility/live/frames.py): a browser frame over this size (bytes) is closed with 1009, one
+# nested deeper than this (JSON arrays/objects) with 1008. Its Origin is checked against CSRF_TRUSTED_ORIGINS.
+IVMWEB_WS_MAX_FRAME_BYTES = env_int("IVMWEB_WS_MAX_FRAME_BYTES", 65536, minimum=1024, maximum=1048576)
+IVMWEB_WS_MAX_DEPTH = env_int("IVMWEB_WS_MAX_DEPTH", 20, minimum=2, maximum=200)
 # The migration engine (mobility/engine): lease, poll, stuck and timeout policy.
 IVMWEB_ENGINE_LEASE_S = env_int("IVMWEB_ENGINE_LEASE_S", 30, minimum=2)
 IVMWEB_ENGINE_POLL_S = env_int("IVMWEB_ENGINE_POLL_S", 1, minimum=1, maximum=60)

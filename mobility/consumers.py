@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from mobility import policy
-from mobility.live import DASHBOARD_GROUP, group_name
+from mobility.live import DASHBOARD_GROUP, frames, group_name
 from mobility.live.presenters import dashboard_rows, missed_html
 from mobility.live.publish import latest_seqs
 
@@ -239,7 +239,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"error": text}))
 
     async def receive(self, text_data=None, bytes_data=None):
-        # Bad input gets a clear error and changes nothing.
+        # A frame over the limits closes the socket unparsed; merely bad input gets a clear error and changes nothing.
+        code = frames.violation(text_data, bytes_data)
+        if code is not None:
+            logger.warning("live socket of user %s closed with %s: frame over the limits", self.scope["user"].pk, code)
+            return await self.close(code=code)
         try:
             message = json.loads(text_data or "")
         except ValueError:

@@ -1,6 +1,7 @@
 """The live websocket, through the full ASGI stack (Origin check, session auth) and real Redis."""
 
 import asyncio
+import logging
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -25,8 +26,8 @@ def _session_cookie(user) -> bytes:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
 
 
-def _communicator(*headers):
-    return WebsocketCommunicator(application, "/ws/live/", headers=[(b"host", b"127.0.0.1"), *headers])
+def _communicator(*headers, host=b"127.0.0.1"):
+    return WebsocketCommunicator(application, "/ws/live/", headers=[(b"host", host), *headers])
 
 
 async def test_a_signed_in_user_receives_a_group_message_through_redis(requester):
@@ -51,6 +52,85 @@ async def test_a_foreign_origin_is_refused_even_with_a_valid_session(requester):
     communicator = _communicator((b"origin", b"http://evil.example"), (b"cookie", await _session_cookie(requester)))
     connected, _ = await communicator.connect()
     assert not connected
+
+
+@pytest.mark.parametrize("origin", [
+    b"http://127.0.0.1:1234",  # another port of this host: another origin, the same cookie
+    b"https://127.0.0.1",  # another scheme
+    b"http://evil.example",
+    b"http://127.0.0.1.evil.example",
+    b"null",
+    b"http://127.0.0.1/",  # not an origin: a URL
+])
+async def test_an_origin_other_than_the_sites_own_is_refused_even_with_a_valid_session(requester, origin):
+    communicator = _communicator((b"origin", origin), (b"cookie", await _session_cookie(requester)))
+    assert not (await communicator.connect())[0]  # closed before accept: daphne answers the handshake 403
+
+
+async def test_a_socket_without_an_origin_or_with_two_is_refused(requester):
+    cookie = (b"cookie", await _session_cookie(requester))
+    assert not (await _communicator(cookie).connect())[0]
+    assert not (await _communicator(ORIGIN, (b"origin", b"http://evil.example"), cookie).connect())[0]
+
+
+async def test_the_sites_own_origin_is_accepted_with_its_port(requester):
+    communicator = _communicator((b"origin", b"http://127.0.0.1:8000"), (b"cookie", await _session_cookie(requester)),
+                                 host=b"127.0.0.1:8000")
+    assert (await communicator.connect())[0]
+    await communicator.disconnect()
+
+
+async def test_an_origin_matching_a_host_that_is_not_allowed_is_refused(requester):
+    # DNS rebinding: evil.example resolves to this server, so Host and Origin agree, but the host is not ours.
+    communicator = _communicator((b"origin", b"http://evil.example"), (b"cookie", await _session_cookie(requester)),
+                                 host=b"evil.example")
+    assert not (await communicator.connect())[0]
+
+
+async def test_trusted_origins_and_the_proxys_scheme_are_accepted(requester, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://ivmweb.example.com", "https://*.ops.example.com"]
+    cookie = (b"cookie", await _session_cookie(requester))
+    for origin in (b"https://ivmweb.example.com", b"https://a.ops.example.com", b"https://ops.example.com"):
+        communicator = _communicator((b"origin", origin), cookie)
+        assert (await communicator.connect())[0], origin
+        await communicator.disconnect()
+    for origin in (b"http://ivmweb.example.com", b"https://ivmweb.example.com:8443", b"http://a.ops.example.com"):
+        assert not (await _communicator((b"origin", origin), cookie).connect())[0], origin
+    # Behind a TLS proxy the socket arrives as ws: the proxy's header says the browser spoke https.
+    proxied = (b"origin", b"https://127.0.0.1"), (b"x-forwarded-proto", b"https"), cookie
+    assert not (await _communicator(*proxied).connect())[0]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    communicator = _communicator(*proxied)
+    assert (await communicator.connect())[0]
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(("frame", "code"), [
+    ("[" * 100_000 + "]" * 100_000, 1008),  # json.loads would recurse 100 000 deep
+    ('{"a": ' * 21 + "1" + "}" * 21, 1008),
+    ('{"subscribe": 1, "pad": "' + "x" * 65_536 + '"}', 1009),
+    ('{"subscribe": 1, "pad": "' + "\u00e9" * 11_000 + "é" * 33_000 + '"}', 1009),  # counted in bytes (UTF-8)
+])
+async def test_a_frame_over_the_limits_closes_the_socket_with_nothing_logged_as_an_error(requester, caplog, frame,
+                                                                                         code):
+    communicator = _communicator(ORIGIN, (b"cookie", await _session_cookie(requester)))
+    assert (await communicator.connect())[0]
+    await communicator.send_to(text_data=frame)
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": code}
+    await communicator.disconnect()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_frames_within_the_limits_are_still_answered(requester):
+    communicator = _communicator(ORIGIN, (b"cookie", await _session_cookie(requester)))
+    assert (await communicator.connect())[0]
+    for frame in ('{"a": ' * 19 + "1" + "}" * 19, '{"subscribe": 1, "pad": "' + "[" * 60_000 + '"}',
+                  "[" * 20 + "]" * 19, '"' + "[" * 100):
+        await communicator.send_to(text_data=frame)
+        assert "error" in await communicator.receive_from(timeout=5)
+    await communicator.send_to(bytes_data=b"{}")
+    assert "error" in await communicator.receive_from(timeout=5)
+    await communicator.disconnect()
 
 
 async def test_messages_from_the_browser_are_refused_without_effect(requester):
