@@ -80,7 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "mobility.request_charset.utf8_requests",  # zero server errors: a non-UTF-8 body is a 400
+    "mobility.request_input.readable_input",  # zero server errors: a non-UTF-8 body or a NUL is a 400
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

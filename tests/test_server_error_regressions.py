@@ -109,3 +109,35 @@ def test_csv_export_neutralises_formula_leading_names(estate, auditor, personas,
     json_text = b"".join(client.get(reverse("mobility:history_export", args=["json"])).streaming_content).decode()
     assert f'"requester": {json.dumps(lead + "rita")}' in json_text
 
+
+
+@pytest.mark.parametrize(("who", "url", "query"), [
+    ("adam", "/admin/mobility/migration/", {"status__exact": "a\x00b"}),
+    ("adam", "/admin/mobility/auditevent/", {"action__exact": "a\x00b"}),
+    ("audrey", "/history/", {"mode": "a\x00b"}),
+    ("audrey", "/history/export.csv", {"mode": "a\x00b"}),
+    ("audrey", "/history/stats/", {"team\x00": "x"}),
+])
+def test_a_nul_in_a_query_is_refused(estate, personas, who, url, query):
+    """PostgreSQL stores no NUL: the admin's list filters and the audit of a refused filter were 500s."""
+    client = client_of(personas[who])
+    before = AuditEvent.objects.count()
+    response = client.get(url, query)
+    assert response.status_code == 400 and "NUL" in response.content.decode()
+    assert AuditEvent.objects.count() == before
+
+
+def test_a_nul_in_a_vote_is_refused(estate, requester, approver):
+    migration = make_request(estate.app01, requester, estate.b)
+    response = client_of(approver).post(reverse("mobility:approval_vote", args=[migration.pk]), {
+        "decision": "a\x00b", "comment": "ok", "plan_hash": migration.latest_plan().content_hash})
+    assert response.status_code == 400 and "NUL" in response.content.decode()
+    assert Migration.objects.get(pk=migration.pk).status == MigrationStatus.PENDING_APPROVAL
+
+
+def test_a_failed_sign_in_with_a_very_long_name_is_audited(personas):
+    response = Client(raise_request_exception=False).post(reverse("login"), {"username": "x" * 10_000,
+                                                                             "password": "nope"})
+    assert response.status_code == 200
+    failed = AuditEvent.objects.filter(action="auth.login_failed").latest("pk")
+    assert failed.actor_name == f"anonymous ({'x' * 138})" and failed.data["username"] == "x" * 150
