@@ -141,3 +141,20 @@ def test_a_failed_sign_in_with_a_very_long_name_is_audited(personas):
     assert response.status_code == 200
     failed = AuditEvent.objects.filter(action="auth.login_failed").latest("pk")
     assert failed.actor_name == f"anonymous ({'x' * 138})" and failed.data["username"] == "x" * 150
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("method", "query", "content_type", "body"), [
+    ("GET", "team=Payments", "text/plain; charset=rot13", b""),  # daphne reads the query as UTF-8 regardless
+    ("POST", "", "multipart/form-data; boundary=xx; charset=rot13",
+     b'--xx\r\nContent-Disposition: form-data; name="username"\r\n\r\nx\r\n--xx--\r\n'),
+    ("GET", "q=a%00b", "", b""),
+])
+async def test_the_asgi_handler_refuses_the_same(method, query, content_type, body):
+    """ivmweb is served by daphne: the check runs in the async chain too, before the session is read."""
+    from django.test import AsyncClient
+
+    headers = {"Content-Type": content_type} if content_type and not body else {}
+    response = await AsyncClient(raise_request_exception=False).generic(
+        method, f"/login/?{query}", body, content_type=content_type or "text/plain", headers=headers)
+    assert response.status_code == 400
