@@ -2,7 +2,8 @@
 
 The test walks ``get_resolver().url_patterns`` (so a new view is fuzzed without being listed here; the Django
 admin's own pages are skipped except its index, two changelists and one change page). Per pattern it
-- sweeps: every hostile value of the catalogue below in each path id; a valid body declared in each odd charset
+- sweeps: the valid request on a migration in each state (one completed without any step); every hostile value
+  of the catalogue below in each path id; a valid body declared in each odd charset
   (DEBUG off and on); and a value of each kind in each field the view reads (its forms' fields, ``VIEW_FIELDS``;
   the kind's values in turn from field to field) while the other fields hold valid values; as the role whose page
   it is, by each method the view answers;
@@ -207,14 +208,14 @@ def world(estate, personas):
     follow-up tasks, one completed without any step); the ids, names and valid values the inputs borrow."""
     rita = personas["rita"]
     pending = make_request(estate.app01, rita, estate.b)
-    make_request(estate.app02, rita, estate.c, status=MigrationStatus.APPROVED)
-    make_request(estate.ana01, personas["omar"], estate.c, status=MigrationStatus.FAILED,
-                 start_intent_at=timezone.now() - timedelta(hours=1), recover_needed=True)
+    approved = make_request(estate.app02, rita, estate.c, status=MigrationStatus.APPROVED)
+    failed = make_request(estate.ana01, personas["omar"], estate.c, status=MigrationStatus.FAILED,
+                          start_intent_at=timezone.now() - timedelta(hours=1), recover_needed=True)
     done = make_request(estate.db01, rita, estate.a, status=MigrationStatus.COMPLETED, mode=MigrationMode.INACTIVE)
     done.create_steps()
     done.steps.filter(key="postrequisites").update(status=StepStatus.RUNNING, data={"tasks": [
         {"text": "Check the application", "done": False, "by": "", "at": None}]})
-    make_request(estate.app01, rita, estate.c, status=MigrationStatus.COMPLETED)  # no steps at all
+    bare = make_request(estate.app01, rita, estate.c, status=MigrationStatus.COMPLETED)  # no steps at all
     ids = set(PlanVersion.objects.values_list("pk", flat=True)) | {0, 1, 11}
     for model in (Partition, ManagedSystem, IVMConsole, type(pending)):
         ids |= set(model.objects.values_list("pk", flat=True))
@@ -233,7 +234,8 @@ def world(estate, personas):
                "requester": "rita", "date_from": "2026-01-01", "date_to": "2026-12-31", "mode": "active"}
     valid_for = {name: {**valid, **history} if name.startswith("mobility:history") else valid
                  for _, _, name in PATTERNS}
-    return SimpleNamespace(ids=sorted(ids), names=names, main=main, valid=valid_for, done=done,
+    migrations = [m.pk for m in (pending, approved, failed, done, bare)]
+    return SimpleNamespace(ids=sorted(ids), names=names, main=main, valid=valid_for, done=done, migrations=migrations,
                            users={user.username: user for user in User.objects.all()})
 
 
@@ -336,6 +338,10 @@ def sweep(world, clients, template, params, name):
                 send(clients, role, "GET", _path(template, {**main, param: value}), valid, {}, name=name)
     methods = [m for m in ("GET", "POST")
                if send(clients, role, m, _path(template, main), valid, valid, name=name).status_code != 405]
+    if "pk" in params and template.split("/")[0] in ("migrations", "approvals", "history"):
+        for pk in world.migrations:  # the valid request on a migration in each state (one has no steps at all)
+            for method in methods:
+                send(clients, role, method, _path(template, {**main, "pk": pk}), valid, valid, name=name)
     if "POST" in methods:
         # The valid body declared in each odd charset, also with DEBUG on (whose error page reads the body again).
         for debug in (False, True):
