@@ -449,7 +449,7 @@ def _parse(cmds: dict[str, Command], out: dict[str, str], attrs: dict[str, str],
     seas = {}
     for sea in p["seas"]:
         pvid_raw = attrs[f"{sea.name}.pvid"]
-        if not pvid_raw.isdigit():
+        if not (pvid_raw.isascii() and pvid_raw.isdigit()):
             raise SyncFailed(f"{attr_cmds[f'{sea.name}.pvid'].redacted()}: pvid {pvid_raw!r} is not a number")
         pvid = int(pvid_raw)
         mine = [t for t in trunks if t["port_vlan_id"] == pvid] or (trunks if len(p["seas"]) == 1 else [])

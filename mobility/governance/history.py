@@ -14,7 +14,7 @@ import csv
 import json
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.paginator import Page, Paginator
@@ -76,6 +76,11 @@ def _day_start(day) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def _day_after(day) -> datetime | None:
+    """The first moment after ``day``, or None after the calendar's last day (nothing is later)."""
+    return None if day == date.max else _day_start(day + timedelta(days=1))
+
+
 def _duration():
     """How long it ran; the very expression indexed by migration_duration_idx (PostgreSQL)."""
     return ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
@@ -105,8 +110,8 @@ def _matching(filters: dict) -> QuerySet:
     queryset = Migration.objects.annotate(duration=_duration())
     if filters.get("date_from"):
         queryset = queryset.filter(created_at__gte=_day_start(filters["date_from"]))
-    if filters.get("date_to"):
-        queryset = queryset.filter(created_at__lt=_day_start(filters["date_to"]) + timedelta(days=1))
+    if filters.get("date_to") and _day_after(filters["date_to"]) is not None:
+        queryset = queryset.filter(created_at__lt=_day_after(filters["date_to"]))
     if filters.get("requester"):
         queryset = queryset.filter(requester=filters["requester"])
     if filters.get("approver"):
@@ -238,11 +243,24 @@ class _Line:
         return value
 
 
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP, CSV injection).
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A text cell that starts like a formula gets a leading single quote, so that a spreadsheet shows it
+    as text (usernames and names may start with ``+``, ``-`` or ``@``); numbers and dates pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_LEADS):
+        return "'" + value
+    return value
+
+
 def stream_csv(queryset: QuerySet):
-    writer = csv.writer(_Line())
+    """The rows as CSV, every cell quoted and formula-leading text neutralised (OWASP's CSV injection advice)."""
+    writer = csv.writer(_Line(), quoting=csv.QUOTE_ALL)
     yield writer.writerow(EXPORT_COLUMNS)
     for row in iter_export_rows(queryset):
-        yield writer.writerow(["" if row[c] is None else row[c] for c in EXPORT_COLUMNS])
+        yield writer.writerow(["" if row[c] is None else spreadsheet_safe(row[c]) for c in EXPORT_COLUMNS])
 
 
 def stream_json(queryset: QuerySet):

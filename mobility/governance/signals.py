@@ -35,7 +35,8 @@ def audit_logout(sender, request, user, **kwargs):
 def audit_login_failed(sender, credentials, request=None, **kwargs):
     # Django has already masked the password in `credentials`; only the user name is kept.
     username = str(credentials.get("username", ""))[:150]
-    audit.record("auth.login_failed", actor_name=f"anonymous ({username})" if username else "anonymous",
+    # The actor's name holds 150 characters, "anonymous (...)" included: a longer name was a 500.
+    audit.record("auth.login_failed", actor_name=f"anonymous ({username[:138]})" if username else "anonymous",
                  data={"username": username, **_client(request)})
 
 

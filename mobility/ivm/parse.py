@@ -481,7 +481,7 @@ def parse_lsmap_npiv_fmt(text: str, fields: Iterable[str] | None = None, delimit
         values = dict(zip(order, tokens, strict=True))
         clntid = None
         if values.get("clntid"):
-            if not values["clntid"].isdigit():
+            if not (values["clntid"].isascii() and values["clntid"].isdigit()):
                 raise OutputNotUnderstood(line, "client partition id is not a number", line_no=no)
             clntid = int(values["clntid"])
         values = {k: (v or None) for k, v in values.items() if k != "clntid"}
@@ -569,7 +569,7 @@ def parse_lsnports(text: str) -> list[NPort]:
     for no, line in lines[1:]:
         parts = line.split()
         if (len(parts) != 7 or not re.fullmatch(r"fcs[0-9]+", parts[0])
-                or not all(p.isdigit() for p in parts[2:]) or parts[2] not in ("0", "1")):
+                or not all(p.isascii() and p.isdigit() for p in parts[2:]) or parts[2] not in ("0", "1")):
             raise OutputNotUnderstood(line, "expected 'fcsN physloc fabric(0|1) tports aports swwpns awwpns'",
                                       line_no=no)
         port = NPort(parts[0], parts[1], *(int(p) for p in parts[2:]))

@@ -33,7 +33,7 @@ def _object_id(raw: str | None) -> int | None:
     """A positive integer id from the URL, or None when absent; anything else is a 404, never a 500."""
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:  # isdigit() alone takes '²', int() does not
         raise Http404("No such object.")
     return int(raw)
 
