@@ -196,6 +196,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("IVMWEB_SIGNIN_LOCKOUT_MIN", 15, m
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account and per address
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail already
+AXES_USERNAME_CALLABLE = "mobility.governance.signals.signin_username"  # cut to 150 characters (no 500)
 # Idle sessions end after IVMWEB_SESSION_IDLE_H hours: every request moves the expiry on.
 SESSION_COOKIE_AGE = env_int("IVMWEB_SESSION_IDLE_H", 8, minimum=1) * 3600
 SESSION_SAVE_EVERY_REQUEST = True

@@ -12,6 +12,21 @@ from django.utils import timezone
 
 from mobility.governance import audit
 
+USERNAME_MAX = 150  # User.username's length: longer is no user name, and overflowed the audit and axes' columns
+
+
+def signin_username(request, credentials) -> str:
+    """The name axes counts failed sign-ins under (``AXES_USERNAME_CALLABLE``), cut to a user name's length."""
+    name = (credentials or {}).get("username")
+    if name is None and request is not None:
+        name = request.POST.get("username", "")
+    return str(name or "")[:USERNAME_MAX]
+
+
+def _anonymous(username: str) -> str:
+    """The actor's name of a sign-in by nobody yet: it holds 150 characters, "anonymous (...)" included."""
+    return f"anonymous ({username[:USERNAME_MAX - 12]})" if username else "anonymous"
+
 
 def _client(request) -> dict:
     if request is None:
@@ -34,9 +49,8 @@ def audit_logout(sender, request, user, **kwargs):
 @receiver(user_login_failed, dispatch_uid="ivmweb-audit-login-failed")
 def audit_login_failed(sender, credentials, request=None, **kwargs):
     # Django has already masked the password in `credentials`; only the user name is kept.
-    username = str(credentials.get("username", ""))[:150]
-    # The actor's name holds 150 characters, "anonymous (...)" included: a longer name was a 500.
-    audit.record("auth.login_failed", actor_name=f"anonymous ({username[:138]})" if username else "anonymous",
+    username = str(credentials.get("username", ""))[:USERNAME_MAX]
+    audit.record("auth.login_failed", actor_name=_anonymous(username),
                  data={"username": username, **_client(request)})
 
 
@@ -44,8 +58,8 @@ def audit_login_failed(sender, credentials, request=None, **kwargs):
 def audit_locked_out(sender, request, username=None, ip_address=None, **kwargs):
     # Sent for the failure that reaches the limit and for every try while locked (each starts the period again),
     # so each event says until when this name or address is refused.
-    username = str(username or "")[:150]
+    username = str(username or "")[:USERNAME_MAX]
     until = timezone.now() + get_cool_off(request)
-    audit.record("auth.locked_out", actor_name=f"anonymous ({username})" if username else "anonymous",
+    audit.record("auth.locked_out", actor_name=_anonymous(username),
                  data={"username": username, "failures": getattr(request, "axes_failures_since_start", None),
                        "locked_until": until.isoformat(timespec="seconds"), **_client(request)})
