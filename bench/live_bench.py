@@ -109,7 +109,7 @@ def _client_process() -> None:
             await loop.create_connection(factory, "127.0.0.1", int(port))
 
         for i in range(count):
-            factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}/ws/live/", origin="http://127.0.0.1",
+            factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}/ws/live/", origin=f"http://127.0.0.1:{port}",
                                              headers={"Cookie": f"{cookie_name}={cookie}"})
             factory.protocol, factory.index, factory.ready, factory.last_seq = Client, i, False, 0
             factory.dashboard = i < dashboards
@@ -136,12 +136,15 @@ def _production_settings() -> None:
     if "DEBUG" in os.environ:
         return
     import secrets
+    import tempfile
 
     from cryptography.fernet import Fernet
 
     os.environ.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="127.0.0.1,localhost",
                       IVMWEB_ENCRYPTION_KEYS=Fernet.generate_key().decode(), SECURE_SSL_REDIRECT="0",
-                      EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+                      EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+                      IVMWEB_AUDIT_CHECKPOINT_KEY=secrets.token_hex(32),
+                      IVMWEB_AUDIT_CHECKPOINT_FILE=os.path.join(tempfile.mkdtemp(prefix="live-bench-"), "checkpoints"))
 
 
 if __name__ == "__main__":
