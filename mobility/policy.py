@@ -80,28 +80,27 @@ def _sees_all(user) -> bool:
 
 # --- what a user may see -------------------------------------------------------------------------------------
 
-def partitions(user, qs: QuerySet | None = None) -> QuerySet:
-    """Partitions the user may see: auditors and admins all (VIOS and team-less ones too), others their teams'."""
-    qs = Partition.objects.all() if qs is None else qs
+def _scoped(user, qs: QuerySet, team_field: str) -> QuerySet:
+    """``qs`` as the user may see it: nothing signed out, everything for auditors and admins, else the rows whose
+    ``team_field`` is one of the user's teams."""
     if not _signed_in(user):
         return qs.none()
-    return qs if _sees_all(user) else qs.filter(team_id__in=_team_ids(user))
+    return qs if _sees_all(user) else qs.filter(**{f"{team_field}__in": _team_ids(user)})
+
+
+def partitions(user, qs: QuerySet | None = None) -> QuerySet:
+    """Partitions the user may see: auditors and admins all (VIOS and team-less ones too), others their teams'."""
+    return _scoped(user, Partition.objects.all() if qs is None else qs, "team_id")
 
 
 def migrations(user, qs: QuerySet | None = None) -> QuerySet:
     """Migrations the user may see: those of the partitions they may see."""
-    qs = Migration.objects.all() if qs is None else qs
-    if not _signed_in(user):
-        return qs.none()
-    return qs if _sees_all(user) else qs.filter(partition__team_id__in=_team_ids(user))
+    return _scoped(user, Migration.objects.all() if qs is None else qs, "partition__team_id")
 
 
 def plans(user, qs: QuerySet | None = None) -> QuerySet:
     """Plan versions of the migrations the user may see."""
-    qs = PlanVersion.objects.all() if qs is None else qs
-    if not _signed_in(user):
-        return qs.none()
-    return qs if _sees_all(user) else qs.filter(migration__partition__team_id__in=_team_ids(user))
+    return _scoped(user, PlanVersion.objects.all() if qs is None else qs, "migration__partition__team_id")
 
 
 def approvals(user, qs: QuerySet | None = None) -> QuerySet:
@@ -112,10 +111,7 @@ def approvals(user, qs: QuerySet | None = None) -> QuerySet:
 
 def votes(user, qs: QuerySet | None = None) -> QuerySet:
     """Approval rows (votes) of the migrations the user may see."""
-    qs = Approval.objects.all() if qs is None else qs
-    if not _signed_in(user):
-        return qs.none()
-    return qs if _sees_all(user) else qs.filter(migration__partition__team_id__in=_team_ids(user))
+    return _scoped(user, Approval.objects.all() if qs is None else qs, "migration__partition__team_id")
 
 
 def history(user, qs: QuerySet | None = None) -> QuerySet:

@@ -25,9 +25,9 @@ class ControlRefused(TransitionRefused):
 
 
 def _check(user, action: str, m: Migration) -> None:
-    refusal = policy.refusal(user, action, m)
-    if refusal is not None:
-        raise ControlRefused(refusal)
+    why = policy.refusal(user, action, m)
+    if why is not None:
+        raise ControlRefused(why)
 
 
 def latest_request(m: Migration) -> dict:
