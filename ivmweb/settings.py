@@ -286,6 +286,10 @@ IVMWEB_ENGINE_SHUTDOWN_TIMEOUT_S = env_int("IVMWEB_ENGINE_SHUTDOWN_TIMEOUT_S", 1
 IVMWEB_ENGINE_THREADS = env_int("IVMWEB_ENGINE_THREADS", 16, minimum=1, maximum=64)
 IVMWEB_ENGINE_BUSY = env_int("IVMWEB_ENGINE_BUSY", 2, minimum=1, maximum=64)
 IVMWEB_ENGINE_NICE = env_int("IVMWEB_ENGINE_NICE", 10, minimum=0, maximum=19)
+# IVM jobs (connection tests, host-key scans, syncs, validations asked from a page): how many one worker runs at
+# once, and how long one may take before its page says it timed out.
+IVMWEB_ENGINE_JOB_THREADS = env_int("IVMWEB_ENGINE_JOB_THREADS", 8, minimum=1, maximum=64)
+IVMWEB_JOB_TIMEOUT_S = env_int("IVMWEB_JOB_TIMEOUT_S", 60, minimum=1, maximum=3600)
 
 # The audit trail's anchor outside the database (mobility/governance/checkpoints.py): the HMAC-SHA256 key that signs
 # checkpoints (never stored in the database; required when DEBUG is off, generated once into the data folder in

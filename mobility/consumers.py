@@ -25,8 +25,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from mobility import policy
 from mobility.live import DASHBOARD_GROUP, frames, group_name
-from mobility.live.presenters import dashboard_rows, missed_html
-from mobility.live.publish import latest_seqs
+from mobility.live.presenters import dashboard_rows, job_html, missed_html
+from mobility.live.publish import jobs_group, latest_seqs
 
 logger = logging.getLogger("mobility.live")
 
@@ -376,3 +376,75 @@ class LiveConsumer(AsyncWebsocketConsumer):
                     await self.send(text_data=html)
         except Exception:  # noqa: BLE001 — the watch re-reads the dashboard on its next round
             logger.warning("dashboard render failed", exc_info=True)
+
+
+class JobsConsumer(AsyncWebsocketConsumer):
+    """One request's IVM jobs (``ws/jobs/<group>/``), for the person who asked: each job's fragment whenever its row
+    changes, then a normal close once every job has ended. Pushes only wake the socket; it renders from the row, and
+    looks at the rows itself every ``JOB_WATCH_S`` (a lost push, or a worker in another process with the in-memory
+    layer), so the page always ends with what the database holds."""
+
+    JOB_WATCH_S = 1.0
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()
+            return
+        self.job_group = self.scope["url_route"]["kwargs"]["group"]
+        if not await self._known():
+            await self.close()  # unknown and other people's groups look the same
+            return
+        self.sent: dict[int, tuple] = {}
+        self.lock = asyncio.Lock()
+        await self.channel_layer.group_add(jobs_group(self.job_group), self.channel_name)
+        await self.accept()
+        await self._refresh()
+        self.watch = asyncio.get_running_loop().create_task(self._watch())
+
+    async def disconnect(self, code):
+        if hasattr(self, "watch"):
+            self.watch.cancel()
+        if hasattr(self, "sent"):
+            await self.channel_layer.group_discard(jobs_group(self.job_group), self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        code = frames.violation(text_data, bytes_data)
+        if code is not None:
+            return await self.close(code=code)
+        await self.send(text_data=json.dumps({"error": "this socket only sends; it reads nothing"}))
+
+    async def job_changed(self, event):
+        await self._refresh()
+
+    async def _watch(self):
+        while True:
+            await asyncio.sleep(self.JOB_WATCH_S)
+            await self._refresh()
+
+    async def _refresh(self):
+        async with self.lock:
+            fragments, ended = await self._changed()
+            for html in fragments:
+                await self.send(text_data=html)
+            if ended:
+                if hasattr(self, "watch"):
+                    self.watch.cancel()
+                await self.close(code=1000)
+
+    @database_sync_to_async
+    def _known(self) -> bool:
+        return policy.jobs(self.scope["user"]).filter(group=self.job_group).exists()
+
+    @database_sync_to_async
+    def _changed(self) -> tuple[list[str], bool]:
+        """Fragments of the jobs whose row changed since they were sent, and whether every job has ended."""
+        rows = list(policy.jobs(self.scope["user"]).filter(group=self.job_group)
+                    .select_related("console__system"))
+        fragments = []
+        for job in rows:
+            state = (job.status, job.progress, job.finished_at)
+            if self.sent.get(job.pk) != state:
+                fragments.append(job_html(job))
+                self.sent[job.pk] = state
+        return fragments, all(job.finished for job in rows)

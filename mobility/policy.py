@@ -23,6 +23,8 @@ Who does what (``may`` / ``refusal``); an auditor does nothing unless another ro
   the migration (four eyes; an admin only under the same conditions);
 - read_approvals: approvers (their teams') and auditors; read_history, export, read_audit: auditors;
 - manage_consoles: admins.
+IVM jobs (a connection test, a sync, a validation run by a worker) are seen only by the person who asked for them;
+asking needs the action of the page that starts them (manage_consoles, plan, validate, revise).
 ``may(user, action)`` without an object asks whether the user's roles grant the action at all (a page's
 gate). This module answers only who; when (which status allows which move) is the lifecycle's.
 
@@ -33,7 +35,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
 
 from mobility.choices import Role
-from mobility.models import Approval, AuditEvent, Migration, Partition, PlanVersion, Team
+from mobility.models import Approval, AuditEvent, IVMJob, Migration, Partition, PlanVersion, Team
 from mobility.roles import has_role
 
 REQUESTER, APPROVER, AUDITOR, ADMIN = Role.REQUESTER, Role.APPROVER, Role.AUDITOR, Role.ADMIN
@@ -124,6 +126,12 @@ def audit_records(user, qs: QuerySet | None = None) -> QuerySet:
     """The audit trail: all of it for an auditor, nothing for anybody else."""
     qs = AuditEvent.objects.all() if qs is None else qs
     return qs if may(user, "read_audit") else qs.none()
+
+
+def jobs(user, qs: QuerySet | None = None) -> QuerySet:
+    """IVM jobs (tests, scans, syncs, validations): each is seen by the person who asked for it, nobody else."""
+    qs = IVMJob.objects.all() if qs is None else qs
+    return qs.filter(requested_by=user) if _signed_in(user) else qs.none()
 
 
 def may_see(user, obj) -> bool:

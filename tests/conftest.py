@@ -145,6 +145,18 @@ def asgi_server(django_db_setup, django_db_blocker):
     process.join(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def job_worker(django_db_setup, django_db_blocker):
+    """A worker process for the pages' IVM jobs only (``run_engine --jobs-only``), against the test database."""
+    from tests.workers import Worker
+
+    with django_db_blocker.unblock():
+        worker = Worker("page-jobs", jobs_only=True, env={"IVMWEB_JOB_TIMEOUT_S": "5"})
+    yield worker
+    print("--- page-jobs worker (last 30 lines) ---", *worker.output().splitlines()[-30:], sep="\n")
+    worker.stop()
+
+
 # --- Chromium -------------------------------------------------------------------------------------
 
 def pytest_collection_modifyitems(config, items):

@@ -96,7 +96,7 @@ def test_every_page_of_each_role_loads_without_a_csp_violation(estate, personas,
 
 
 def test_the_plan_wizard_steps_and_inventory_search_swap_in_without_a_csp_violation(estate, personas, asgi_server,
-                                                                                   watched):
+                                                                                   job_worker, watched):
     login(watched, asgi_server, "rita")
     watched.wait_for_url(re.compile(r"/inventory/$"))
     watched.get_by_label("Search partitions").press_sequentially("db0")  # htmx: keyup changed delay

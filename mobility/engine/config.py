@@ -23,6 +23,8 @@ class EngineConfig:
     # wait for, while the engine's work is measured in seconds. 0 keeps the priority it was started with (as
     # ``runworker`` does: give it its service manager's Nice= instead).
     nice: int = 10
+    job_threads: int = 8  # IVM jobs asked from pages (tests, syncs, validations) run at the same time
+    migrations: bool = True  # False: a worker for IVM jobs only (``run_engine --jobs-only``)
 
 
 def load() -> EngineConfig:
@@ -37,6 +39,7 @@ def load() -> EngineConfig:
         threads=int(getattr(settings, "IVMWEB_ENGINE_THREADS", 16)),
         busy=int(getattr(settings, "IVMWEB_ENGINE_BUSY", 2)),
         nice=int(getattr(settings, "IVMWEB_ENGINE_NICE", 10)),
+        job_threads=int(getattr(settings, "IVMWEB_ENGINE_JOB_THREADS", 8)),
     )
 
 

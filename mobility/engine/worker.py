@@ -23,6 +23,8 @@ from mobility.engine import claim
 from mobility.engine.config import CONFIG
 from mobility.engine.driver import Driver
 from mobility.governance import audit, checkpoints
+from mobility.jobs import queue as jobs
+from mobility.jobs.runner import run_claimed
 
 logger = logging.getLogger("mobility.engine")
 HOUSEKEEPING_S = 30.0  # how often a worker expires stale requests and looks for IVMs due a sync
@@ -35,6 +37,7 @@ class Engine:
         self.stopping = threading.Event()
         self._wake = threading.Event()
         self._driving: dict[int, threading.Thread] = {}
+        self._jobs: dict[int, threading.Thread] = {}
         self._busy = threading.BoundedSemaphore(cfg.busy)  # pieces of work running at once (EngineConfig.busy)
         self._thread: threading.Thread | None = None
         self._housekeeping: threading.Thread | None = None
@@ -57,7 +60,7 @@ class Engine:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        for thread in list(self._driving.values()):
+        for thread in [*self._driving.values(), *self._jobs.values()]:
             thread.join(timeout)
 
     def poll_once(self) -> int:
@@ -79,6 +82,20 @@ class Engine:
             thread.start()
             started += 1
             budget -= 1
+        return started
+
+    def poll_jobs(self) -> int:
+        """Claim due IVM jobs (pages' tests, scans, syncs, validations) up to the job threads; each on its own."""
+        self._jobs = {k: t for k, t in self._jobs.items() if t.is_alive()}
+        started = 0
+        for job_id in jobs.due_ids(limit=self.cfg.job_threads - len(self._jobs)):
+            token = jobs.claim(job_id, self.worker_id)
+            if token is None:
+                continue
+            thread = threading.Thread(target=run_claimed, args=(job_id, token), name=f"job-{job_id}", daemon=True)
+            self._jobs[job_id] = thread
+            thread.start()
+            started += 1
         return started
 
     def housekeeping(self) -> None:
@@ -117,8 +134,10 @@ class Engine:
     def _loop(self) -> None:
         while not self.stopping.is_set():
             try:
-                self.poll_once()
-                self._maybe_housekeep()
+                self.poll_jobs()
+                if self.cfg.migrations:
+                    self.poll_once()
+                    self._maybe_housekeep()
             except Exception:
                 logger.exception("engine poll failed; trying again")
             finally:

@@ -109,3 +109,8 @@ def dashboard_row_change(migration: Migration) -> dict:
 def dashboard_cell_html(migration: Migration) -> str:
     """One row's progress cell as an out-of-band delta (rendered once in the producer for every socket)."""
     return render_to_string("mobility/engine/_dashboard_cell.html", {"m": migration, "delta": True})
+
+
+def job_html(job, *, oob: bool = True) -> str:
+    """An IVM job as its page shows it (``mobility/jobs/_job.html``): pushed out of band to its place on the page."""
+    return render_to_string("mobility/jobs/_job.html", {"job": job, "oob": oob})

@@ -15,6 +15,7 @@ import time
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import transaction
 
 from mobility.live.presenters import (
     dashboard_cell_html,
@@ -101,6 +102,17 @@ def _send(group: str, message: dict) -> None:
             logger.warning("live push to %s failed", group, exc_info=True)
         return
     _publisher.send(group, message)
+
+
+def jobs_group(group) -> str:
+    """The group of one request's IVM jobs (``IVMJob.group``): the page that asked listens there."""
+    return f"jobs-{group}"
+
+
+def push_job(job) -> None:
+    """After the commit, tell the sockets of the job's group that the row changed (they render it from the row)."""
+    group, pk = jobs_group(job.group), job.pk
+    transaction.on_commit(lambda: _send(group, {"type": "job.changed", "job": pk}))
 
 
 def latest_seqs(migration_ids) -> dict[int, int]:

@@ -12,6 +12,7 @@ from mobility.models.inventory import (
     StorageDevice,
     VirtualAdapter,
 )
+from mobility.models.jobs import IVMJob
 from mobility.models.migrations import AdapterMapping, Migration, MigrationEvent, MigrationStep, PlanVersion
 from mobility.models.teams import Team
 
@@ -23,6 +24,7 @@ __all__ = [
     "FCPort",
     "IOSlot",
     "IVMConsole",
+    "IVMJob",
     "ManagedSystem",
     "Migration",
     "MigrationEvent",

@@ -1,34 +1,32 @@
 """IVM consoles (admins only): register an IVM, confirm its SSH host key, test it, sync it.
 
-The host-key rule: a key is pinned only when an admin POSTs the exact key they were shown and the IVM
-still offers that key at that moment; replacing a pinned key also needs an explicit tick. Secrets are
-encrypted by the model and never rendered back. Remote I/O goes through ``mobility.connections`` and
-``mobility.inventory`` (never paramiko here).
+Nothing here talks to an IVM: every scan, test and sync is an IVM job (``mobility.jobs``) that a worker runs; the
+request stores it and answers at once, and the job's socket brings its progress and result to the page.
+
+The host-key rule: a key is pinned only when an admin confirms the exact key they were shown and the IVM still
+offers that key when the worker checks it; replacing a pinned key also needs an explicit tick. Secrets are encrypted
+by the model and never rendered back.
 """
+
+from datetime import timedelta
 
 from django.contrib import messages
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mobility import jobs, policy
 from mobility.access import allowed
-from mobility.connections import client_for, discard_client
 from mobility.forms.inventory import ConsoleRegistrationForm, HostKeyConfirmForm
 from mobility.governance.audit import record
-from mobility.inventory import sync_all, sync_console
-from mobility.ivm import (
-    CommandFailed,
-    HostKey,
-    HostKeyMismatch,
-    InvalidValue,
-    IVMError,
-    commands,
-    scan_host_key,
-)
-from mobility.models import IVMConsole, Partition
-from mobility.secrets import SecretUnreadable
+from mobility.ivm import HostKey, InvalidValue
+from mobility.models import IVMConsole, IVMJob, Partition
 
-SCAN_TIMEOUT_S = 10.0
+Kind = IVMJob.Kind
+RECENT = timedelta(minutes=10)  # a job asked this recently is still shown on the console's pages
 
 
 def _console_or_404(pk: int) -> IVMConsole:
@@ -42,169 +40,195 @@ def _pinned(console: IVMConsole) -> HostKey | None:
         return None
 
 
-def _sync_data(result) -> dict:
-    """The facts of one SyncResult worth keeping in the audit trail and showing on the page."""
-    keys = ("ok", "error", "created", "updated", "deleted", "vanished", "unchanged", "rows_written", "duration_s")
-    return {key: getattr(result, key, None) for key in keys}
+def _recent_jobs(user, kind: str, consoles) -> dict[int, IVMJob]:
+    """The latest job of this kind the user asked for on each console, if recent."""
+    latest: dict[int, IVMJob] = {}
+    for job in policy.jobs(user).filter(kind=kind, console__in=consoles,
+                                        created_at__gte=timezone.now() - RECENT).order_by("pk"):
+        latest[job.console_id] = job
+    return latest
+
+
+def _unfinished_groups(found) -> list[str]:
+    """The groups whose sockets a freshly loaded page opens, to follow jobs still running."""
+    return sorted({str(j.group) for j in found if j is not None and not j.finished})
+
+
+def _job_of(request, kind: str, console: IVMConsole, raw: str | None) -> IVMJob | None:
+    if not raw or not raw.isascii() or not raw.isdigit():
+        return None
+    return policy.jobs(request.user).filter(pk=int(raw), kind=kind, console=console).first()
 
 
 @allowed("manage_consoles")
 def console_list(request):
     """Registered IVMs with their sync status, a sync button each and "sync all"."""
-    rows = [(console, None) for console in IVMConsole.objects.select_related("system")]
-    return render(request, "mobility/consoles.html", {"rows": rows})
+    consoles = list(IVMConsole.objects.select_related("system"))
+    syncs = _recent_jobs(request.user, Kind.SYNC, consoles)
+    return render(request, "mobility/consoles.html", {
+        "rows": [(c, syncs.get(c.pk)) for c in consoles], "job_groups": _unfinished_groups(syncs.values())})
 
 
 @allowed("manage_consoles")
 @require_http_methods(["GET", "POST"])
 def console_register(request):
-    """Step 1: name, address, credentials. The IVM must answer an SSH handshake before anything is saved."""
+    """Step 1: name, address, credentials; then the host-key page asks the IVM for its key (a job)."""
     form = ConsoleRegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         console = form.build()
-        try:
-            offered = scan_host_key(console.host, console.port, timeout=SCAN_TIMEOUT_S)
-        except IVMError as exc:
-            form.add_error(None, f"ivmweb could not reach {console.host}:{console.port}: {exc}. Nothing was saved.")
-        else:
-            with transaction.atomic():
-                console.save()
-                record("console.registered", actor=request.user, obj=console, data={
-                    "name": console.name, "host": console.host, "port": console.port,
-                    "username": console.username, "auth": "private key" if console.private_key_encrypted else "password",
-                    "offered_fingerprint": offered.fingerprint,
-                })
-                # The pool is keyed by id; never let a client built for an earlier row with this id survive.
-                transaction.on_commit(lambda: discard_client(console))
-            messages.success(request, f"{console.name} registered. Check its host key before ivmweb uses it.")
-            return redirect("mobility:console_host_key", pk=console.pk)
+        with transaction.atomic():
+            console.save()
+            record("console.registered", actor=request.user, obj=console, data={
+                "name": console.name, "host": console.host, "port": console.port,
+                "username": console.username, "auth": "private key" if console.private_key_encrypted else "password",
+            })
+        messages.success(request, f"{console.name} registered. Check its host key before ivmweb uses it.")
+        return redirect("mobility:console_host_key", pk=console.pk)
     return render(request, "mobility/consoles_register.html", {"form": form})
 
 
 @allowed("manage_consoles")
 def console_detail(request, pk: int):
-    """One IVM: registration facts, host-key state, test connection and sync."""
+    """One IVM: registration facts, host-key state, test connection and sync (with the viewer's recent ones)."""
     console = _console_or_404(pk)
     quarantined = Partition.objects.filter(system__console=console, vanished_at__isnull=True).exclude(
         quarantine_reason="")
-    return render(request, "mobility/consoles_detail.html", {"console": console, "pinned": _pinned(console),
-                                                             "quarantined": quarantined})
+    test_job = _recent_jobs(request.user, Kind.TEST, [console]).get(console.pk)
+    sync_job = _recent_jobs(request.user, Kind.SYNC, [console]).get(console.pk)
+    return render(request, "mobility/consoles_detail.html", {
+        "console": console, "pinned": _pinned(console), "quarantined": quarantined, "test_job": test_job,
+        "sync_job": sync_job, "job_groups": _unfinished_groups([test_job, sync_job])})
+
+
+def _host_key_page(request, console: IVMConsole, **context):
+    context = {"console": console, "pinned": _pinned(console), **context}
+    partial = request.htmx and request.htmx.target == "host-key-panel"
+    return render(request, "mobility/consoles_host_key.html" + ("#panel" if partial else ""), context)
 
 
 @allowed("manage_consoles")
-@require_http_methods(["GET", "POST"])
+@require_GET
 def console_host_key(request, pk: int):
-    """Step 2: show the key the IVM offers now; pin it when the admin confirms exactly that key."""
+    """Step 2: a worker asks the IVM for the key it offers now (``?scan=<job>`` shows that answer, with the form)."""
+    console = _console_or_404(pk)
+    if "pin" in request.GET:
+        return _pin_answer(request, console, _job_of(request, Kind.PIN, console, request.GET["pin"]))
+    job = _job_of(request, Kind.SCAN, console, request.GET.get("scan"))
+    if job is None:
+        job = jobs.enqueue(Kind.SCAN, user=request.user, console=console,
+                           params={"target": "#host-key-panel"})
+        job.params["then"] = reverse("mobility:console_host_key", args=[console.pk]) + f"?scan={job.pk}"
+        job.save(update_fields=["params"])
+    if not job.finished:
+        return _host_key_page(request, console, job=job, job_groups=[str(job.group)], started_job=job)
+    offered = HostKey.parse(job.result["openssh"]) if job.status == IVMJob.Status.DONE else None
+    pinned = _pinned(console)
+    replacing = pinned is not None and offered is not None and offered != pinned
+    form = HostKeyConfirmForm(replacing=replacing, initial={"host_key": offered.openssh if offered else ""})
+    return _host_key_page(request, console, scan=job, offered=offered, scan_error=job.error, replacing=replacing,
+                          form=form)
+
+
+@allowed("manage_consoles")
+@require_POST
+def console_pin(request, pk: int):
+    """Confirm the key shown: a worker pins it if the IVM still offers exactly that key."""
     console = _console_or_404(pk)
     pinned = _pinned(console)
-    offered, scan_error = None, ""
+    offered_raw = request.POST.get("host_key", "")
     try:
-        offered = scan_host_key(console.host, console.port, timeout=SCAN_TIMEOUT_S)
-    except IVMError as exc:
-        scan_error = str(exc)
-    replacing = pinned is not None and offered != pinned
-    form = HostKeyConfirmForm(request.POST or None, replacing=replacing,
-                              initial={"host_key": offered.openssh if offered else ""})
-    if request.method == "POST" and form.is_valid():
-        confirmed = form.cleaned_data["host_key"]
-        if offered is None:
-            form.add_error(None, f"ivmweb cannot re-check the key now ({scan_error}). Nothing was pinned.")
-        elif confirmed != offered:
-            # The key changed between showing and confirming (or the POST was forged): refuse, and say so.
-            record("console.host_key_refused", actor=request.user, obj=console, data={
-                "confirmed_fingerprint": confirmed.fingerprint, "offered_fingerprint": offered.fingerprint})
-            form.add_error(None, f"The IVM now offers a different key ({offered.type} {offered.fingerprint}) "
-                                 f"from the one you confirmed ({confirmed.fingerprint}). Nothing was pinned.")
-        elif confirmed == pinned:
-            messages.info(request, "That key is already pinned.")
-            return redirect("mobility:console_detail", pk=console.pk)
-        else:
-            with transaction.atomic():
-                locked = IVMConsole.objects.select_for_update(no_key=True).get(pk=console.pk)
-                previous = locked.host_key_fingerprint
-                locked.host_key, locked.host_key_fingerprint = confirmed.openssh, confirmed.fingerprint
-                locked.save(update_fields=["host_key", "host_key_fingerprint"])
-                record("console.host_key_replaced" if previous else "console.host_key_confirmed",
-                       actor=request.user, obj=locked,
-                       data={"type": confirmed.type, "fingerprint": confirmed.fingerprint,
-                             "previous_fingerprint": previous})
-                # A pooled client still holds the old key: drop it once the new one is committed.
-                transaction.on_commit(lambda: discard_client(locked))
-            messages.success(request, f"Host key {confirmed.fingerprint} pinned for {console.name}.")
-            return redirect("mobility:console_detail", pk=console.pk)
-    return render(request, "mobility/consoles_host_key.html", {
-        "console": console, "pinned": pinned, "offered": offered, "scan_error": scan_error,
-        "replacing": replacing, "form": form,
-    })
+        shown = HostKey.parse(offered_raw)
+    except InvalidValue:
+        shown = None
+    form = HostKeyConfirmForm(request.POST, replacing=pinned is not None and shown is not None and shown != pinned)
+    if not form.is_valid():
+        return _host_key_page(request, console, offered=shown, form=form,
+                              replacing=pinned is not None and shown != pinned)
+    confirmed = form.cleaned_data["host_key"]
+    if confirmed == pinned:
+        messages.info(request, "That key is already pinned.")
+        return _redirect(request, reverse("mobility:console_detail", args=[console.pk]))
+    job = jobs.enqueue(Kind.PIN, user=request.user, console=console,
+                       params={"host_key": confirmed.openssh, "replace": pinned is not None,
+                               "target": "#host-key-panel"})
+    job.params["then"] = reverse("mobility:console_host_key", args=[console.pk]) + f"?pin={job.pk}"
+    job.save(update_fields=["params"])
+    return _host_key_page(request, console, job=job, job_groups=[str(job.group)], started_job=job)
+
+
+def _pin_answer(request, console: IVMConsole, job: IVMJob | None):
+    if job is None:
+        return redirect("mobility:console_host_key", pk=console.pk)
+    if not job.finished:
+        return _host_key_page(request, console, job=job, job_groups=[str(job.group)], started_job=job)
+    if job.status == IVMJob.Status.DONE:
+        text = ("That key is already pinned." if job.result.get("already")
+                else f"Host key {job.result['fingerprint']} pinned for {console.name}.")
+        messages.success(request, text)
+        return _redirect(request, reverse("mobility:console_detail", args=[console.pk]))
+    return _host_key_page(request, console, pin_error=job.error or "The key was not pinned.")
+
+
+def _redirect(request, target: str):
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": target})
+    return redirect(target)
 
 
 @allowed("manage_consoles")
 @require_POST
 def console_test(request, pk: int):
-    """Connect afresh and run one harmless read (`lssyscfg -r sys -F name`); show ok or the typed error."""
+    """A worker connects afresh and runs one harmless read (`lssyscfg -r sys -F name`); the page shows the answer."""
     console = _console_or_404(pk)
-    context = {"console": console}
     if not console.host_key:
-        context["error"] = "Confirm the IVM's host key first."
-    else:
-        # A fresh connection, so the test proves today's host key and credentials, not an old transport.
-        discard_client(console)
-        try:
-            result = client_for(console).run(commands.lssyscfg("sys", fields=("name",)), retry_safe=True)
-            context["system_names"] = [row["name"] for row in result.parsed()]
-        except HostKeyMismatch as exc:
-            discard_client(console)
-            context.update(error=str(exc), mismatch=exc)
-        except CommandFailed as exc:
-            context["error"] = f"{type(exc).__name__}: {exc}"
-        except (IVMError, SecretUnreadable) as exc:
-            discard_client(console)
-            context["error"] = f"{type(exc).__name__}: {exc}"
+        messages.error(request, "Confirm the IVM's host key first.")
+        return _redirect(request, reverse("mobility:console_detail", args=[console.pk]))
+    job = jobs.enqueue(Kind.TEST, user=request.user, console=console)
     if request.htmx:
-        return render(request, "mobility/consoles_detail.html#test-result", context)
-    if "error" in context:
-        messages.error(request, f"Connection test failed: {context['error']}")
-    else:
-        messages.success(request, f"Connection ok: {', '.join(context['system_names'])}")
+        return render(request, "mobility/consoles_detail.html#test-result",
+                      {"console": console, "test_job": job, "started_job": job})
+    messages.info(request, "Connection test started; its answer appears below.")
     return redirect("mobility:console_detail", pk=console.pk)
 
 
 @allowed("manage_consoles")
 @require_POST
 def console_sync(request, pk: int):
-    """Sync one IVM now; htmx gets its refreshed status block with the counts or the error."""
+    """A worker syncs this IVM now; the page follows it."""
     console = _console_or_404(pk)
     if not console.host_key:
-        result, error = None, "Confirm the IVM's host key first."
+        job, error = None, "Confirm the IVM's host key first."
     else:
-        result = sync_console(console)
-        error = "" if result.ok else result.error
-        record("inventory.sync_requested", actor=request.user, obj=console, data=_sync_data(result))
-        console.refresh_from_db()
+        job, error = jobs.enqueue(Kind.SYNC, user=request.user, console=console), ""
     if request.htmx:
         return render(request, "mobility/consoles.html#sync-status",
-                      {"c": console, "result": result, "error": error})
+                      {"c": console, "job": job, "error": error, "started_job": job})
     if error:
-        messages.error(request, f"Sync of {console.name} failed: {error}")
+        messages.error(request, f"Sync of {console.name} not started: {error}")
     else:
-        messages.success(request, f"{console.name} synced in {result.duration_s:.1f} s.")
+        messages.info(request, f"Sync of {console.name} started.")
     return redirect("mobility:console_detail", pk=console.pk)
 
 
 @allowed("manage_consoles")
 @require_POST
 def console_sync_all(request):
-    """Sync every enabled IVM with a pinned key; htmx gets the refreshed table."""
-    consoles = list(IVMConsole.objects.filter(enabled=True).exclude(host_key=""))
-    results = sync_all(consoles) if consoles else []
-    record("inventory.sync_all_requested", actor=request.user,
-           data={"results": {r.console.name: _sync_data(r) for r in results}})
-    by_id = {r.console.pk: r for r in results}
-    rows = [(c, by_id.get(c.pk)) for c in IVMConsole.objects.select_related("system")]
-    failed = [r.console.name for r in results if not r.ok]
-    summary = f"{len(results) - len(failed)} of {len(results)} IVMs synced" + (
-        f"; failed: {', '.join(failed)}" if failed else "")
+    """A sync job for every enabled IVM with a pinned key, in one group that the page follows live."""
+    consoles = list(IVMConsole.objects.select_related("system"))
+    due = [c for c in consoles if c.enabled and c.host_key]
+    group = None
+    started: dict[int, IVMJob] = {}
+    with transaction.atomic():
+        for console in due:
+            job = jobs.enqueue(Kind.SYNC, user=request.user, console=console, group=group)
+            group = job.group
+            started[console.pk] = job
+        record("inventory.sync_all_requested", actor=request.user,
+               data={"consoles": [c.name for c in due], "group": str(group) if group else ""})
+    summary = f"Syncing {len(due)} IVM{'s' if len(due) != 1 else ''}…" if due else "No IVM to sync."
+    rows = [(c, started.get(c.pk)) for c in consoles]
     if request.htmx:
-        return render(request, "mobility/consoles.html#console-table", {"rows": rows, "summary": summary})
-    (messages.error if failed else messages.success)(request, summary + ".")
+        return render(request, "mobility/consoles.html#console-table",
+                      {"rows": rows, "summary": summary, "started_group": group})
+    messages.info(request, summary)
     return redirect("mobility:consoles")

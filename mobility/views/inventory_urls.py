@@ -14,6 +14,7 @@ urlpatterns = [
     path("consoles/sync/", consoles.console_sync_all, name="console_sync_all"),
     path("consoles/<int:pk>/", consoles.console_detail, name="console_detail"),
     path("consoles/<int:pk>/host-key/", consoles.console_host_key, name="console_host_key"),
+    path("consoles/<int:pk>/host-key/pin/", consoles.console_pin, name="console_pin"),
     path("consoles/<int:pk>/test/", consoles.console_test, name="console_test"),
     path("consoles/<int:pk>/sync/", consoles.console_sync, name="console_sync"),
 ]

@@ -8,7 +8,7 @@ mapping values, and those go through MappingForm. Unknown, foreign or vanished i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpResponse
@@ -17,15 +17,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from mobility import planning, plans, policy
+from mobility import jobs, planning, plans, policy
 from mobility.access import allowed
 from mobility.choices import PartitionEnv
 from mobility.engine import config as engine_config
 from mobility.forms.plans import MappingForm, SubmitForm, query_for_rows
-from mobility.models import ManagedSystem, Partition
+from mobility.models import IVMJob, ManagedSystem, Partition
 
 TEMPLATE = "mobility/plan/wizard.html"
-# A validation answer kept in the session is reused for the submit of the very same plan within this time.
+# IVM's answer to a validation is what the submit of the very same plan relies on, within this time.
 VALIDATION_REUSE_S = 600
 
 
@@ -206,6 +206,16 @@ def render_wizard(request, context: dict, status: int = 200) -> HttpResponse:
 def plan_new(request):
     """Steps 1–3 (and the buttons of 4 and 5), from the URL's state."""
     context = build_wizard(request)
+    if context.get("ready") and "validation" in request.GET:
+        # The validation job's page fetches its answer here once a worker has it.
+        job = _validation_job(request, request.GET["validation"])
+        if job is not None and not job.finished:
+            context.update(validation_job=job, job_groups=[str(job.group)], step=4)
+        elif job is not None and job.params.get("key") == _validation_key(context):
+            if job.status == IVMJob.Status.DONE:
+                _show_validation(context, job.result)
+            else:
+                context["validation_failed"] = job.error
     return render_wizard(request, context, status=_answer_status(request, 400) if context.get("bad_input") else 200)
 
 
@@ -214,16 +224,23 @@ def _validation_key(context) -> str:
                      plans.canonical_json(planning.format_mappings(context["rows"]))])
 
 
-def _remember(request, key: str, result: dict) -> None:
-    request.session["plan_validation"] = {"key": key, "result": result}
-
-
 def _recalled(request, key: str) -> dict | None:
-    kept = request.session.get("plan_validation") or {}
-    if kept.get("key") != key:
+    """IVM's answer (a validation job the user asked for) to exactly this plan, if recent enough to submit on."""
+    since = timezone.now() - timedelta(seconds=VALIDATION_REUSE_S)
+    job = (policy.jobs(request.user).filter(kind=IVMJob.Kind.VALIDATE, status=IVMJob.Status.DONE, params__key=key,
+                                            finished_at__gte=since).order_by("-pk").first())
+    return job.result if job else None
+
+
+def _validation_job(request, raw: str | None) -> IVMJob | None:
+    if not raw or not raw.isascii() or not raw.isdigit():
         return None
-    ran_at = datetime.fromisoformat(kept["result"]["ran_at"])
-    return kept["result"] if (timezone.now() - ran_at).total_seconds() < VALIDATION_REUSE_S else None
+    return policy.jobs(request.user).filter(pk=int(raw), kind=IVMJob.Kind.VALIDATE).first()
+
+
+def _show_validation(context, result: dict) -> None:
+    context.update(validation=result, validation_rows=validation_rows(context["ctx"].checks, result),
+                   submit_form=SubmitForm(initial={"digest": context["digest"]}), step=4)
 
 
 def _stale(request, context, posted_digest: str) -> bool:
@@ -249,10 +266,14 @@ def plan_validate(request):
         return render_wizard(request, context, status=_answer_status(request, 409))
     if not context["ready"]:
         return render_wizard(request, context, status=_answer_status(request, 400))
-    result = plans.validate_plan(context["partition"], context["destination"], context["rows"], user=request.user)
-    _remember(request, _validation_key(context), result)
-    context.update(validation=result, validation_rows=validation_rows(context["ctx"].checks, result),
-                   submit_form=SubmitForm(initial={"digest": context["digest"]}), step=4)
+    key = _validation_key(context)
+    job = jobs.enqueue(IVMJob.Kind.VALIDATE, user=request.user, params={
+        "partition": context["partition"].pk, "destination": context["destination"].pk,
+        "mappings": [row.to_dict() for row in context["rows"]], "key": key, "target": "#wizard"})
+    state = [(name, value) for name, value in context["hidden_state"]] + [("validation", job.pk)]
+    job.params["then"] = reverse("mobility:plan_new") + "?" + urlencode(state)
+    job.save(update_fields=["params"])
+    context.update(validation_job=job, started_job=job, step=4)
     return render_wizard(request, context)
 
 
@@ -273,9 +294,11 @@ def plan_submit(request):
         context.update(validation=recalled, validation_rows=validation_rows(context["ctx"].checks, recalled))
     if not context["ready"] or not form.is_valid():
         return render_wizard(request, context, status=_answer_status(request, 400))
-    validation = recalled or plans.validate_plan(
-        context["partition"], context["destination"], context["rows"], user=request.user)
-    context.update(validation=validation, validation_rows=validation_rows(context["ctx"].checks, validation))
+    if recalled is None:
+        context["refused"] = ("Validate this plan with IVM first: the submit uses IVM's answer to exactly this plan, "
+                              f"given within the last {VALIDATION_REUSE_S // 60} minutes. Nothing was submitted.")
+        return render_wizard(request, context, status=_answer_status(request, 409))
+    validation = recalled
     try:
         migration = plans.submit_plan(
             partition=context["partition"], destination=context["destination"], user=request.user,
@@ -288,7 +311,6 @@ def plan_submit(request):
     except plans.PlanRefused as exc:
         context["refused"] = str(exc)
         return render_wizard(request, context, status=_answer_status(request, 409))
-    request.session.pop("plan_validation", None)
     target = reverse("mobility:plan_detail", args=[migration.pk])
     if request.htmx:
         return HttpResponse(status=204, headers={"HX-Redirect": target})

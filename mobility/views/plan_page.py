@@ -9,9 +9,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mobility import planning, plans, policy
+from mobility import jobs, planning, plans, policy
 from mobility.forms.plans import DigestForm, MappingForm
-from mobility.models import Migration
+from mobility.models import IVMJob, Migration
 from mobility.views.plan import mapping_rows, validation_rows
 
 TEMPLATE = "mobility/plan/detail.html"
@@ -65,33 +65,67 @@ def _render(request, context, status=200):
     return render(request, TEMPLATE + (part or ""), context, status=status)
 
 
+def _job(request, migration: Migration, kind: str, raw: str | None) -> IVMJob | None:
+    if not raw or not raw.isascii() or not raw.isdigit():
+        return None
+    return policy.jobs(request.user).filter(pk=int(raw), kind=kind, migration=migration).first()
+
+
+def _enqueue(request, migration: Migration, kind: str, rows, *, target: str, answer: str, **params) -> IVMJob:
+    """A validation (or revision) job for this migration's plan; its page fetches the answer at ``?<answer>=<job>``."""
+    job = jobs.enqueue(kind, user=request.user, migration=migration, params={
+        "partition": migration.partition_id, "destination": migration.destination_id,
+        "mappings": [row.to_dict() for row in rows], "target": target, **params})
+    job.params["then"] = reverse("mobility:plan_detail", args=[migration.pk]) + f"?{answer}={job.pk}"
+    job.save(update_fields=["params"])
+    return job
+
+
 @require_http_methods(["GET"])
 def plan_detail(request, pk: int):
-    """The plan page; with mapping values in the query it checks them inline (htmx, target #plan-edit)."""
+    """The plan page; with mapping values in the query it checks them inline (htmx, target #plan-edit); with
+    ``?revalidation=<job>`` or ``?revision=<job>`` it shows what a worker's job answered."""
     migration = visible_migration(request, pk)
+    if "revision" in request.GET:
+        return _revision_answer(request, migration, _job(request, migration, IVMJob.Kind.REVISE,
+                                                         request.GET["revision"]))
     data = request.GET if any(k.startswith(("slot-", "port-")) for k in request.GET) else None
-    return _render(request, _page_context(request, migration, data=data))
+    context = _page_context(request, migration, data=data)
+    job = _job(request, migration, IVMJob.Kind.VALIDATE, request.GET.get("revalidation"))
+    if job is not None:
+        _show_job(context, job, "revalidation")
+    return _render(request, context)
+
+
+def _show_job(context, job: IVMJob, name: str) -> None:
+    """A running job's place on the page, or IVM's answer once it is done."""
+    if not job.finished:
+        context.update({f"{name}_job": job, "job_groups": [str(job.group)]})
+        return
+    result = job.result.get("validation", job.result) if job.kind == IVMJob.Kind.REVISE else job.result
+    if job.status != IVMJob.Status.DONE:
+        result = {"ok": False, "error": job.error, "checks": {}, "ivm_says": []}
+    checks = context["fresh"].checks if context.get("fresh") else []
+    context.update({name: result, f"{name}_rows": validation_rows(checks, result)})
 
 
 @require_POST
 def plan_revalidate(request, pk: int):
-    """Run `migrlpar -o v` for the latest version now, and show it with the drift since the plan was made."""
+    """A worker runs `migrlpar -o v` for the latest version; the page shows it with the drift since the plan was made."""
     migration = visible_migration(request, pk)
     if not _may_validate(request.user, migration):
         raise PermissionDenied("Your role does not allow validating plans.")
     latest = plans.latest_plan(migration)
-    result = plans.validate_plan(migration.partition, migration.destination,
-                                 plans.mappings_from_snapshot(latest.snapshot), user=request.user,
-                                 migration=migration)
+    job = _enqueue(request, migration, IVMJob.Kind.VALIDATE, plans.mappings_from_snapshot(latest.snapshot),
+                   target="#plan-validation", answer="revalidation")
     context = _page_context(request, migration)
-    checks = context["fresh"].checks if context.get("fresh") else []
-    context.update(revalidation=result, revalidation_rows=validation_rows(checks, result))
+    context.update(revalidation_job=job, started_job=job)
     return _render(request, context)
 
 
 @require_POST
 def plan_revise(request, pk: int):
-    """Store the edited mappings as the next plan version (approvals void)."""
+    """Store the edited mappings as the next plan version (approvals void), once a worker has had IVM validate them."""
     migration = visible_migration(request, pk)
     if not _may_revise(request.user, migration):
         plans.refuse(request.user, migration.partition, f"revise of migration {migration.pk} not allowed")
@@ -108,23 +142,29 @@ def plan_revise(request, pk: int):
     else:
         rows = form.rows()
         current = plans.latest_plan(migration).snapshot
-        unchanged = [r.to_dict() for r in rows] == current["mappings"]
-        # The new version is validated by IVM before it is stored, as the first one was.
-        validation = None if unchanged else plans.validate_plan(
-            migration.partition, migration.destination, rows, user=request.user, migration=migration)
-        try:
-            if validation is not None and not validation["ok"]:
-                context.update(revalidation=validation,
-                               revalidation_rows=validation_rows(context["fresh"].checks, validation))
-                raise plans.PlanRefused("IVM refused the changed plan; see its answer below. Nothing was saved.")
-            plans.revise_plan(migration, user=request.user, mappings=rows, validation=validation,
-                              digest=digest.cleaned_data["digest"])
-        except plans.PlanRefused as exc:
-            context["refused"] = str(exc)
+        if [r.to_dict() for r in rows] == current["mappings"]:
+            context["refused"] = f"Nothing changed: the plan is the same as version {context['latest'].version}."
             status = 409
         else:
-            target = reverse("mobility:plan_detail", args=[migration.pk])
-            if request.htmx:
-                return HttpResponse(status=204, headers={"HX-Redirect": target})
-            return redirect(target)
+            # The new version is validated by IVM before it is stored, as the first one was: a worker does both.
+            job = _enqueue(request, migration, IVMJob.Kind.REVISE, rows, target="#plan-edit", answer="revision",
+                           digest=digest.cleaned_data["digest"])
+            context.update(revision_job=job, started_job=job)
     return _render(request, context, status=200 if request.htmx else status)
+
+
+def _revision_answer(request, migration: Migration, job: IVMJob | None):
+    if job is None:
+        raise Http404("No such revision.")
+    if job.finished and job.status == IVMJob.Status.DONE and "version" in job.result:
+        target = reverse("mobility:plan_detail", args=[migration.pk])
+        if request.htmx:
+            return HttpResponse(status=204, headers={"HX-Redirect": target})
+        return redirect(target)
+    context = _page_context(request, migration)
+    if not job.finished:
+        context.update(revision_job=job, job_groups=[str(job.group)])
+    else:
+        context["refused"] = job.result.get("refused") or f"The plan was not changed: {job.error}"
+        _show_job(context, job, "revision")
+    return _render(request, context)

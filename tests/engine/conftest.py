@@ -2,18 +2,13 @@
 migrations made through the real planning, submission and approval code, and engines (in-process or as
 worker subprocesses running ``manage.py run_engine`` against the test database)."""
 
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from tests.simfleet import DEMO_FLEET, SimFleet
+from tests.workers import Worker, database_url  # noqa: F401  (engine tests import them from here)
 
 REPO = Path(__file__).resolve().parents[2]
 LIMITS_FLEET = Path(__file__).with_name("limits.toml")
@@ -128,46 +123,6 @@ def engine(estate):
     yield start
     for e in started:
         e.stop(timeout=15)
-
-
-def database_url() -> str:
-    db = settings.DATABASES["default"]
-    if settings.DATABASE_VENDOR == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = db.get("USER") or ""
-    if db.get("PASSWORD"):
-        auth += f":{db['PASSWORD']}"
-    return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-class Worker:
-    """``manage.py run_engine`` as a child process against the test database."""
-
-    def __init__(self, worker_id: str, lease: float = 3.0, poll: float = 0.2):
-        env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1"}
-        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 — closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "run_engine", "--worker-id", worker_id, "--lease", str(lease),
-             "--poll", str(poll)], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
-
-    def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 ADMIN_ONLY_GETS = ["mobility:consoles", "mobility:console_register"]
 ADMIN_ONLY_POSTS = ["mobility:console_sync_all", "mobility:console_register"]
 CONSOLE_GETS = ["mobility:console_detail", "mobility:console_host_key"]
-CONSOLE_POSTS = ["mobility:console_host_key", "mobility:console_test", "mobility:console_sync"]
+CONSOLE_POSTS = ["mobility:console_pin", "mobility:console_test", "mobility:console_sync"]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from tests.conftest import login
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_an_admin_registers_confirms_syncs_and_sees_the_partitions(fleet, asgi_server, page, admin_user):
+def test_an_admin_registers_confirms_syncs_and_sees_the_partitions(fleet, asgi_server, job_worker, page, admin_user):
     entry = fleet.ivm("ivmf1")
     login(page, asgi_server, "adam")
     page.wait_for_url(f"{asgi_server}/inventory/")

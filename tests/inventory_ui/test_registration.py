@@ -9,6 +9,7 @@ from django.db import connection
 from django.urls import reverse
 
 from mobility.models import AuditEvent, IVMConsole, ManagedSystem
+from tests.jobs import answer, pushed, run_jobs
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -37,9 +38,13 @@ def register_and_confirm(client, entry, **changes) -> IVMConsole:
     response = client.post(reverse("mobility:console_register"), form_for(entry, **changes))
     console = IVMConsole.objects.get(name=entry["name"])
     assert response["Location"] == reverse("mobility:console_host_key", args=[console.pk])
-    response = client.post(reverse("mobility:console_host_key", args=[console.pk]), {"host_key": entry["host_key"]})
-    assert response.status_code == 302, response.content.decode()
+    client.get(response["Location"])  # a worker asks the IVM for its key
+    assert entry["fingerprint"] in answer(client, "scan", **{"HX-Target": "host-key-panel"})
+    response = client.post(reverse("mobility:console_pin", args=[console.pk]), {"host_key": entry["host_key"]})
+    assert response.status_code == 200, response.content.decode()
+    run_jobs()
     console.refresh_from_db()
+    assert console.host_key == entry["host_key"]
     return console
 
 
@@ -49,12 +54,18 @@ def test_the_admin_sees_the_offered_fingerprint_and_pins_exactly_that_key(admin_
     console = IVMConsole.objects.get(name="ivmf1")
     assert console.host_key == "" and console.host_key_fingerprint == ""
     html = admin_client.get(response["Location"]).content.decode()
+    assert "Waiting for a worker" in html and entry["fingerprint"] not in html  # the request never waits on SSH
+    html = answer(admin_client, "scan", **{"HX-Target": "host-key-panel"})
     assert entry["fingerprint"] in html and "ssh-ed25519" in html
-    admin_client.post(reverse("mobility:console_host_key", args=[console.pk]), {"host_key": entry["host_key"]})
+    admin_client.post(reverse("mobility:console_pin", args=[console.pk]), {"host_key": entry["host_key"]})
+    console.refresh_from_db()
+    assert console.host_key == ""  # not before the worker has checked the IVM still offers it
+    run_jobs()
     console.refresh_from_db()
     assert console.host_key == entry["host_key"]
     assert console.host_key_fingerprint == entry["fingerprint"]
-    actions = list(AuditEvent.objects.filter(object_id=str(console.pk)).values_list("action", flat=True))
+    actions = list(AuditEvent.objects.filter(object_type="ivmconsole", object_id=str(console.pk))
+                   .values_list("action", flat=True))
     assert actions[:2] == ["console.registered", "console.host_key_confirmed"]
 
 
@@ -62,16 +73,18 @@ def test_a_confirmation_of_a_key_the_ivm_does_not_offer_is_refused(admin_client,
     entry = fleet.ivm("ivmf1")
     admin_client.post(reverse("mobility:console_register"), form_for(entry))
     console = IVMConsole.objects.get(name="ivmf1")
-    response = admin_client.post(reverse("mobility:console_host_key", args=[console.pk]), {"host_key": other_key()})
+    response = admin_client.post(reverse("mobility:console_pin", args=[console.pk]), {"host_key": other_key()})
     assert response.status_code == 200
-    assert "The IVM now offers a different key" in response.content.decode()
-    assert "Nothing was pinned" in response.content.decode()
+    html = answer(admin_client, "pin", **{"HX-Target": "host-key-panel"})
+    assert "The IVM now offers a different key" in html
+    assert "Nothing was pinned" in html
     console.refresh_from_db()
     assert console.host_key == ""
     assert AuditEvent.objects.filter(action="console.host_key_refused", object_id=str(console.pk)).exists()
     # and garbage is refused as not a key at all
-    response = admin_client.post(reverse("mobility:console_host_key", args=[console.pk]), {"host_key": "ssh-ed25519 !!"})
+    response = admin_client.post(reverse("mobility:console_pin", args=[console.pk]), {"host_key": "ssh-ed25519 !!"})
     assert "not a valid SSH key" in response.content.decode()
+    assert run_jobs() == 0
 
 
 def test_the_password_is_stored_encrypted_and_never_shown(admin_client, fleet):
@@ -107,6 +120,8 @@ def test_test_connection_runs_a_read_and_reports_the_system(admin_client, fleet)
     entry = fleet.ivm("ivmf1")
     console = register_and_confirm(admin_client, entry)
     html = admin_client.post(reverse("mobility:console_test", args=[console.pk]), **HTMX).content.decode()
+    assert "Waiting for a worker" in html
+    html = pushed("test")
     assert "Connection ok" in html and entry["system"] in html
     assert any(line["command"].startswith("lssyscfg -r sys -F name") for line in fleet.command_log("ivmf1"))
 
@@ -114,7 +129,8 @@ def test_test_connection_runs_a_read_and_reports_the_system(admin_client, fleet)
 def test_test_connection_with_a_wrong_password_names_the_error(admin_client, fleet):
     entry = fleet.ivm("ivmf2")
     console = register_and_confirm(admin_client, {**entry, "password": "not-the-password"})
-    html = admin_client.post(reverse("mobility:console_test", args=[console.pk]), **HTMX).content.decode()
+    admin_client.post(reverse("mobility:console_test", args=[console.pk]), **HTMX)
+    html = pushed("test")
     assert "Connection test failed" in html and "AuthenticationFailed" in html
 
 
@@ -122,6 +138,8 @@ def test_sync_now_fills_the_inventory_and_records_who_asked(admin_client, admin_
     entry = fleet.ivm("ivmf2")
     console = register_and_confirm(admin_client, entry)
     html = admin_client.post(reverse("mobility:console_sync", args=[console.pk]), **HTMX).content.decode()
+    assert "Sync queued" in html
+    html = pushed("sync")
     assert "Synced:" in html and "created" in html, html
     system = ManagedSystem.objects.get(console=console)
     assert system.name == entry["system"]
@@ -152,11 +170,14 @@ def test_bad_values_are_refused_with_a_clear_message_and_nothing_is_created(admi
     assert IVMConsole.objects.count() == 0 and AuditEvent.objects.count() == events
 
 
-def test_an_address_where_no_ivm_answers_is_refused_and_nothing_is_created(admin_client, fleet):
+def test_an_address_where_no_ivm_answers_gets_no_key_and_says_why(admin_client, fleet):
+    # Registering never waits on the network; the worker's scan says the address does not answer.
     response = admin_client.post(reverse("mobility:console_register"),
                                  form_for(fleet.ivm("ivmf1"), host="127.0.0.1", port="1"))
-    assert "ivmweb could not reach 127.0.0.1:1" in response.content.decode()
-    assert IVMConsole.objects.count() == 0
+    admin_client.get(response["Location"])
+    html = answer(admin_client, "scan", **{"HX-Target": "host-key-panel"})
+    assert "ivmweb could not reach 127.0.0.1:1" in html and "Confirm this fingerprint" not in html
+    assert IVMConsole.objects.get().host_key == ""
 
 
 def test_the_same_name_or_address_cannot_be_registered_twice(admin_client, fleet):
@@ -178,11 +199,13 @@ def test_sync_all_syncs_every_pinned_ivm_and_skips_an_unconfirmed_one(admin_clie
         register(entry)
     unconfirmed = register({**fleet.ivm("ivmf1"), "name": "unconfirmed", "host": "127.0.0.1"}, pin=False)
     html = admin_client.post(reverse("mobility:console_sync_all"), **HTMX).content.decode()
-    assert "2 of 2 IVMs synced" in html
-    assert html.count("Last sync: never") == 1 and 'data-console="unconfirmed"' in html
+    assert "Syncing 2 IVMs" in html and html.count("Sync queued") == 2
+    assert html.count("Last sync: never") == 3 and 'data-console="unconfirmed"' in html
+    assert run_jobs() == 2
     assert set(ManagedSystem.objects.values_list("name", flat=True)) == {e["system"] for e in fleet.ivms}
     event = AuditEvent.objects.get(action="inventory.sync_all_requested")
-    assert event.actor == admin_user and set(event.data["results"]) == {"ivmf1", "ivmf2"}
+    assert event.actor == admin_user and set(event.data["consoles"]) == {"ivmf1", "ivmf2"}
+    assert AuditEvent.objects.filter(action="inventory.sync_requested", actor=admin_user).count() == 2
     unconfirmed.refresh_from_db()
     assert unconfirmed.last_sync_at is None
 
@@ -191,7 +214,9 @@ def test_without_htmx_a_sync_redirects_with_a_message(admin_client, fleet):
     console = register_and_confirm(admin_client, fleet.ivm("ivmf1"))
     response = admin_client.post(reverse("mobility:console_sync", args=[console.pk]), follow=True)
     assert response.redirect_chain[-1][0] == reverse("mobility:console_detail", args=[console.pk])
-    assert "ivmf1 synced in" in response.content.decode()
+    assert "Sync of ivmf1 started" in response.content.decode()
+    run_jobs()
+    assert "Synced:" in admin_client.get(reverse("mobility:console_detail", args=[console.pk])).content.decode()
 
 
 def test_an_ivm_registered_with_a_private_key_connects_and_keeps_the_key_encrypted(admin_client, fleet):
@@ -204,6 +229,6 @@ def test_an_ivm_registered_with_a_private_key_connects_and_keeps_the_key_encrypt
     console = register_and_confirm(admin_client, entry, password="", private_key=pem)
     assert console.password_encrypted == "" and console.get_private_key() == pem
     assert pem.splitlines()[1] not in console.private_key_encrypted
-    html = admin_client.post(reverse("mobility:console_test", args=[console.pk]), **HTMX).content.decode()
-    assert "Connection ok" in html
+    admin_client.post(reverse("mobility:console_test", args=[console.pk]), **HTMX)
+    assert "Connection ok" in pushed("test")
     assert pem.splitlines()[1] not in admin_client.get(reverse("mobility:console_detail", args=[console.pk])).content.decode()

@@ -4,6 +4,8 @@ import re
 
 from django.urls import reverse
 
+from tests.jobs import answer
+
 WIZARD = reverse("mobility:plan_new")
 VALIDATE = reverse("mobility:plan_validate")
 SUBMIT = reverse("mobility:plan_submit")
@@ -21,10 +23,16 @@ def validated(client, partition, destination, **edits) -> str:
     """Steps 1–4: the wizard for this plan, validated by IVM; returns the answer's HTML (with the submit form)."""
     page = client.get(WIZARD, {"partition": partition.pk, "destination": destination.pk, **edits}, headers=HTMX)
     assert page.status_code == 200
-    answer = client.post(VALIDATE, form_fields(page.content.decode(), VALIDATE), headers=HTMX)
-    html = answer.content.decode()
+    html = validate(client, page.content.decode())
     assert 'data-ok="true"' in html, html[html.find('data-testid="validation"'):][:2000]
     return html
+
+
+def validate(client, wizard_html: str) -> str:
+    """Step 4: ask for the validation (a job), run it as a worker would, then fetch its answer as the page does."""
+    asked = client.post(VALIDATE, form_fields(wizard_html, VALIDATE), headers=HTMX)
+    assert asked.status_code == 200 and "Waiting for a worker" in asked.content.decode(), asked.content.decode()[:3000]
+    return answer(client, "validate", **{"HX-Target": "wizard"})
 
 
 def submit(client, partition, destination, reason="Hardware maintenance on the source", **extra):

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_requester_goes_through_the_five_steps_changes_a_mapping_validates_and_submits(
-        estate, asgi_server, page, requester):
+        estate, asgi_server, job_worker, page, requester):
     requester.set_password("pw-rita")
     requester.save()
     dest = server("ivm2")

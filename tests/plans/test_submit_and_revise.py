@@ -11,6 +11,7 @@ from mobility.choices import MigrationStatus
 from mobility.governance.approvals import approve
 from mobility.models import AuditEvent, Migration
 from mobility.models.migrations import InvalidTransition
+from tests.jobs import answer, latest, run_jobs
 from tests.plans.conftest import counts, lpar, server
 from tests.plans.helpers import HTMX, SUBMIT, form_fields, submit, validated
 
@@ -137,7 +138,12 @@ def test_revising_writes_a_new_version_with_a_new_hash_and_voids_the_approval(es
     free = next(s for s in range(190, 120, -1) if s not in used and
                 s not in plans.plan_context(lpar("db01"), server("ivm2")).destination.management_partition.used_slots)
     response = revise(rita, migration, **{"slot-scsi-3": str(free)})
-    assert response.status_code == 302
+    assert response.status_code == 200 and plans.latest_plan(migration).version == 1  # IVM validates it first
+    run_jobs()
+    done = latest("revise")
+    assert done.status == "done" and done.result["version"] == 2, (done.error, done.result)
+    fetched = rita.get(done.params["then"], headers={"HX-Request": "true", "HX-Target": "plan-edit"})
+    assert fetched.status_code == 204 and fetched["HX-Redirect"] == reverse("mobility:plan_detail", args=[migration.pk])
     migration.refresh_from_db()
     v2 = plans.latest_plan(migration)
     assert v2.version == 2 and v2.content_hash != v1.content_hash
@@ -172,8 +178,9 @@ def test_drift_lists_what_changed_in_the_inventory_since_the_plan(estate, rita, 
     try:
         assert sync_console(estate["ivm1"]).ok
         page = rita.get(reverse("mobility:plan_detail", args=[migration.pk])).content.decode()
-        revalidated = rita.post(reverse("mobility:plan_revalidate", args=[migration.pk]),
-                                headers={"HX-Request": "true", "HX-Target": "plan-validation"}).content.decode()
+        rita.post(reverse("mobility:plan_revalidate", args=[migration.pk]),
+                  headers={"HX-Request": "true", "HX-Target": "plan-validation"})
+        revalidated = answer(rita, "validate", **{"HX-Target": "plan-validation"})
     finally:
         fleet.ssh("ivm1", "chdev -dev hdisk1 -attr reserve_policy=no_reserve")
     drift = page[page.index('data-testid="drift"'):]

@@ -2,7 +2,8 @@
 
 Starts the poll loop at boot (claims due migrations every ``--poll`` seconds) and serves the worker channel
 like ``runworker ivmweb-engine`` does, so wake-ups from the web process are answered at once.
-``--lease``/``--poll``/``--worker-id`` override the settings (tests use a short lease).
+``--lease``/``--poll``/``--worker-id`` override the settings (tests use a short lease); ``--jobs-only`` runs the
+pages' IVM jobs (tests, scans, syncs, validations) and no migration.
 """
 
 import logging
@@ -28,6 +29,8 @@ class Command(RunWorker):
         parser.add_argument("--lease", type=float, help="Lease length in seconds.")
         parser.add_argument("--poll", type=float, help="Poll interval in seconds.")
         parser.add_argument("--worker-id", help="Name this worker writes into Migration.claimed_by.")
+        parser.add_argument("--jobs-only", action="store_true",
+                            help="Run IVM jobs asked from pages only: no migration, no housekeeping.")
 
     def handle(self, *args, **options):
         # Dozens of driver threads share one GIL; a thread back from PostgreSQL or the IVM waits for it up to the
@@ -39,6 +42,8 @@ class Command(RunWorker):
             CONFIG.lease_s = options["lease"]
         if options.get("poll"):
             CONFIG.poll_s = options["poll"]
+        if options.get("jobs_only"):
+            CONFIG.migrations = False
         engine = process_engine(worker_id=options.get("worker_id"), cfg=CONFIG)
 
         def terminate(signum, frame):
