@@ -14,9 +14,11 @@ from mobility.models.inventory import (
 )
 from mobility.models.migrations import AdapterMapping, Migration, MigrationEvent, MigrationStep, PlanVersion
 from mobility.models.teams import Team
+from mobility.models.tokens import ApiToken
 
 __all__ = [
     "AdapterMapping",
+    "ApiToken",
     "Approval",
     "AuditEvent",
     "AuditVerification",
