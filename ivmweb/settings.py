@@ -340,7 +340,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["mobility.api.throttles.PerTokenThrottle"],
     "DEFAULT_PAGINATION_CLASS": "mobility.api.pagination.Pages",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["mobility.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mobility.api.problems.exception_handler",
     "DATETIME_FORMAT": "iso-8601",

@@ -3,8 +3,12 @@ reference page (Swagger UI, vendored from its npm package under static/vendor/sw
 script: the Content-Security-Policy allows no inline code)."""
 
 from django.shortcuts import render
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from mobility.api.problems import Problem
 
 
 class Schema(SpectacularAPIView):
@@ -14,3 +18,15 @@ class Schema(SpectacularAPIView):
 def reference(request):
     """The API reference for a signed-in person (the browser's session authenticates its "Try it out")."""
     return render(request, "mobility/api_reference.html")
+
+
+@extend_schema(exclude=True)
+class NotFound(APIView):
+    """Any other address under /api/ (an id that is not a number, a typo): a 404 problem, not an HTML page."""
+
+    permission_classes = [AllowAny]
+
+    def _missing(self, request, *args, **kwargs):
+        raise Problem(404, "There is no such address in the API; see /api/schema/.")
+
+    get = post = put = patch = delete = head = options = _missing

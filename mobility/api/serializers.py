@@ -240,8 +240,8 @@ class DriftSerializer(serializers.Serializer):
     check = serializers.CharField()
     title = serializers.CharField()
     field = serializers.CharField()
-    before = serializers.JSONField(allow_null=True)
-    after = serializers.JSONField(allow_null=True)
+    before = serializers.JSONField(help_text="Any JSON value, null included")
+    after = serializers.JSONField(help_text="Any JSON value, null included")
 
 
 class PlanSerializer(serializers.Serializer):

@@ -45,4 +45,5 @@ urlpatterns = [
     path("schema/", docs.Schema.as_view(), name="schema"),
     path("docs/", docs.reference, name="docs"),
     path("v1/", include(v1)),
+    re_path(r"^(?P<rest>.*)$", docs.NotFound.as_view(), name="not_found"),  # last: a problem, never an HTML 404
 ]
