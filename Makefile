@@ -7,12 +7,13 @@ PORT ?= 8000
 
 .PHONY: run test setup migrate lint clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt cli/pyproject.toml
 	@PYTHON=$$(scripts/find-python) || exit 1; \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	  echo "Creating $(VENV) with $$PYTHON"; rm -rf $(VENV); $$PYTHON -m venv $(VENV); fi
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -e ./cli  # ivmctl, the API's command-line client (its own package)
 	@touch $@
 
 setup: $(VENV)/.installed

@@ -121,7 +121,7 @@ def load(n_migrations: int, n_events: int) -> dict:
         cur.execute("""
             INSERT INTO mobility_migration (partition_id, source_id, destination_id, mode, status, requester_id,
                 reason, created_at, updated_at, started_at, finished_at, outcome, claimed_by, stuck,
-                recover_needed, bytes_transmitted, percent, suspend_window_s, last_seq)
+                recover_needed, bytes_transmitted, percent, suspend_window_s, last_seq, fence)
             SELECT %(p0)s + p, (%(systems)s::bigint[])[p %% %(n_sys)s + 1],
                    (%(systems)s::bigint[])[(p + 1 + g %% 3) %% %(n_sys)s + 1],
                    CASE WHEN g %% 4 = 0 THEN 'inactive' ELSE 'active' END,
@@ -132,7 +132,7 @@ def load(n_migrations: int, n_events: int) -> dict:
                         THEN created + interval '1 hour' + (5 + g %% 40) * interval '1 minute'
                         ELSE created + interval '2 hours' END,
                    st, '', false, false, 0, 100,
-                   CASE WHEN st = 'completed' AND g %% 4 <> 0 THEN 0.5 + (g %% 50) / 10.0 END, 0
+                   CASE WHEN st = 'completed' AND g %% 4 <> 0 THEN 0.5 + (g %% 50) / 10.0 END, 0, 0
             FROM (SELECT g, g %% %(n_parts)s AS p,
                          now() - g * interval '10 minutes' AS created,
                          CASE WHEN g %% 100 < 80 THEN 'completed' WHEN g %% 100 < 90 THEN 'failed'

@@ -9,5 +9,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("csp-report/", csp_report, name="csp_report"),  # SECURE_CSP's report-uri
+    path("api/", include("mobility.api.urls")),  # the REST API, its schema and reference page
     path("", include("mobility.urls")),
 ]

@@ -8,6 +8,7 @@
 """
 
 import codecs
+import json
 
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpResponse
@@ -39,7 +40,13 @@ def refusal(request) -> str | None:
 
 def _bad_request(request) -> HttpResponse | None:
     why = refusal(request)
-    return None if why is None else HttpResponse(why + "\n", status=400, content_type="text/plain; charset=utf-8")
+    if why is None:
+        return None
+    if request.path.startswith("/api/"):  # the API answers problems (RFC 9457), as mobility.api.problems does
+        body = {"type": "urn:ivmweb:problem:invalid-input", "title": "The request is not valid", "status": 400,
+                "detail": why, "instance": request.path[:500]}
+        return HttpResponse(json.dumps(body), status=400, content_type="application/problem+json")
+    return HttpResponse(why + "\n", status=400, content_type="text/plain; charset=utf-8")
 
 
 @sync_and_async_middleware

@@ -15,9 +15,11 @@ from mobility.models.inventory import (
 from mobility.models.jobs import IVMJob
 from mobility.models.migrations import AdapterMapping, Migration, MigrationEvent, MigrationStep, PlanVersion
 from mobility.models.teams import Team
+from mobility.models.tokens import ApiToken
 
 __all__ = [
     "AdapterMapping",
+    "ApiToken",
     "Approval",
     "AuditEvent",
     "AuditVerification",

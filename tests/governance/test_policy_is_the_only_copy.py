@@ -16,8 +16,8 @@ OWNERS = {"policy.py", "roles.py"}
 # Records every change of roles and team membership in the audit trail: it reads them to say what changed, not to
 # decide anything.
 RECORDERS = {"governance/grant_audit.py"}
-# roles_of only to print the role names beside the user's name in the page header
-DISPLAY = {("context_processors.py", "roles_of")}
+# roles_of only to print the role names beside the user's name in the page header, and in the API's "who am I"
+DISPLAY = {("context_processors.py", "roles_of"), ("api/me.py", "roles_of")}
 ROLE_CALLS = {"has_role", "roles_of"}
 MEMBERSHIP = {"members", "teams", "groups"}
 READS = {"filter", "exclude", "get", "exists", "values", "values_list", "all", "count", "contains", "through"}

@@ -1,0 +1,3 @@
+"""ivmctl: the command-line client of ivmweb's REST API (HTTP only)."""
+
+__version__ = "0.1.0"

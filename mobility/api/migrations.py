@@ -1,0 +1,157 @@
+"""Migrations: the list with filters, one with its steps and figures, its events after a sequence number, and what
+people ask of it (stop, recover, withdraw, tick a follow-up task) through ``mobility.engine.control``, the same
+functions the live page's buttons call: the policy says who, the lifecycle says when."""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mobility import lifecycle, policy
+from mobility.api import serializers as s
+from mobility.api.common import ERRORS, PROBLEM, parsed, query, require, visible
+from mobility.api.pagination import AfterSequence
+from mobility.api.problems import Problem
+from mobility.engine import control
+from mobility.models import Migration, MigrationEvent
+from mobility.models.migrations import queue_position
+
+_RELATED = ("partition__team", "partition__system", "source", "destination", "requester")
+
+
+def _visible(request, pk) -> Migration:
+    return visible(policy.migrations(request.user, Migration.objects.select_related(*_RELATED)), pk, "migration")
+
+
+def detail(request, migration: Migration) -> dict:
+    """One migration as the API shows it: steps, figures, plan in force and what the caller may do now."""
+    latest = migration.latest_plan()
+    allowed = lifecycle.allowed_actions(migration)
+    actions = [a for a in lifecycle.PAGE_ACTIONS if a in allowed and policy.may(request.user, a, migration)]
+    migration.queue_position = queue_position(migration)
+    migration.actions = actions
+    migration.plan_version = latest.version if latest else None
+    migration.plan_hash = latest.content_hash if latest else None
+    return s.MigrationDetailSerializer(migration).data
+
+
+@extend_schema(tags=["migrations"], parameters=[s.MigrationFilter],
+               responses={200: s.MigrationSerializer(many=True), **ERRORS})
+class MigrationList(generics.ListAPIView):
+    """The migrations the caller may see, filtered and ordered (newest first by default)."""
+
+    serializer_class = s.MigrationSerializer
+
+    def get_queryset(self):
+        f = query(s.MigrationFilter, self.request)
+        qs = policy.migrations(self.request.user, Migration.objects.select_related(*_RELATED))
+        if f.get("status"):
+            qs = qs.filter(status__in=sorted(f["status"]))
+        if f.get("mode"):
+            qs = qs.filter(mode=f["mode"])
+        if f.get("partition"):
+            qs = qs.filter(partition__name=f["partition"])
+        if f.get("source"):
+            qs = qs.filter(source_id=f["source"])
+        if f.get("destination"):
+            qs = qs.filter(destination_id=f["destination"])
+        if f.get("requester"):
+            user = get_user_model().objects.filter(username=f["requester"]).first()
+            qs = qs.filter(requester=user) if user else qs.none()
+        if f.get("created_after"):
+            qs = qs.filter(created_at__gte=f["created_after"])
+        if f.get("created_before"):
+            qs = qs.filter(created_at__lt=f["created_before"])
+        ordering = f.get("ordering") or "-created_at"
+        return qs.order_by(ordering, "-id" if ordering.startswith("-") else "id")
+
+
+@extend_schema(tags=["migrations"], responses={200: s.MigrationDetailSerializer, **ERRORS})
+class MigrationDetail(APIView):
+    def get(self, request, pk):
+        return Response(detail(request, _visible(request, pk)))
+
+
+@extend_schema(tags=["migrations"], responses={200: s.EventSerializer(many=True), **ERRORS})
+class MigrationEvents(generics.ListAPIView):
+    """The migration's events after a sequence number (``after``), oldest first; poll with the returned ``after``
+    until ``status`` is final to follow it live."""
+
+    serializer_class = s.EventSerializer
+    pagination_class = AfterSequence
+
+    def list(self, request, *args, **kwargs):
+        migration = _visible(request, kwargs["pk"])
+        page = self.paginate_queryset(MigrationEvent.objects.filter(migration=migration))
+        fresh = Migration.objects.filter(pk=migration.pk).values("last_seq", "status").first()
+        return self.paginator.get_paginated_response(self.get_serializer(page, many=True).data,
+                                                     last_seq=fresh["last_seq"], status=fresh["status"])
+
+
+class _Action(APIView):
+    """A person's request on a migration: 404 if they may not see it, 403 with the policy's reason if they may not
+    do it, 409 with the lifecycle's reason if its status does not allow it now."""
+
+    action = ""
+    input = None
+
+    def _run(self, request, migration, body):
+        raise NotImplementedError
+
+    def post(self, request, pk):
+        migration = _visible(request, pk)
+        body = parsed(self.input, request.data) if self.input else {}
+        require(request.user, "force_recover" if body.get("force") else self.action, migration)
+        try:
+            self._run(request, migration, body)
+        except control.ControlRefused as exc:
+            raise Problem(409, str(exc), "refused", "Refused in the migration's current state") from None
+        return Response(detail(request, _visible(request, pk)))
+
+
+_ACTION_SCHEMA = {200: s.MigrationDetailSerializer, 409: PROBLEM, **ERRORS}
+
+
+@extend_schema(tags=["migrations"], request=None, responses=_ACTION_SCHEMA)
+class MigrationStop(_Action):
+    """Stop a running migration (the engine sends ``migrlpar -o s``), or one approved that has not started."""
+
+    action, input = "stop", None
+
+    def _run(self, request, migration, body):
+        control.request_stop(migration, request.user)
+
+
+@extend_schema(tags=["migrations"], request=s.RecoverInput, responses=_ACTION_SCHEMA)
+class MigrationRecover(_Action):
+    """Recover a migration the IVM left half-moved (``migrlpar -o r``); ``force`` for administrators."""
+
+    action, input = "recover", s.RecoverInput
+
+    def _run(self, request, migration, body):
+        control.request_recover(migration, request.user, force=body.get("force", False))
+
+
+@extend_schema(tags=["migrations"], request=s.WithdrawInput, responses=_ACTION_SCHEMA)
+class MigrationWithdraw(_Action):
+    """Withdraw a request before it starts (its votes are voided), saying why."""
+
+    action, input = "withdraw", s.WithdrawInput
+
+    def _run(self, request, migration, body):
+        control.withdraw(migration, request.user, body["reason"])
+
+
+@extend_schema(tags=["migrations"], request=s.TaskInput, responses=_ACTION_SCHEMA)
+class MigrationTask(_Action):
+    """Tick (or untick) follow-up task ``index`` of a completed migration (step 11)."""
+
+    action, input = "tick_task", s.TaskInput
+
+    def post(self, request, pk, index):
+        self.index = index
+        return super().post(request, pk)
+
+    def _run(self, request, migration, body):
+        control.tick_task(migration, request.user, self.index, body["done"])

@@ -1,0 +1,105 @@
+"""Page numbers for lists, cursors for the two streams that only grow: a migration's events (after a sequence
+number) and the audit trail (newest first, by id; no count over millions of rows)."""
+
+from django.core.paginator import InvalidPage
+from rest_framework import pagination
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+MAX_PAGE_SIZE = 200
+
+
+class Pages(pagination.PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param) or 1
+        if raw == "last":
+            return raw
+        if not (str(raw).isascii() and str(raw).isdigit()) or len(str(raw)) > 9:
+            raise ValidationError({"page": ["A page is a whole number from 1."]})
+        return raw
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw[:9]) <= self.max_page_size:
+            raise ValidationError({"page_size": [f"A page size is a whole number from 1 to {self.max_page_size}."]})
+        return int(raw)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except NotFound:
+            raise
+        except InvalidPage as exc:  # pragma: no cover — DRF turns it into NotFound already
+            raise NotFound(str(exc)) from None
+
+
+class AuditCursor(pagination.CursorPagination):
+    """The audit trail, newest first; ``cursor`` is opaque (DRF's), ``page_size`` up to 200."""
+
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw[:9]) <= self.max_page_size:
+            raise ValidationError({"page_size": [f"A page size is a whole number from 1 to {self.max_page_size}."]})
+        return int(raw)
+
+
+class AfterSequence(pagination.BasePagination):
+    """A migration's events after ``after`` (a sequence number, 0 for the first), up to ``limit``, oldest first.
+    ``next`` asks for the events after the last one returned; ``last_seq`` is the migration's latest so far."""
+
+    default_limit = 200
+    max_limit = 1000
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.after = self._number(request, "after", 0, 2**31 - 1)
+        self.limit = self._number(request, "limit", self.default_limit, self.max_limit, low=1)
+        rows = list(queryset.filter(seq__gt=self.after).order_by("seq")[: self.limit + 1])
+        self.more = len(rows) > self.limit
+        self.rows = rows[: self.limit]
+        return self.rows
+
+    @staticmethod
+    def _number(request, name, default, high, low=0):
+        raw = request.query_params.get(name)
+        if raw is None or raw == "":
+            return default
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not low <= int(raw) <= high:
+            raise ValidationError({name: [f"{name} is a whole number from {low} to {high}."]})
+        return int(raw)
+
+    def get_paginated_response(self, data, last_seq=0, status=""):
+        after = self.rows[-1].seq if self.rows else self.after
+        url = self.request.build_absolute_uri()
+        nxt = replace_query_param(url, "after", after) if self.more else None
+        return Response({"next": nxt, "after": after, "more": self.more, "last_seq": last_seq, "status": status,
+                         "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        return {"type": "object", "required": ["next", "after", "more", "last_seq", "status", "results"],
+                "properties": {"next": {"type": ["string", "null"], "format": "uri"},
+                               "after": {"type": "integer", "description": "The sequence number to ask after next"},
+                               "more": {"type": "boolean"},
+                               "last_seq": {"type": "integer"},
+                               "status": {"type": "string", "description": "The migration's status now"},
+                               "results": schema}}
+
+    def get_schema_operation_parameters(self, view):
+        return [{"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0},
+                 "description": "Return the events whose sequence number is greater than this."},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": self.max_limit}}]
