@@ -362,7 +362,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"MigrationStatusEnum": "mobility.choices.MigrationStatus"},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "mobility.api.schema.problem_media_type"],
+                             "mobility.api.schema.problem_media_type", "mobility.api.schema.database_neutral"],
 }
 IVMWEB_API_RATE = env_str("IVMWEB_API_RATE", "1200/minute")
 IVMWEB_API_TOKEN_MAX_DAYS = env_int("IVMWEB_API_TOKEN_MAX_DAYS", 365, minimum=1)

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mobility', '0011_audit_refuses_truncate'),
+        ('mobility', '0012_ivm_jobs'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
