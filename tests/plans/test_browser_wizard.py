@@ -59,9 +59,11 @@ def test_a_requester_goes_through_the_five_steps_changes_a_mapping_validates_and
     expect(page.locator('tr[data-row="scsi-3"] [data-problem]')).to_have_count(0)
     expect(page).to_have_url(re.compile(rf"slot-scsi-3={free}"))
 
-    # 4. validate with IVM
+    # 4. validate with IVM: a worker asks it; the answer arrives over the job's socket, without a reload
+    page.evaluate("() => { window.__notReloaded = true; }")
     page.get_by_role("button", name="Validate with IVM").click()
     expect(page.get_by_test_id("validation")).to_contain_text("IVM validated the migration", timeout=30_000)
+    assert page.evaluate("() => window.__notReloaded") is True
 
     # 5. submit
     page.get_by_label("Reason for the migration").fill("Firmware update on the source server")

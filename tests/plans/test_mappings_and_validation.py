@@ -206,3 +206,22 @@ def test_a_second_plan_to_the_same_destination_keeps_off_the_slots_the_first_one
     assert planning.check_mappings(ctx.partition, ctx.destination, clash)  # naming one is a conflict
     own, own_rows = recommended("app01")
     assert not planning.check_mappings(own.partition, own.destination, first_rows)  # not a clash with itself
+
+
+def test_the_validate_answer_is_a_job_the_page_follows_and_its_button_waits(estate, rita, fleet):
+    """The request stores the job and answers at once: no `migrlpar` has run yet, the button is disabled and the
+    page holds the job's place and socket; the submit refuses a plan IVM has not validated."""
+    from mobility.models import IVMJob
+
+    html = wizard(rita, lpar("db01"), server("ivm2"))
+    before = len(fleet.command_log("ivm1"))
+    asked = rita.post(VALIDATE, hidden(html, VALIDATE), headers={"HX-Request": "true"}).content.decode()
+    job = IVMJob.objects.get(kind="validate")
+    assert job.status == "queued" and len(fleet.command_log("ivm1")) == before
+    assert f'id="job-{job.pk}"' in asked and f'ws-connect="/ws/jobs/{job.group}/"' in asked
+    assert re.search(r'<button type="submit" disabled data-testid="validate">', asked)
+    submit_fields = hidden(html, VALIDATE)
+    refused = rita.post(reverse("mobility:plan_submit"), {**submit_fields, "reason": "firmware"},
+                        headers={"HX-Request": "true"}).content.decode()
+    assert "Validate this plan with IVM first" in refused
+    assert "migrlpar -o v" in answer(rita, "validate", **{"HX-Target": "wizard"})
