@@ -19,9 +19,10 @@ class EngineConfig:
     # thread's Python at a time, so 30 busy threads only took turns; the push a piece sends right after its commit
     # waited behind all of them (seconds when 50 migrations started or finished at once).
     busy: int = 2
-    # ``run_engine``'s CPU priority (``os.nice`` increment at start): below the web processes', whose pushes browsers
-    # wait for, while the engine's work is measured in seconds. 0 keeps the priority it was started with (as
-    # ``runworker`` does: give it its service manager's Nice= instead).
+    # The CPU priority of a migration's work (``os.nice`` increment in each driver and housekeeping thread): below the
+    # web processes', whose pushes browsers wait for, and below the IVM jobs of this worker, for which a person waits
+    # on a page, while a migration's work is measured in seconds. On Linux a thread's niceness is its own; elsewhere
+    # the first driver lowers the whole process, as a service manager's Nice= does. 0 leaves it.
     nice: int = 10
     job_threads: int = 8  # IVM jobs asked from pages (tests, syncs, validations) run at the same time
     migrations: bool = True  # False: a worker for IVM jobs only (``run_engine --jobs-only``)

@@ -77,12 +77,20 @@ class Engine:
             if fence is None:
                 continue
             driver = Driver(migration_id, self.worker_id, fence, self.cfg, self.stopping, self._busy)
-            thread = threading.Thread(target=driver.run, name=f"migration-{migration_id}", daemon=True)
+            thread = threading.Thread(target=self._niced(driver.run), name=f"migration-{migration_id}", daemon=True)
             self._driving[migration_id] = thread
             thread.start()
             started += 1
             budget -= 1
         return started
+
+    def _niced(self, work):
+        """``work`` at the engine's lower priority (``EngineConfig.nice``), in the thread that runs it."""
+        def run():
+            if self.cfg.nice:
+                os.nice(self.cfg.nice)
+            work()
+        return run
 
     def poll_jobs(self) -> int:
         """Claim due IVM jobs (pages' tests, scans, syncs, validations) up to the job threads; each on its own."""
@@ -128,7 +136,8 @@ class Engine:
         if self._housekeeping is not None and self._housekeeping.is_alive():
             return
         self._housekeeping_at = time.monotonic()
-        self._housekeeping = threading.Thread(target=self.housekeeping, name="engine-housekeeping", daemon=True)
+        self._housekeeping = threading.Thread(target=self._niced(self.housekeeping), name="engine-housekeeping",
+                                              daemon=True)
         self._housekeeping.start()
 
     def _loop(self) -> None:

@@ -60,12 +60,32 @@ def test_two_workers_each_migration_is_driven_by_exactly_one(estate, personas, w
         assert _starts(fleet, "ivm1", name) == 1
 
 
-def test_a_worker_runs_below_the_web_processes_cpu_priority(estate, workers):
+def _nice_values(pid: int) -> list[int]:
+    """The niceness of each thread of a process (field 19 of /proc/PID/task/TID/stat)."""
+    import glob
+
+    values = []
+    for stat in glob.glob(f"/proc/{pid}/task/*/stat"):
+        try:
+            values.append(int(open(stat).read().rsplit(")", 1)[1].split()[16]))
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
+            pass
+    return values
+
+
+def test_a_migrations_work_runs_below_the_web_processes_and_the_ivm_jobs_cpu_priority(estate, personas, workers):
+    """A driver thread is niced (EngineConfig.nice); the worker's poll loop and its IVM jobs, for which a person waits
+    on a page, are not."""
     import os
 
     from mobility.engine.config import CONFIG
 
+    base = os.getpriority(os.PRIO_PROCESS, 0)
     worker = workers("w5")
-    wanted = min(19, os.getpriority(os.PRIO_PROCESS, 0) + CONFIG.nice)
     wait_for(lambda: "started; serving channel" in worker.output(), 30, what="the worker to start")
-    assert CONFIG.nice == 10 and os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == wanted
+    assert CONFIG.nice == 10 and os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == base
+    m = approved_migration(personas, "app02", "ivm1", "ivm2")
+    wait_for(lambda: min(19, base + CONFIG.nice) in _nice_values(worker.proc.pid), 60,
+             what="a driver thread at the engine's priority")
+    assert base in _nice_values(worker.proc.pid)
+    wait_for(lambda: status_of(m.pk) in ("completed", "failed"), 120, what="the migration to end")

@@ -7,7 +7,6 @@ pages' IVM jobs (tests, scans, syncs, validations) and no migration.
 """
 
 import logging
-import os
 import signal
 import sys
 import time
@@ -36,8 +35,6 @@ class Command(RunWorker):
         # Dozens of driver threads share one GIL; a thread back from PostgreSQL or the IVM waits for it up to the
         # switch interval per hand-over. 1 ms instead of 5 ms lets a committed change reach its push sooner.
         sys.setswitchinterval(0.001)
-        if CONFIG.nice:
-            os.nice(CONFIG.nice)  # before any thread starts: on Linux each thread has its own, inherited at creation
         if options.get("lease"):
             CONFIG.lease_s = options["lease"]
         if options.get("poll"):
