@@ -225,6 +225,9 @@ def _vios(t: _Table, ivm: str) -> m.Vios:
         ft.done()
     t.done()
     _unique([h.name for h in vios.hdisks], f"{t.path}.hdisk", "name")
+    # Devices are listed in name order (hdisk2 before hdisk10), as lsdev does, whatever order the file has.
+    vios.hdisks.sort(key=lambda d: m.natural_key(d.name))
+    vios.fc_ports.sort(key=lambda f: m.natural_key(f.name))
     return vios
 
 
@@ -271,7 +274,8 @@ def _lpar(t: _Table, system: m.System) -> m.Partition:
                                                 f"{et.path}.mac")))
         et.done()
     for st in t.tables("scsi"):
-        adapter = m.ScsiAdapter(slot=st.get("slot", int), server_slot=st.get("server_slot", int, 0))
+        adapter = m.ScsiAdapter(slot=st.get("slot", int), server_slot=st.get("server_slot", int, 0),
+                                vhost=st.get("vhost", str, ""))
         for i, disk in enumerate(st.get("disks", list)):
             where = f"{st.path}.disks[{i}]"
             if isinstance(disk, str):
@@ -294,7 +298,8 @@ def _lpar(t: _Table, system: m.System) -> m.Partition:
         slot = ft.get("slot", int)
         base = f"c05076{system.serial_num[-4:].lower()}{lpar_id:02x}{slot:02x}"
         p.fc.append(m.FcAdapter(slot=slot, port=port, server_slot=ft.get("server_slot", int, 0),
-                                wwpns=ft.get("wwpns", ("list", str), [base + "00", base + "01"])))
+                                wwpns=ft.get("wwpns", ("list", str), [base + "00", base + "01"]),
+                                vfchost=ft.get("vfchost", str, "")))
         ft.done()
     for it in t.tables("io_slot"):
         p.io_slots.append(_io_slot(it))
@@ -307,6 +312,8 @@ def _lpar(t: _Table, system: m.System) -> m.Partition:
             raise FleetError(f"{t.path}.workload.touched_mb: larger than the partition's memory_mb")
     else:
         p.workload = m.Workload(touched_mb=memory * 0.6, dirty_mb_s=10.0, working_set_mb=min(256.0, memory * 0.1))
+    for adapters in (p.eth, p.scsi, p.fc):  # listed in slot order, as lshwres does
+        adapters.sort(key=lambda a: a.slot)
     slots = [a.slot for a in p.eth] + [a.slot for a in p.scsi] + [a.slot for a in p.fc]
     if len(set(slots)) != len(slots):
         raise FleetError(f"{t.path}: two virtual adapters use the same client slot")
@@ -340,14 +347,14 @@ def _place_server_adapters(system: m.System, path: str) -> None:
         for a in p.scsi:
             if not a.server_slot:
                 a.server_slot = system.free_vios_slots()[0]
-            a.vhost = f"vhost{system.next_device_index('vhost')}"
+            a.vhost = a.vhost or f"vhost{system.next_device_index('vhost')}"  # a twin keeps the IVM's names
             for vtd in a.vtds:
                 if not vtd.name:
                     vtd.name = f"vtscsi{system.next_device_index('vtscsi')}"
         for a in p.fc:
             if not a.server_slot:
                 a.server_slot = system.free_vios_slots()[0]
-            a.vfchost = f"vfchost{system.next_device_index('vfchost')}"
+            a.vfchost = a.vfchost or f"vfchost{system.next_device_index('vfchost')}"
 
 
 def _taken_slots(system: m.System, adapter) -> set[int]:

@@ -286,6 +286,11 @@ class Migration:
         return self.phase not in ("complete", "failed")
 
 
+def natural_key(name: str) -> list:
+    """hdisk2 before hdisk10: digits compare as numbers."""
+    return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", name)]
+
+
 def _mac_prefix(system: System) -> str:
     digits = re.sub(r"[^0-9A-F]", "", system.serial_num.upper())[-4:].rjust(4, "0")
     return f"26{digits}0"

@@ -8,7 +8,6 @@ from ivmsim import model as m
 from ivmsim import reference as ref
 from ivmsim.formatting import Record, value
 
-
 _OMIT = object()  # an attribute this record does not print at all (not even empty)
 
 

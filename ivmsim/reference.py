@@ -1,6 +1,6 @@
 """Facts about the IVM command line that the simulator copies, in one place.
 
-Everything here comes from ``/work/shared/reference/ivm-cli.md``. Entries tagged ``[R]`` are reconstructed
+Everything here comes from ``../shared/reference/ivm-cli.md`` (relative to the repository). Entries tagged ``[R]`` are reconstructed
 (no real IVM capture was available); a capture from a real IVM should correct them *here* and nowhere else.
 Entries tagged ``[V]``/``[C]`` are verified or corroborated by code that drives real systems.
 """
