@@ -5,6 +5,7 @@ Every error names the offending key by its path, e.g. ``system[1].lpar[3].memory
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +178,8 @@ def _system(t: _Table) -> m.System:
     )
     if "-" not in system.type_model:
         raise FleetError(f"{t.path}.type_model: expected tttt-mmm, e.g. 8205-E6C")
+    for it in t.tables("io_slot"):  # physical slots no partition owns (lshwres -r io lists them as lpar_id=none)
+        system.free_io_slots.append(_io_slot(it))
     for i, lt in enumerate(t.tables("lpar")):
         system.partitions.append(_lpar(lt, system))
         del i
@@ -198,15 +201,17 @@ def _vios(t: _Table, ivm: str) -> m.Vios:
         max_virtual_slots=t.get("max_virtual_slots", int, 200),
         rmc_state=t.get("rmc_state", ("choice", ref.RMC_STATES), "active"),
         logical_volumes=t.get("logical_volumes", ("list", str), []),
+        os_version=t.get("os_version", str, "VIOS 2.2.6.10"),
     )
-    for st in t.tables("sea"):
+    for i, st in enumerate(t.tables("sea")):
         vlans = st.get("vlans", ("list", int), [])
         pvid = st.get("pvid", int, vlans[0] if vlans else 1)
         vios.seas.append(m.Sea(name=st.get("name", str), pvid=pvid, vlans=sorted(set([pvid, *vlans])),
-                               real_adapter=st.get("real_adapter", str, "ent0")))
+                               real_adapter=st.get("real_adapter", str, "ent0"),
+                               # trunk adapters sit in the reserved range unless the fleet says where
+                               trunk_slot=st.get("trunk_slot", int, ref.RESERVED_VIOS_SLOTS - 1 - i)))
         st.done()
-    for i, sea in enumerate(vios.seas):
-        sea.trunk_slot = ref.RESERVED_VIOS_SLOTS - 1 - i  # trunk adapters sit in the reserved range
+    _unique([sea.trunk_slot for sea in vios.seas], f"{t.path}.sea", "trunk_slot")
     for ht in t.tables("hdisk"):
         vios.hdisks.append(m.Hdisk(
             name=ht.get("name", str), unique_id=ht.get("unique_id", str),
@@ -220,6 +225,9 @@ def _vios(t: _Table, ivm: str) -> m.Vios:
         ft.done()
     t.done()
     _unique([h.name for h in vios.hdisks], f"{t.path}.hdisk", "name")
+    # Devices are listed in name order (hdisk2 before hdisk10), as lsdev does, whatever order the file has.
+    vios.hdisks.sort(key=lambda d: m.natural_key(d.name))
+    vios.fc_ports.sort(key=lambda f: m.natural_key(f.name))
     return vios
 
 
@@ -246,19 +254,28 @@ def _lpar(t: _Table, system: m.System) -> m.Partition:
         vopt_media=t.get("vopt_media", str, ""),
         max_virtual_slots=t.get("max_virtual_slots", int, 10),
         rmc_ipaddr=t.get("rmc_ipaddr", str, f"10.{lpar_id}.0.{len(system.partitions) + 10}"),
+        curr_compat_mode=t.get("curr_compat_mode", str, ""),
     )
     if p.compat_mode not in system.compat_modes:
         raise FleetError(f"{t.path}.compat_mode: {p.compat_mode!r} is not in the system's compat_modes")
-    p.mac_base = f"{m.mac_prefix(system)}{lpar_id:02X}000"
+    if p.curr_compat_mode and p.curr_compat_mode not in system.compat_modes:
+        raise FleetError(f"{t.path}.curr_compat_mode: {p.curr_compat_mode!r} is not in the system's compat_modes")
+    if state == ref.RUNNING:  # a running partition has been up for a while (lssyscfg uptime, seconds)
+        p.started_at = -float(t.get("uptime_s", int, ref.DEFAULT_UPTIME_S))
+    else:
+        t.get("uptime_s", int, 0)
+    p.mac_base = _hex(t.get("mac_base", str, m.mac_base(system, lpar_id)), 12, f"{t.path}.mac_base")
     for et in t.tables("eth"):
         slot = et.get("slot", int)
         p.eth.append(m.EthAdapter(slot=slot, port_vlan_id=et.get("vlan", int),
                                   addl_vlan_ids=et.get("addl_vlans", ("list", int), []),
                                   ieee_virtual_eth=bool(et.get("addl_vlans", ("list", int), [])),
-                                  mac_addr=f"{p.mac_base[:-3]}{slot:03X}"))
+                                  mac_addr=_hex(et.get("mac", str, f"{p.mac_base[:-3]}{slot:03X}"), 12,
+                                                f"{et.path}.mac")))
         et.done()
     for st in t.tables("scsi"):
-        adapter = m.ScsiAdapter(slot=st.get("slot", int), server_slot=st.get("server_slot", int, 0))
+        adapter = m.ScsiAdapter(slot=st.get("slot", int), server_slot=st.get("server_slot", int, 0),
+                                vhost=st.get("vhost", str, ""))
         for i, disk in enumerate(st.get("disks", list)):
             where = f"{st.path}.disks[{i}]"
             if isinstance(disk, str):
@@ -281,13 +298,11 @@ def _lpar(t: _Table, system: m.System) -> m.Partition:
         slot = ft.get("slot", int)
         base = f"c05076{system.serial_num[-4:].lower()}{lpar_id:02x}{slot:02x}"
         p.fc.append(m.FcAdapter(slot=slot, port=port, server_slot=ft.get("server_slot", int, 0),
-                                wwpns=ft.get("wwpns", ("list", str), [base + "00", base + "01"])))
+                                wwpns=ft.get("wwpns", ("list", str), [base + "00", base + "01"]),
+                                vfchost=ft.get("vfchost", str, "")))
         ft.done()
     for it in t.tables("io_slot"):
-        p.io_slots.append(m.IoSlot(drc_name=it.get("drc_name", str),
-                                   description=it.get("description", str, "PCI-E Adapter"),
-                                   drc_index=it.get("drc_index", str, "21010200")))
-        it.done()
+        p.io_slots.append(_io_slot(it))
     w = t.table("workload", None)
     if w is not None:
         p.workload = m.Workload(touched_mb=w.get("touched_mb", float), dirty_mb_s=w.get("dirty_mb_s", float, 0.0),
@@ -297,11 +312,28 @@ def _lpar(t: _Table, system: m.System) -> m.Partition:
             raise FleetError(f"{t.path}.workload.touched_mb: larger than the partition's memory_mb")
     else:
         p.workload = m.Workload(touched_mb=memory * 0.6, dirty_mb_s=10.0, working_set_mb=min(256.0, memory * 0.1))
+    for adapters in (p.eth, p.scsi, p.fc):  # listed in slot order, as lshwres does
+        adapters.sort(key=lambda a: a.slot)
     slots = [a.slot for a in p.eth] + [a.slot for a in p.scsi] + [a.slot for a in p.fc]
     if len(set(slots)) != len(slots):
         raise FleetError(f"{t.path}: two virtual adapters use the same client slot")
     t.done()
     return p
+
+
+def _io_slot(t: _Table) -> m.IoSlot:
+    slot = m.IoSlot(drc_name=t.get("drc_name", str), description=t.get("description", str, "PCI-E Adapter"),
+                    drc_index=t.get("drc_index", str, "21010200"))
+    if not re.fullmatch(r"U[0-9A-Za-z.]+-P\d+(-C\d+)+(-T\d+)?", slot.drc_name):
+        raise FleetError(f"{t.path}.drc_name: expected a location code such as U78A0.001.06A1001-P1-C3")
+    t.done()
+    return slot
+
+
+def _hex(value: str, digits: int, where: str) -> str:
+    if not re.fullmatch(rf"[0-9A-Fa-f]{{{digits}}}", value):
+        raise FleetError(f"{where}: expected {digits} hexadecimal digits")
+    return value.upper()
 
 
 def _place_server_adapters(system: m.System, path: str) -> None:
@@ -315,14 +347,14 @@ def _place_server_adapters(system: m.System, path: str) -> None:
         for a in p.scsi:
             if not a.server_slot:
                 a.server_slot = system.free_vios_slots()[0]
-            a.vhost = f"vhost{system.next_device_index('vhost')}"
+            a.vhost = a.vhost or f"vhost{system.next_device_index('vhost')}"  # a twin keeps the IVM's names
             for vtd in a.vtds:
                 if not vtd.name:
                     vtd.name = f"vtscsi{system.next_device_index('vtscsi')}"
         for a in p.fc:
             if not a.server_slot:
                 a.server_slot = system.free_vios_slots()[0]
-            a.vfchost = f"vfchost{system.next_device_index('vfchost')}"
+            a.vfchost = a.vfchost or f"vfchost{system.next_device_index('vfchost')}"
 
 
 def _taken_slots(system: m.System, adapter) -> set[int]:

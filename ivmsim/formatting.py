@@ -142,7 +142,8 @@ def parse_filter(text: str | None, known: tuple[str, ...]) -> dict[str, list[str
             k, v = item.split("=", 1)
             if k not in known:
                 raise CommandError(ref.E_BAD_ATTRIBUTE, f"The filter {k} is not valid for this command.")
-            filters.setdefault(k, []).append(v)
+            # IBM's quoted pair ("lpar_names=a,b") carries several values for one filter in one item.
+            filters.setdefault(k, []).extend(x for x in v.split(",") if x)
             last = k
         elif last is not None and item:
             filters[last].append(item)

@@ -120,7 +120,9 @@ def tick(world, dt: float) -> bool:
             pc.advance(dt, share * jitter)
             mig.bytes_transmitted, mig.bytes_remaining = pc.bytes_transmitted, pc.bytes_remaining
             rate = share if share > 0 else 0
-            mig.remaining_time = math.ceil(mig.bytes_remaining / (rate * transfer.BYTES_PER_MB)) if rate else 0
+            # remaining_time forecasts every round still to come, not only this pass's bytes_remaining.
+            left = pc.projected_remaining_bytes
+            mig.remaining_time = math.ceil(left / (rate * transfer.BYTES_PER_MB)) if rate else 0
             if pc.phase == transfer.PHASE_SUSPENDED and mig.phase == "precopy":
                 _enter(world, mig, "suspended")
                 changed = True

@@ -100,6 +100,8 @@ class Partition:
     rmc_when_running: str = "active"
     max_virtual_slots: int = 10
     started_at: float | None = None  # simulated time of the last activation, for uptime
+    # The running compatibility mode when a fleet file (a twin) states it; empty = derived from the desired one.
+    curr_compat_mode: str = ""
     migration_id: str | None = None
 
     @property
@@ -151,6 +153,8 @@ class Vios:
     hdisks: list[Hdisk] = field(default_factory=list)
     logical_volumes: list[str] = field(default_factory=list)
     fc_ports: list[FcPort] = field(default_factory=list)
+    os_version: str = "VIOS 2.2.6.10"
+    started_at: float = -10 * 86400.0  # the management partition has been up since before the simulation
 
     def hdisk(self, name: str) -> Hdisk | None:
         return next((d for d in self.hdisks if d.name == name), None)
@@ -182,6 +186,7 @@ class System:
     authorized_keys: list[str] = field(default_factory=list)
     address: str = ""  # loopback address of the IVM's SSH listener, filled in at start
     partitions: list[Partition] = field(default_factory=list)
+    free_io_slots: list[IoSlot] = field(default_factory=list)  # physical slots no partition owns
 
     @property
     def mtms(self) -> str:
@@ -201,10 +206,10 @@ class System:
         """The management partition as a Partition record, for listings (id 1)."""
         v = self.vios
         return Partition(name=v.name, lpar_id=ref.MANAGEMENT_LPAR_ID, state=ref.RUNNING, rmc_state=v.rmc_state,
-                         lpar_env="vioserver", os_version="VIOS 2.2.6.10", memory_mb=v.memory_mb,
+                         lpar_env="vioserver", os_version=v.os_version, started_at=v.started_at, memory_mb=v.memory_mb,
                          min_memory_mb=v.memory_mb // 2, max_memory_mb=v.memory_mb * 2, proc_units=v.proc_units,
                          procs=v.procs, compat_mode="default", max_virtual_slots=v.max_virtual_slots,
-                         mac_base=f"{_mac_prefix(self)}{ref.MANAGEMENT_LPAR_ID:02X}000")
+                         mac_base=mac_base(self, ref.MANAGEMENT_LPAR_ID))
 
     def all_partitions(self) -> list[Partition]:
         return sorted([self.vios_partition_view(), *self.partitions], key=lambda p: p.lpar_id)
@@ -281,14 +286,25 @@ class Migration:
         return self.phase not in ("complete", "failed")
 
 
+def natural_key(name: str) -> list:
+    """hdisk2 before hdisk10: digits compare as numbers."""
+    return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", name)]
+
+
 def _mac_prefix(system: System) -> str:
     digits = re.sub(r"[^0-9A-F]", "", system.serial_num.upper())[-4:].rjust(4, "0")
-    return f"26{digits}"
+    return f"26{digits}0"
 
 
 def mac_prefix(system: System) -> str:
-    """Locally administered MAC prefix of a system (8 hex digits incl. the 26 prefix)."""
+    """Locally administered MAC prefix of a system: 7 hex digits (``26`` + 4 of the serial + ``0``), so that
+    prefix + 2-digit partition id + 3-digit slot is the 12-digit MAC real systems print (``26E6B0002007``)."""
     return _mac_prefix(system)
+
+
+def mac_base(system: System, lpar_id: int) -> str:
+    """``virtual_eth_mac_base_value``: 12 hex digits, the partition's adapters differ in the last three."""
+    return f"{_mac_prefix(system)}{lpar_id:02X}000"
 
 
 # --- JSON (de)serialisation ------------------------------------------------------------------------------

@@ -8,11 +8,13 @@ from ivmsim import model as m
 from ivmsim import reference as ref
 from ivmsim.formatting import Record, value
 
+_OMIT = object()  # an attribute this record does not print at all (not even empty)
+
 
 def _rec(attrs: tuple[str, ...], values: dict) -> Record:
     missing = [a for a in attrs if a not in values]
     assert not missing, missing
-    return [(a, value(values[a])) for a in attrs]
+    return [(a, value(values[a])) for a in attrs if values[a] is not _OMIT]
 
 
 def system_record(s: m.System) -> Record:
@@ -32,6 +34,10 @@ def _active(p: m.Partition) -> bool:
 
 
 def current_compat_mode(s: m.System, p: m.Partition) -> str:
+    """The mode the partition runs in: its desired mode, or for ``default`` the newest mode the system has
+    (desired=default, curr=POWER7 on a POWER7 server); a partition that is not running has ``default``."""
+    if p.curr_compat_mode:
+        return p.curr_compat_mode
     if not _active(p):
         return "default"
     if p.compat_mode != "default":
@@ -50,7 +56,7 @@ def lpar_record(s: m.System, p: m.Partition, sim_time: float) -> Record:
         "power_ctrl_lpar_ids": "none", "boot_mode": "norm", "lpar_keylock": "norm", "auto_start": 0,
         "redundant_err_path_reporting": 0, "rmc_state": p.rmc_state,
         "rmc_ipaddr": p.rmc_ipaddr if p.rmc_state == "active" else "",
-        "uptime": int(sim_time - p.started_at) if (running and p.started_at is not None) else 0,
+        "uptime": max(0, int(sim_time - p.started_at)) if (running and p.started_at is not None) else 0,
         "dlpar_mem_capable": p.dlpar_mem_capable and p.rmc_state == "active",
         "dlpar_proc_capable": p.dlpar_proc_capable and p.rmc_state == "active",
         "desired_lpar_proc_compat_mode": p.compat_mode, "curr_lpar_proc_compat_mode": current_compat_mode(s, p),
@@ -114,14 +120,16 @@ def eth_records(s: m.System, p: m.Partition) -> list[Record]:
             out.append(_rec(ref.ETH_ATTRS, {
                 "lpar_name": p.name, "lpar_id": p.lpar_id, "slot_num": sea.trunk_slot, "state": 1, "is_required": 0,
                 "is_trunk": 1, "trunk_priority": 1, "ieee_virtual_eth": 1, "port_vlan_id": sea.pvid,
-                "addl_vlan_ids": [v for v in sea.vlans if v != sea.pvid],
-                "mac_addr": f"{p.mac_base[:-3]}{sea.trunk_slot:03X}"}))
+                "vswitch": ref.DEFAULT_VSWITCH, "addl_vlan_ids": [v for v in sea.vlans if v != sea.pvid],
+                "mac_addr": f"{p.mac_base[:-3]}{sea.trunk_slot:03X}", "allowed_os_mac_addrs": "all",
+                "qos_priority": "none"}))
         return out
     for a in p.eth:
         out.append(_rec(ref.ETH_ATTRS, {
             "lpar_name": p.name, "lpar_id": p.lpar_id, "slot_num": a.slot, "state": 1 if _active(p) else 0,
-            "is_required": 0, "is_trunk": 0, "trunk_priority": None, "ieee_virtual_eth": a.ieee_virtual_eth,
-            "port_vlan_id": a.port_vlan_id, "addl_vlan_ids": a.addl_vlan_ids, "mac_addr": a.mac_addr}))
+            "is_required": 0, "is_trunk": 0, "trunk_priority": _OMIT, "ieee_virtual_eth": a.ieee_virtual_eth,
+            "port_vlan_id": a.port_vlan_id, "vswitch": ref.DEFAULT_VSWITCH, "addl_vlan_ids": a.addl_vlan_ids,
+            "mac_addr": a.mac_addr, "allowed_os_mac_addrs": "all", "qos_priority": "none"}))
     return out
 
 
@@ -182,13 +190,22 @@ def slot_slot_records(s: m.System, p: m.Partition) -> list[Record]:
             for n, c in slot_usage(s, p).items()]
 
 
-def io_slot_records(s: m.System, p: m.Partition) -> list[Record]:
-    unit = f"U78A0.001.{s.serial_num}"
-    return [_rec(ref.IO_SLOT_ATTRS, {
-        "unit_phys_loc": unit, "bus_id": 2 + i, "phys_loc": f"C{i + 1}", "drc_index": slot.drc_index,
-        "drc_name": slot.drc_name, "lpar_name": p.name, "lpar_id": p.lpar_id, "slot_io_pool_id": "none",
-        "description": slot.description, "feature_codes": "none", "pci_vendor_id": "1014", "pci_device_id": "034A"})
-        for i, slot in enumerate(p.io_slots)]
+def io_slot_records(s: m.System, partitions: list[m.Partition], with_free: bool) -> list[Record]:
+    """Every physical slot of the system, in location order: those of ``partitions``, and the free ones
+    (``lpar_name``/``lpar_id`` none) when ``with_free`` (real output lists all slots, HMC lshwres man page).
+    ``unit_phys_loc`` and ``phys_loc`` are the two halves of ``drc_name`` (``U78A0.001.X`` + ``-P1-C3``)."""
+    rows = [(slot, p) for p in partitions for slot in p.io_slots]
+    if with_free:
+        rows += [(slot, None) for slot in s.free_io_slots]
+    out = []
+    for i, (slot, p) in enumerate(sorted(rows, key=lambda r: r[0].drc_name)):
+        unit, _, loc = slot.drc_name.partition("-")
+        out.append(_rec(ref.IO_SLOT_ATTRS, {
+            "unit_phys_loc": unit, "bus_id": 2 + i, "phys_loc": loc, "drc_index": slot.drc_index,
+            "drc_name": slot.drc_name, "lpar_name": p.name if p else "none", "lpar_id": p.lpar_id if p else "none",
+            "slot_io_pool_id": "none", "description": slot.description, "feature_codes": "none",
+            "pci_vendor_id": "1014", "pci_device_id": "034A"}))
+    return out
 
 
 def migration_lpar_record(world, s: m.System, p: m.Partition) -> Record:
@@ -215,4 +232,40 @@ def migration_sys_record(world, s: m.System) -> Record:
         "active_lpar_mobility_capable": "active_lpar_mobility_capable" in s.capabilities,
         "num_active_migrations_supported": s.max_active_migrations,
         "num_active_migrations_in_progress": world.migrations_in_progress(s.ivm, "active"),
+    })
+
+
+def prof_record(s: m.System, p: m.Partition) -> Record:
+    """The partition's profile (IVM keeps one per partition, named after it): ``lssyscfg -r prof``.
+
+    Adapter lists use the profile item grammars of ivm-cli.md §4.3: vSCSI
+    ``slot/client|server/remote_lpar_id/remote_lpar_name/remote_slot/is_required``, Ethernet
+    ``slot/ieee_virtual_eth/port_vlan_id/addl_vlan_ids/is_trunk/is_required`` (VLAN list items with commas are
+    written with doubled quotes by ``value``), vFC ``slot/client|server/remote_lpar_id/remote_lpar_name/remote_slot/
+    wwpns/is_required`` [R vFC order].
+    """
+    vios = s.vios.name
+    if p.is_vios:
+        scsi = [f"{a.server_slot}/server/{c.lpar_id}/{c.name}/{a.slot}/0"
+                for c in s.partitions for a in c.scsi]
+        fc = [f"{a.server_slot}/server/{c.lpar_id}/{c.name}/{a.slot}//0" for c in s.partitions for a in c.fc]
+        eth = [f"{sea.trunk_slot}/1/{sea.pvid}/{','.join(str(v) for v in sea.vlans if v != sea.pvid)}/1/0"
+               for sea in s.vios.seas]
+    else:
+        scsi = [f"{a.slot}/client/{ref.MANAGEMENT_LPAR_ID}/{vios}/{a.server_slot}/1" for a in p.scsi]
+        fc = [f"{a.slot}/client/{ref.MANAGEMENT_LPAR_ID}/{vios}/{a.server_slot}/{','.join(a.wwpns)}/1" for a in p.fc]
+        eth = [f"{a.slot}/{int(a.ieee_virtual_eth)}/{a.port_vlan_id}/{','.join(map(str, a.addl_vlan_ids))}/0/0"
+               for a in p.eth]
+    return _rec(ref.PROF_ATTRS, {
+        "name": p.name, "lpar_name": p.name, "lpar_id": p.lpar_id, "lpar_env": p.lpar_env, "all_resources": 0,
+        "min_mem": p.min_memory_mb, "desired_mem": p.memory_mb, "max_mem": p.max_memory_mb or p.memory_mb,
+        "proc_mode": "shared", "min_proc_units": p.min_proc_units, "desired_proc_units": p.proc_units,
+        "max_proc_units": p.max_proc_units or p.proc_units, "min_procs": 1, "desired_procs": p.procs,
+        "max_procs": max(p.procs, 2), "sharing_mode": "uncap", "uncap_weight": 128,
+        "io_slots": [f"{x.drc_index}//1" for x in p.io_slots] or "none", "lpar_io_pool_ids": "none",
+        "max_virtual_slots": p.max_virtual_slots, "virtual_serial_adapters": ["0/server/1/any//any/1",
+                                                                              "1/server/1/any//any/1"],
+        "virtual_scsi_adapters": scsi or "none", "virtual_eth_adapters": eth or "none",
+        "virtual_fc_adapters": fc or "none", "hca_adapters": "none", "boot_mode": "norm", "conn_monitoring": 0,
+        "auto_start": 0, "power_ctrl_lpar_ids": "none", "work_group_id": "none", "redundant_err_path_reporting": 0,
     })

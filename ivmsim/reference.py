@@ -1,6 +1,6 @@
 """Facts about the IVM command line that the simulator copies, in one place.
 
-Everything here comes from ``/work/shared/reference/ivm-cli.md``. Entries tagged ``[R]`` are reconstructed
+Everything here comes from ``../shared/reference/ivm-cli.md`` (relative to the repository). Entries tagged ``[R]`` are reconstructed
 (no real IVM capture was available); a capture from a real IVM should correct them *here* and nowhere else.
 Entries tagged ``[V]``/``[C]`` are verified or corroborated by code that drives real systems.
 """
@@ -41,7 +41,8 @@ INACTIVE_TRANSFER_S = 8.0  # an inactive move copies only the definition
 COMPLETE_LINGER_S = 3.0  # the source shows "Migration Complete" this long before the partition disappears
 BOOT_S = 5.0  # chsysstate -o on: Starting -> Running
 SHUTDOWN_S = 6.0  # delayed / OS shutdown: Shutting Down -> Not Activated
-DOWNTIME_TARGET_S = 2.0  # suspend window the pre-copy model aims for (configurable per system)
+DOWNTIME_TARGET_S = 2.0
+DEFAULT_UPTIME_S = 86400  # a partition declared Running in a fleet file has been up a day (lssyscfg uptime)  # suspend window the pre-copy model aims for (configurable per system)
 
 # --- defaults for fleet files (§2, §8) ----------------------------------------------------------------------
 DEFAULT_MAX_ACTIVE_MIGRATIONS = 8  # [C paxes sample 64,8,0,0]
@@ -177,8 +178,12 @@ LPAR_ATTRS = (
     "rmc_state", "rmc_ipaddr", "uptime", "dlpar_mem_capable", "dlpar_proc_capable",
     "desired_lpar_proc_compat_mode", "curr_lpar_proc_compat_mode", "virtual_eth_mac_base_value", "msp",
 )
+# trunk_priority only on trunk adapters (a non-trunk one omits it, as in the captured HMC sample of §4.4);
+# vswitch, allowed_os_mac_addrs and qos_priority as later firmware prints them (HMC lshwres man page) [R order].
 ETH_ATTRS = ("lpar_name", "lpar_id", "slot_num", "state", "is_required", "is_trunk", "trunk_priority",
-             "ieee_virtual_eth", "port_vlan_id", "addl_vlan_ids", "mac_addr")
+             "ieee_virtual_eth", "port_vlan_id", "vswitch", "addl_vlan_ids", "mac_addr", "allowed_os_mac_addrs",
+             "qos_priority")
+DEFAULT_VSWITCH = "ETHERNET0"  # [R] the default virtual switch name of PowerVM
 SCSI_ATTRS = ("lpar_name", "lpar_id", "slot_num", "state", "is_required", "adapter_type", "remote_lpar_id",
               "remote_lpar_name", "remote_slot_num")
 FC_ATTRS = SCSI_ATTRS + ("wwpns",)
@@ -209,6 +214,13 @@ MIGR_SYS_ATTRS = ("inactive_lpar_mobility_capable", "num_inactive_migrations_sup
 MIGR_LPAR_ATTRS = ("name", "lpar_id", "migration_state", "migration_type", "source_sys_name", "dest_sys_name",
                    "dest_lpar_id", "source_msp_name", "source_msp_id", "dest_msp_name", "dest_msp_id",
                    "bytes_transmitted", "bytes_remaining", "remaining_time")
+# lssyscfg -r prof: the order of the captured HMC profile sample (ivm-cli.md §4.3 [V capture]).
+PROF_ATTRS = ("name", "lpar_name", "lpar_id", "lpar_env", "all_resources", "min_mem", "desired_mem", "max_mem",
+              "proc_mode", "min_proc_units", "desired_proc_units", "max_proc_units", "min_procs", "desired_procs",
+              "max_procs", "sharing_mode", "uncap_weight", "io_slots", "lpar_io_pool_ids", "max_virtual_slots",
+              "virtual_serial_adapters", "virtual_scsi_adapters", "virtual_eth_adapters", "virtual_fc_adapters",
+              "hca_adapters", "boot_mode", "conn_monitoring", "auto_start", "power_ctrl_lpar_ids", "work_group_id",
+              "redundant_err_path_reporting")
 MIGR_VIRTUALIO_ATTRS = ("lpar_name", "lpar_id", "possible_virtual_scsi_mappings",
                         "suggested_virtual_scsi_mappings", "possible_virtual_fc_mappings",
                         "suggested_virtual_fc_mappings")
@@ -216,3 +228,7 @@ MIGR_MSP_ATTRS = ("source_msp_name", "source_msp_id", "dest_msp_names", "dest_ms
 
 # Commands a padmin shell knows but the simulator does not model: exit 127 like an unknown command.
 SHELL_NOT_FOUND = "rksh: {command}: not found"  # [R] restricted ksh of the padmin login
+PROMPT = "$ "  # [R] the padmin login's ksh prompt
+# Filters the padmin shell lets administrators' scripts pipe IVM output into (ivm-cli.md §3.1: grep, awk, sed,
+# tail are used against real IVMs); the simulator implements these in Python, never by running a program.
+PIPE_FILTERS = ("grep", "tail", "head", "wc", "sort", "uniq", "cut")

@@ -1,19 +1,20 @@
-"""Turn what an SSH client sends into argv lists without ever running a shell.
+"""Parse what an SSH client sends to the padmin shell, without ever running a shell.
 
 Quoting follows POSIX sh (single quotes, double quotes with backslash escapes, backslash outside quotes).
-Only the shell idioms that IVM automation really uses against the padmin shell are understood
-(ivm-cli.md §3.1): a list of commands separated by ``;``, each optionally piped into ``tail -N``, and the
-``echo`` builtin with ``$?`` (paxes appends ``;echo $?`` to read an exit status; ivmweb batches read-only
-listings as ``cmd ; echo <marker> $? ; cmd ; echo <marker> $?``). Every other operator, redirection,
-substitution or variable is refused with a clear message.
+The grammar is the part of ksh that administrators' scripts use against real IVMs (ivm-cli.md §3.1):
+command lists (``;`` or newlines, ``&&``, ``||``), pipelines into text filters (``| grep``, ``| tail -1``),
+``for VAR in WORDS; do …; done`` loops, ``$VAR`` / ``${VAR}`` / ``$?`` and command substitution (``$(…)``
+or backquotes). Redirections, background jobs and subshells are refused, as the restricted shell refuses
+them. ``ivmsim.executor`` runs the tree: IVM commands through the command table, filters in Python.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-OPERATORS = set("|;&<>()`")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BLANK = " \t"
 
 
 class ShellSyntaxError(ValueError):
@@ -21,148 +22,283 @@ class ShellSyntaxError(ValueError):
 
 
 @dataclass
-class Pipeline:
-    argv: list[str]
-    tail: int | None = None  # "| tail -N"
-    text: str = ""  # the command as sent (without the pipe), for the command log and fault matching
+class Word:
+    """One shell word: parts are ("lit", text, quoted), ("var", name, quoted) or ("cmd", Script, quoted)."""
+
+    parts: list = field(default_factory=list)
+
+    @property
+    def literal(self) -> str | None:
+        """The word's text when it has no expansion, else None."""
+        if all(p[0] == "lit" for p in self.parts):
+            return "".join(p[1] for p in self.parts)
+        return None
+
+    @property
+    def unquoted_literal(self) -> str | None:
+        """The text of a bare word (a keyword such as ``for`` or ``do`` only counts when unquoted)."""
+        if len(self.parts) == 1 and self.parts[0][0] == "lit" and not self.parts[0][2]:
+            return self.parts[0][1]
+        return None
 
 
 @dataclass
-class Echo:
-    """The ``echo`` builtin; the word ``$?`` prints the previous command's exit status."""
-
-    words: list[str]
-
-    def render(self, last_status: int) -> str:
-        return " ".join(str(last_status) if w == "$?" else w for w in self.words) + "\n"
+class Simple:
+    words: list[Word]
+    text: str  # the command as sent, for the command log and fault matching
 
 
-_ECHO_WORD = re.compile(r"\$\?|[A-Za-z0-9_:.,=+@%/-]+")
+@dataclass
+class For:
+    var: str
+    items: list[Word]
+    body: Script
 
 
-def tokenize(line: str, positions: bool = False):
-    """Split into (token, is_operator) pairs. ``$?`` outside single quotes is returned as the word ``$?``.
+@dataclass
+class Pipeline:
+    commands: list  # Simple | For
 
-    With ``positions`` also return where each token starts in ``line``.
-    """
-    tokens: list[tuple[str, bool]] = []
-    starts: list[int] = []
-    cur: list[str] = []
-    has_word = False
-    word_start = 0
-    i, n = 0, len(line)
 
-    def flush():
-        nonlocal cur, has_word
-        if has_word:
-            tokens.append(("".join(cur), False))
-            starts.append(word_start)
-        cur, has_word = [], False
+@dataclass
+class AndOr:
+    first: Pipeline
+    rest: list[tuple[str, Pipeline]] = field(default_factory=list)  # ("&&" | "||", pipeline)
 
-    while i < n:
-        c = line[i]
-        if not has_word and c not in " \t\n" and c not in OPERATORS:
-            word_start = i
-        if c in " \t\n":
-            flush()
-        elif c == "'":
-            end = line.find("'", i + 1)
-            if end < 0:
-                raise ShellSyntaxError("unterminated single quote")
-            cur.append(line[i + 1:end])
-            has_word = True
-            i = end
-        elif c == '"':
-            i += 1
-            has_word = True
-            while i < n and line[i] != '"':
-                if line[i] == "\\" and i + 1 < n and line[i + 1] in '"\\$`\n':
-                    cur.append(line[i + 1])
-                    i += 2
-                    continue
-                if line[i] in "$`":
-                    raise ShellSyntaxError("variables and command substitution are not supported")
-                cur.append(line[i])
-                i += 1
-            if i >= n:
-                raise ShellSyntaxError("unterminated double quote")
-        elif c == "\\":
-            if i + 1 < n:
-                cur.append(line[i + 1])
-                has_word = True
-            i += 1
-        elif c == "$":
-            if line[i:i + 2] == "$?" and not has_word:
-                cur.append("$?")
-                has_word = True
-                i += 1
+
+@dataclass
+class Script:
+    items: list[AndOr]
+
+
+# --- tokens ----------------------------------------------------------------------------------------------------
+@dataclass
+class _Tok:
+    kind: str  # "word" | "op" | "nl"
+    value: object
+    start: int
+    end: int
+
+
+class _Lexer:
+    def __init__(self, text: str):
+        self.s, self.i, self.n = text, 0, len(text)
+
+    def tokens(self, until: str | None = None) -> list[_Tok]:
+        """Tokens up to the end, or up to the ``)`` that closes a ``$(`` (``until=")"``)."""
+        out: list[_Tok] = []
+        while True:
+            while self.i < self.n and self.s[self.i] in _BLANK:
+                self.i += 1
+            if self.i >= self.n:
+                if until:
+                    raise ShellSyntaxError("unterminated command substitution")
+                return out
+            c, start = self.s[self.i], self.i
+            if c == "#" :
+                while self.i < self.n and self.s[self.i] != "\n":
+                    self.i += 1
+                continue
+            if until and c == until:
+                self.i += 1
+                return out
+            if c == "\n":
+                self.i += 1
+                out.append(_Tok("nl", "\n", start, self.i))
+            elif c in ";|&":
+                two = self.s[self.i:self.i + 2]
+                op = two if two in ("&&", "||", ";;") else c
+                if op in (";;", "&"):
+                    raise ShellSyntaxError("background jobs and case clauses are not supported")
+                self.i += len(op)
+                out.append(_Tok("op", op, start, self.i))
+            elif c in "<>":
+                raise ShellSyntaxError("restricted: redirections are not allowed")
+            elif c in "()":
+                raise ShellSyntaxError("subshells are not supported")
             else:
-                raise ShellSyntaxError("variables and command substitution are not supported")
-        elif c in OPERATORS:
-            flush()
-            op, op_start = c, i
-            if c in "|&" and line[i + 1:i + 2] == c:
-                op = c + c
-                i += 1
-            tokens.append((op, True))
-            starts.append(op_start)
-        else:
-            cur.append(c)
-            has_word = True
-        i += 1
-    flush()
-    return (tokens, starts) if positions else tokens
+                word = self._word(until)
+                out.append(_Tok("word", word, start, self.i))
+
+    def _word(self, until: str | None) -> Word:
+        w = Word()
+        buf: list[str] = []
+
+        def flush(quoted: bool) -> None:
+            if buf:
+                w.parts.append(("lit", "".join(buf), quoted))
+                buf.clear()
+
+        while self.i < self.n:
+            c = self.s[self.i]
+            if c in _BLANK or c in "\n;|&<>()" or (until and c == until):
+                break
+            if c == "'":
+                end = self.s.find("'", self.i + 1)
+                if end < 0:
+                    raise ShellSyntaxError("unterminated single quote")
+                flush(False)
+                w.parts.append(("lit", self.s[self.i + 1:end], True))
+                self.i = end + 1
+            elif c == '"':
+                flush(False)
+                self.i += 1
+                while True:
+                    if self.i >= self.n:
+                        raise ShellSyntaxError("unterminated double quote")
+                    c = self.s[self.i]
+                    if c == '"':
+                        self.i += 1
+                        break
+                    if c == "\\" and self.i + 1 < self.n and self.s[self.i + 1] in '"\\$`\n':
+                        buf.append(self.s[self.i + 1])
+                        self.i += 2
+                    elif c in "$`":
+                        flush(True)
+                        w.parts.append(self._expansion(quoted=True))
+                    else:
+                        buf.append(c)
+                        self.i += 1
+                flush(True)
+                if not w.parts:
+                    w.parts.append(("lit", "", True))
+            elif c == "\\":
+                if self.i + 1 < self.n:
+                    flush(False)
+                    w.parts.append(("lit", self.s[self.i + 1], True))
+                self.i += 2
+            elif c in "$`":
+                flush(False)
+                w.parts.append(self._expansion(quoted=False))
+            else:
+                buf.append(c)
+                self.i += 1
+        flush(False)
+        return w
+
+    def _expansion(self, quoted: bool):
+        s, i = self.s, self.i
+        if s[i] == "`":
+            end = s.find("`", i + 1)
+            if end < 0:
+                raise ShellSyntaxError("unterminated backquote")
+            self.i = end + 1
+            return ("cmd", parse(s[i + 1:end]), quoted)
+        if s[i + 1:i + 2] == "(":
+            inner = _Lexer(s)
+            inner.i = i + 2
+            toks = inner.tokens(until=")")
+            self.i = inner.i
+            return ("cmd", _Parser(toks, s).script(), quoted)  # token positions are in s
+        if s[i + 1:i + 2] == "?":
+            self.i = i + 2
+            return ("var", "?", quoted)
+        if s[i + 1:i + 2] == "{":
+            end = s.find("}", i + 2)
+            name = s[i + 2:end] if end > 0 else ""
+            if not _NAME.fullmatch(name):
+                raise ShellSyntaxError("bad substitution")
+            self.i = end + 1
+            return ("var", name, quoted)
+        m = _NAME.match(s, i + 1)
+        if not m:
+            raise ShellSyntaxError("a lone '$' is not supported")
+        self.i = m.end()
+        return ("var", m.group(0), quoted)
 
 
-def parse(line: str) -> list[Pipeline | Echo]:
-    """Parse a command line into the list of simple commands (and ``echo`` builtins) it runs, in order."""
-    tokens, starts = tokenize(line, positions=True)
-    steps: list[Pipeline | Echo] = []
-    seg: list[tuple[str, bool]] = []
-    seg_start = 0
-    for (tok, start) in zip(tokens + [(";", True)], starts + [len(line)], strict=True):
-        if tok == (";", True):
-            if seg:
-                steps.append(_step(seg, line[seg_start:start].strip()))
-            elif start < len(line):
-                raise ShellSyntaxError("empty command before ';'")
-            seg, seg_start = [], start + 1
-        else:
-            seg.append(tok)
-    if not steps:
-        raise ShellSyntaxError("empty command")
-    if isinstance(steps[0], Echo) and len(steps) == 1:
-        raise ShellSyntaxError("echo alone is not a command the IVM is asked for")
-    return steps
+# --- grammar ---------------------------------------------------------------------------------------------------
+class _Parser:
+    def __init__(self, toks: list[_Tok], source: str):
+        self.toks, self.k, self.source = toks, 0, source
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.k] if self.k < len(self.toks) else None
+
+    def _kw(self, tok: _Tok | None, *words: str) -> bool:
+        return tok is not None and tok.kind == "word" and tok.value.unquoted_literal in words
+
+    def script(self, stop: tuple[str, ...] = ()) -> Script:
+        items: list[AndOr] = []
+        while True:
+            while (t := self.peek()) is not None and (t.kind == "nl" or (t.kind == "op" and t.value == ";")):
+                if t.value == ";" and not items:
+                    raise ShellSyntaxError("empty command before ';'")
+                self.k += 1
+            t = self.peek()
+            if t is None or self._kw(t, *stop):
+                break
+            items.append(self.and_or())
+            t = self.peek()
+            if t is not None and not (t.kind == "nl" or (t.kind == "op" and t.value == ";")) \
+                    and not self._kw(t, *stop):
+                raise ShellSyntaxError(f"unexpected {t.value!r}")
+        if not items:
+            raise ShellSyntaxError("empty command")
+        return Script(items)
+
+    def and_or(self) -> AndOr:
+        node = AndOr(self.pipeline())
+        while (t := self.peek()) is not None and t.kind == "op" and t.value in ("&&", "||"):
+            self.k += 1
+            while (n := self.peek()) is not None and n.kind == "nl":
+                self.k += 1
+            node.rest.append((t.value, self.pipeline()))
+        return node
+
+    def pipeline(self) -> Pipeline:
+        cmds = [self.command()]
+        while (t := self.peek()) is not None and t.kind == "op" and t.value == "|":
+            self.k += 1
+            cmds.append(self.command())
+        return Pipeline(cmds)
+
+    def command(self):
+        t = self.peek()
+        if self._kw(t, "for"):
+            return self.for_clause()
+        words, start, end = [], None, None
+        while (t := self.peek()) is not None and t.kind == "word":
+            if not words and self._kw(t, "do", "done", "in"):
+                raise ShellSyntaxError(f"unexpected {t.value.unquoted_literal!r}")
+            start = t.start if start is None else start
+            end = t.end
+            words.append(t.value)
+            self.k += 1
+        if not words:
+            raise ShellSyntaxError("empty command")
+        return Simple(words, self.source[start:end])
+
+    def for_clause(self) -> For:
+        self.k += 1
+        t = self.peek()
+        name = t.value.unquoted_literal if t is not None and t.kind == "word" else None
+        if not name or not _NAME.fullmatch(name):
+            raise ShellSyntaxError("for: a variable name is expected")
+        self.k += 1
+        items: list[Word] = []
+        if self._kw(self.peek(), "in"):
+            self.k += 1
+            while (t := self.peek()) is not None and t.kind == "word" and not self._kw(t, "do"):
+                items.append(t.value)
+                self.k += 1
+        while (t := self.peek()) is not None and (t.kind == "nl" or (t.kind == "op" and t.value == ";")):
+            self.k += 1
+        if not self._kw(self.peek(), "do"):
+            raise ShellSyntaxError("for: 'do' expected")
+        self.k += 1
+        body = self.script(stop=("done",))
+        if not self._kw(self.peek(), "done"):
+            raise ShellSyntaxError("for: 'done' expected")
+        self.k += 1
+        return For(name, items, body)
 
 
-def _step(seg: list[tuple[str, bool]], text: str) -> Pipeline | Echo:
-    if seg[0] == ("echo", False):
-        words = [t for t, _ in seg[1:]]
-        if any(op for _, op in seg) or not all(_ECHO_WORD.fullmatch(w) for w in words):
-            raise ShellSyntaxError("echo takes plain words and $? only")
-        return Echo(words)
-    pipes = [i for i, (t, op) in enumerate(seg) if op and t == "|"]
-    tail = None
-    if pipes:
-        after = [t for t, _ in seg[pipes[0] + 1:]]
-        if len(pipes) > 1 or len(after) != 2 or after[0] != "tail" or not _tail_count(after[1]):
-            raise ShellSyntaxError("pipes are not supported except '| tail -N'")
-        tail = _tail_count(after[1])
-        seg = seg[:pipes[0]]
-        text = text[:text.rindex("|")].strip()
-    for t, op in seg:
-        if op:
-            raise ShellSyntaxError(f"the shell operator {t!r} is not supported")
-        if t == "$?":
-            raise ShellSyntaxError("variables and command substitution are not supported")
-    argv = [t for t, _ in seg]
-    if not argv:
-        raise ShellSyntaxError("empty command")
-    return Pipeline(argv=argv, tail=tail, text=text)
-
-
-def _tail_count(arg: str) -> int | None:
-    if arg.startswith("-") and arg[1:].isdigit() and int(arg[1:]) > 0:
-        return int(arg[1:])
-    return None
+def parse(line: str) -> Script:
+    """Parse a command line into the script it runs (see the module docstring for what is understood)."""
+    toks = _Lexer(line).tokens()
+    parser = _Parser(toks, line)
+    script = parser.script()
+    if parser.peek() is not None:
+        raise ShellSyntaxError(f"unexpected {parser.peek().value!r}")
+    return script

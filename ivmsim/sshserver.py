@@ -1,7 +1,8 @@
 """One paramiko SSH server per simulated IVM, each on its own loopback address.
 
-Only ``exec`` requests are served (what ``ssh host command`` and paramiko's ``exec_command`` send); the
-command line goes to :func:`ivmsim.executor.execute`, never to a shell. User ``padmin`` logs in with the
+``exec`` requests (what ``ssh host command`` and paramiko's ``exec_command`` send) and interactive logins
+(a ``$ `` prompt, one line at a time) are served; each command line goes to :func:`ivmsim.executor.execute`,
+never to a shell. User ``padmin`` logs in with the
 fleet file's password or a key from the fleet file / ``DIR/<ivm>/authorized_keys``.
 """
 
@@ -14,6 +15,7 @@ import threading
 import paramiko
 
 from ivmsim import hostkeys
+from ivmsim import reference as ref
 from ivmsim.executor import execute
 
 USER = "padmin"
@@ -69,7 +71,44 @@ class _Server(paramiko.ServerInterface):
         return True
 
     def check_channel_shell_request(self, channel):
-        return False  # no interactive shell: every use of IVM here is one command per exec channel
+        # An interactive login (ssh padmin@ivm): the padmin prompt, one line at a time, until exit or EOF.
+        threading.Thread(target=self._interactive, args=(channel,), daemon=True, name="ivmsim-shell").start()
+        return True
+
+    def _interactive(self, channel: paramiko.Channel) -> None:
+        listener, transport = self.listener, channel.get_transport()
+        buf = b""
+        try:
+            channel.sendall(ref.PROMPT.encode())
+            while True:
+                data = channel.recv(4096)
+                if not data:
+                    break
+                buf += data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+                while b"\n" in buf:
+                    raw, buf = buf.split(b"\n", 1)
+                    line = raw.decode("utf-8", "replace").strip()
+                    if line in ("exit", "logout"):
+                        channel.send_exit_status(0)
+                        return
+                    if line:
+                        outcome = execute(listener.world, listener.ivm, self.user, line, self.peer,
+                                          alive=lambda: transport.is_active() and not channel.closed)
+                        if outcome.gone:
+                            return
+                        if outcome.result is None or outcome.drop_after:
+                            listener.world.drop_connections(listener.ivm)
+                            return
+                        text = outcome.result.stdout + outcome.result.stderr
+                        channel.sendall(text.replace("\n", "\r\n").encode())
+                    channel.sendall(ref.PROMPT.encode())
+        except Exception as exc:  # noqa: BLE001 - a broken client must never take the simulator down
+            print(f"ivmsim: {listener.ivm}: interactive session ended: {exc!r}", file=sys.stderr, flush=True)
+        finally:
+            try:
+                channel.close()
+            except Exception:  # noqa: BLE001 - the connection may already be gone
+                pass
 
     def check_channel_exec_request(self, channel, command):
         line = command.decode("utf-8", "replace") if isinstance(command, bytes) else command

@@ -371,6 +371,17 @@ class PreCopy:
 
     @property
     def bytes_remaining(self) -> int:
+        """What ``lslparmigr`` prints as ``bytes_remaining``: partition memory still to be sent in this pass.
+
+        IBM describes the field as the memory of the partition that remains to be transmitted, so it is
+        bounded by the partition's memory: at the start it is the memory the partition uses (round 0), during
+        each later pre-copy round the pages dirtied since they were sent, and once suspended the rest of the
+        final round. It may rise between rounds (pages dirtied again); it is not a forecast of the total.
+        """
+        return max(0, round((self._round_mb - self._round_sent_mb) * BYTES_PER_MB))
+
+    @property
+    def projected_remaining_bytes(self) -> int:
         """Estimate of what is left to send: the rest of this round plus the rounds still planned.
 
         During pre-copy, the estimate projects the plan at the last bandwidth seen. It first works out

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ivmsim import model as m
+from ivmsim import records
 from ivmsim import reference as ref
 from ivmsim.errors import CommandError, MultiError, migration_error
 
@@ -53,9 +54,13 @@ def check(world, source: m.System, lpar: m.Partition, target: m.System, inputs: 
         errors.append(migration_error("target_not_capable", system=target.name, capability=capability))
     if source.mem_region_size != target.mem_region_size:
         errors.append(migration_error("lmb_mismatch", source=source.mem_region_size, target=target.mem_region_size))
-    if lpar.compat_mode not in target.compat_modes:
-        errors.append(migration_error("compat_mode", lpar=name, mode=lpar.compat_mode,
-                                      supported=",".join(target.compat_modes)))
+    # The preferred (desired) mode moves unchanged; a running partition keeps its current one until it restarts
+    # (ivm-cli.md §1.6), so both must exist on the destination.
+    current = records.current_compat_mode(source, lpar) if active else lpar.compat_mode
+    for mode in dict.fromkeys([lpar.compat_mode, current]):
+        if mode not in target.compat_modes:
+            errors.append(migration_error("compat_mode", lpar=name, mode=mode,
+                                          supported=",".join(target.compat_modes)))
     # RMC: the mobile partition (active only) and both management partitions
     if active and lpar.rmc_state != "active":
         errors.append(migration_error("rmc_inactive", lpar=name, rmc_state=lpar.rmc_state))

@@ -46,7 +46,7 @@ def run(ctx: Ctx, argv: list[str]) -> Result:
         if level is not None:
             raise CommandError(ref.E_USAGE, f"{cmd}: --level is not valid with -r io --rsubtype slot.")
         sel = parse_selection(fields, header, ref.IO_SLOT_ATTRS)
-        return Result(stdout=render([r for p in parts for r in records.io_slot_records(s, p)], sel))
+        return Result(stdout=render(records.io_slot_records(s, parts, with_free=not filters), sel))
 
     args.require(cmd, opts, "--rsubtype", "--level")
     args.choice(cmd, opts, "--rsubtype", ("eth", "scsi", "fc", "slot"))

@@ -1,4 +1,4 @@
-"""``lssyscfg -r sys|lpar [-m sys] [--filter ...] [-F attrs [--header]]`` (ivm-cli.md §4.3)."""
+"""``lssyscfg -r sys|lpar|prof [-m sys] [--filter ...] [-F attrs [--header]]`` (ivm-cli.md §4.3)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,12 @@ def run(ctx: Ctx, argv: list[str]) -> Result:
     check_managed_system(ctx, opts)
     system = ctx.system
     if resource == "prof":
-        raise CommandError(ref.E_BAD_VALUE, "lssyscfg: -r prof is not supported by this simulator.")
+        sel = parse_selection(opts["-F"], opts.get("--header", False), ref.PROF_ATTRS)
+        filters = parse_filter(opts.get("--filter"), ("lpar_names", "lpar_ids", "profile_names"))
+        parts = lpar_filter(system.all_partitions(), filters)
+        profiles = set(filters.get("profile_names", []))  # IVM's one profile per partition bears its name
+        return Result(stdout=render([records.prof_record(system, p) for p in parts
+                                     if not profiles or p.name in profiles], sel))
     if resource == "sys":
         if "--filter" in opts:
             raise CommandError(ref.E_USAGE, "lssyscfg: --filter is not valid with -r sys.")

@@ -25,7 +25,7 @@ def _disk_physloc(s: m.System, device: str) -> str:
     disk = s.vios.hdisk(device)
     if disk is None:
         return ""
-    return f"U78A0.001.{s.serial_num}-P1-C3-T1-W500507630{zlib.crc32(disk.unique_id.encode()):08X}-L0"
+    return f"U78A0.001.{s.serial_num}-P1-C3-T1-W50050763{zlib.crc32(disk.unique_id.encode()):08X}-L0"
 
 
 def _vhosts(s: m.System):
@@ -41,12 +41,20 @@ def _vfchosts(s: m.System):
 def lsmap(ctx: Ctx, argv: list[str]) -> Result:
     cmd = "lsmap"
     opts = args.parse(cmd, argv, {"-all": "flag", "-vadapter": "value", "-npiv": "flag", "-field": "multi",
-                                  "-fmt": "value", "-net": "flag"})
-    if "-net" in opts:
-        raise CommandError(ref.E_BAD_VALUE, "lsmap: -net is not supported by this simulator.")
+                                  "-fmt": "value", "-net": "flag", "-type": "multi"})
     args.one_of(cmd, opts, "-all", "-vadapter")
+    if opts.get("-net"):
+        if opts.get("-npiv") or "-type" in opts:
+            raise CommandError(ref.E_USAGE, "lsmap: -net cannot be combined with -npiv or -type.")
+        return _lsmap_net(ctx.system, opts)
     s = ctx.system
     npiv = bool(opts.get("-npiv"))
+    if "-type" in opts:
+        if npiv:
+            raise CommandError(ref.E_USAGE, "lsmap: -type cannot be combined with -npiv.")
+        bad = sorted(set(opts["-type"]) - set(BACKING_TYPES))
+        if bad:
+            raise CommandError(ref.E_BAD_VALUE, f"lsmap: {bad[0]} is not a valid backing device type.")
     known = NPIV_FIELDS if npiv else VSCSI_FIELDS
     fields = None
     if "-field" in opts:
@@ -56,6 +64,10 @@ def lsmap(ctx: Ctx, argv: list[str]) -> Result:
             raise CommandError(ref.E_BAD_ATTRIBUTE, f"lsmap: {bad[0]} is not a valid field name.")
         fields = [f for f in known if f in wanted]
     pairs = _vfchosts(s) if npiv else _vhosts(s)
+    types = set(opts.get("-type", ()))
+    if types:  # only the VTDs whose backing device is of these types, and only the vhosts that have one
+        pairs = [(p, _only(a, s, types)) for p, a in pairs]
+        pairs = [(p, a) for p, a in pairs if a.vtds]
     if "-vadapter" in opts:
         name = opts["-vadapter"]
         pairs = [(p, a) for p, a in pairs if (a.vfchost if npiv else a.vhost) == name]
@@ -75,6 +87,65 @@ def lsmap(ctx: Ctx, argv: list[str]) -> Result:
     if fmt is not None:
         return Result(stdout="".join(_vscsi_fmt(s, p, a, fmt, fields) + "\n" for p, a in pairs))
     return Result(stdout=_vscsi_text(s, pairs, fields))
+
+
+# lsmap -type: the backing device types of the VIOS lsmap command (disk, logical volume, optical, file) [R subset].
+BACKING_TYPES = ("disk", "lv", "optical", "file_disk", "file_opt")
+
+
+def _backing_type(s: m.System, device: str) -> str:
+    if s.vios.hdisk(device) is not None:
+        return "disk"
+    if device in s.vios.logical_volumes:
+        return "lv"
+    if device.startswith("/"):
+        return "file_opt" if device.endswith(".iso") else "file_disk"
+    return "optical"
+
+
+def _only(a: m.ScsiAdapter, s: m.System, types: set[str]) -> m.ScsiAdapter:
+    return m.ScsiAdapter(slot=a.slot, server_slot=a.server_slot, vhost=a.vhost,
+                         vtds=[v for v in a.vtds if _backing_type(s, v.backing) in types])
+
+
+# --- lsmap -net -----------------------------------------------------------------------------------------------
+NET_FIELDS = ("svea", "physloc", "sea", "backing", "status", "bdphysloc")
+
+
+def _lsmap_net(s: m.System, opts: dict) -> Result:
+    """``lsmap -all -net``: each virtual Ethernet trunk adapter (SVEA) of the management partition and the SEA
+    that bridges it (VIOS lsmap; layout of the standard VIOS output [R])."""
+    fields = None
+    if "-field" in opts:
+        wanted = {f.lower() for f in opts["-field"]}
+        bad = sorted(wanted - set(NET_FIELDS))
+        if bad:
+            raise CommandError(ref.E_BAD_ATTRIBUTE, f"lsmap: {bad[0]} is not a valid field name.")
+        fields = [f for f in NET_FIELDS if f in wanted]
+    rows = []
+    for i, sea in enumerate(s.vios.seas):
+        svea = f"ent{2 + i}"
+        if "-vadapter" in opts and opts["-vadapter"] != svea:
+            continue
+        port = next((k for k, x in enumerate(s.vios.seas) if x is sea), 0)
+        rows.append({"svea": svea, "physloc": _physloc(s, ref.MANAGEMENT_LPAR_ID, sea.trunk_slot) + "-T1",
+                     "sea": sea.name, "backing": sea.real_adapter, "status": "Available",
+                     "bdphysloc": f"U78A0.001.{s.serial_num}-P1-T{port + 1}"})
+    if "-vadapter" in opts and not rows:
+        raise CommandError(ref.E_DEVICE_NOT_FOUND, f'Device "{opts["-vadapter"]}" is not a Shared Virtual '
+                                                   'Ethernet Adapter (SVEA).')
+    fmt = opts.get("-fmt")
+    if fmt is not None:
+        if len(fmt) != 1:
+            raise CommandError(ref.E_BAD_VALUE, "lsmap: -fmt needs a single delimiter character.")
+        return Result(stdout="".join(fmt.join(r[f] for f in (fields or NET_FIELDS)) + "\n" for r in rows))
+    blocks = []
+    for r in rows:
+        lines = [f"{'SVEA':<6} {'Physloc'}", f"{'-' * 6} {'-' * 44}", f"{r['svea']:<6} {r['physloc']}", "",
+                 f"{'SEA':<22}{r['sea']}", f"{'Backing device':<22}{r['backing']}", f"{'Status':<22}{r['status']}",
+                 f"{'Physloc':<22}{r['bdphysloc']}"]
+        blocks.append("\n".join(lines))
+    return Result(stdout="\n\n".join(blocks) + ("\n" if blocks else ""))
 
 
 def _vtd_values(s: m.System, p: m.Partition, a: m.ScsiAdapter) -> list[dict[str, str]]:
@@ -229,14 +300,24 @@ def lsdev(ctx: Ctx, argv: list[str]) -> Result:
         return Result(stdout=_device_table([(name, kind)]))
     wanted = opts["-attr"]
     if wanted is True:
-        width = max(len(a[1]) for a in attrs) + 2
-        lines = [f"{'attribute':<16}{'value':<{width}}{'description':<60}user_settable", ""]
-        lines += [f"{a:<16}{v:<{width}}{d:<60}{u}" for a, v, d, u in attrs]
-        return Result(stdout="\n".join(lines) + "\n")
+        return Result(stdout=_attr_table(attrs))
     match = next((v for a, v, _, _ in attrs if a == wanted), None)
     if match is None:
         raise CommandError(ref.E_BAD_ATTRIBUTE, f'"{wanted}" is not a valid attribute of device {name}.')
     return Result(stdout=f"value\n\n{match}\n")
+
+
+def _attr_table(attrs: list[tuple[str, str, str, str]]) -> str:
+    """``lsdev -dev X -attr`` (lsattr -El layout): the header, a blank line, then one row per attribute, each
+    column as wide as its longest entry plus one space, so that no two columns ever touch (the captured
+    ``lsattr -HEl vioslpm0`` on sites.google.com/site/rhdisk0/unix/aix/lpm has this shape)."""
+    head = ("attribute", "value", "description", "user_settable")
+    widths = [max(len(head[i]), *(len(row[i]) for row in attrs)) + 1 for i in range(3)]
+
+    def line(row) -> str:
+        return "".join(f"{row[i]:<{widths[i]}}" for i in range(3)) + row[3]
+
+    return "\n".join([line(head), "", *(line(r) for r in attrs)]) + "\n"
 
 
 def _device_table(rows: list[tuple[str, str]]) -> str:
@@ -254,8 +335,11 @@ def chdev(ctx: Ctx, argv: list[str]) -> Result:
     if disk is None:
         raise _not_found(opts["-dev"])
     key, _, val = opts["-attr"].partition("=")
-    if key != "reserve_policy":
-        raise CommandError(ref.E_BAD_ATTRIBUTE, 'chdev: only reserve_policy can be changed by this simulator.')
+    known = [a for a, *_ in _device_attrs(ctx.system, disk.name)]
+    if key not in known:
+        raise CommandError(ref.E_BAD_ATTRIBUTE, f'"{key}" is not a valid attribute of device {disk.name}.')
+    if key != "reserve_policy":  # the other hdisk attributes are read-only here, as pvid and unique_id are on AIX
+        raise CommandError(ref.E_BAD_VALUE, f'chdev: the attribute "{key}" of {disk.name} cannot be changed.')
     if val not in ("no_reserve", "single_path", "PR_exclusive", "PR_shared"):
         raise CommandError(ref.E_BAD_VALUE, f'chdev: "{val}" is not a valid value for reserve_policy.')
     disk.reserve_policy = val

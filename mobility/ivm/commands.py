@@ -67,6 +67,10 @@ class Command:
             return parse.parse_lsdev_table(stdout)
         if self.kind == "lsnports":
             return parse.parse_lsnports(stdout)
+        if self.kind == "lsmap_net":
+            return parse.parse_lsmap_net(stdout)
+        if self.kind == "lsdev_attr_table":
+            return parse.parse_lsdev_attr_table(stdout)
         return stdout
 
     def __str__(self) -> str:
@@ -98,9 +102,8 @@ def _filter_args(lpar_names: object = None, lpar_ids: object = None) -> list[str
         filters["lpar_ids"] = ids
     if not filters:
         return []
-    if len(filters) == 1:
-        (key, vals), = filters.items()
-        return ["--filter", f"{key}={','.join(vals)}"]
+    # IBM's filter syntax (HMC lssyscfg man page): several values for one filter go in a quoted pair,
+    # ""lpar_names=a,b",lpar_ids=3"; a single value stays bare. format_record quotes exactly the pairs with a comma.
     return ["--filter", parse.format_record({k: ",".join(vals) for k, vals in filters.items()})]
 
 
@@ -190,6 +193,16 @@ def lsdev_attr(dev: str, attr: str) -> Command:
     """``ioscli lsdev -dev hdisk4 -attr reserve_policy``: prints header, blank line, value."""
     return Command(("ioscli", "lsdev", "-dev", v.device_name(dev), "-attr", v.attribute_name(attr)),
                    kind="lsdev_attr")
+
+
+def lsmap_net() -> Command:
+    """``ioscli lsmap -all -net``: each virtual Ethernet trunk adapter (SVEA) and the SEA that bridges it."""
+    return Command(("ioscli", "lsmap", "-all", "-net"), kind="lsmap_net")
+
+
+def lsdev_attrs(dev: str) -> Command:
+    """``ioscli lsdev -dev X -attr``: every attribute of a device in one table (lsattr -El layout)."""
+    return Command(("ioscli", "lsdev", "-dev", v.device_name(dev), "-attr"), kind="lsdev_attr_table")
 
 
 def lsdev_sea() -> Command:

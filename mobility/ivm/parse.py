@@ -23,7 +23,10 @@ _ATTR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VIOS_MSG = re.compile(r"^\[(VIOS([EIW])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4})\]\s*(.*?)\s*$")
 _HSCL_MSG = re.compile(r"^(HSCL[0-9A-Fa-f]{4})(?:\s+(.*?))?\s*$")
 _AIX_MSG = re.compile(r"^(\d{4}-\d{3})\s+(.*?)\s*$")
-_NO_RESULTS = re.compile(r"^(?:\[VIOSI[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}\]\s*)?No results were found\.?$")
+# "No results" is known by its message id, whatever language the text after it is in; the HMC prints the
+# English sentence without an id.
+NO_RESULTS_ID = "VIOSI01040010-0003"
+_NO_RESULTS = re.compile(r"^(?:\[" + NO_RESULTS_ID + r"\](?:\s.*)?|No results were found\.?)$")
 
 
 # --- IVM / HMC messages ---------------------------------------------------------------------------
@@ -76,14 +79,32 @@ def _data_lines(text: str) -> list[tuple[int, str]] | None:
         raise OutputNotUnderstood(repr(text), "output is not text")
     if is_no_results(text):
         return None
-    lines = []
+    lines: list[tuple[int, str]] = []
+    pending: tuple[int, str] | None = None  # a record whose quoted value is still open
     for no, line in enumerate(text.split("\n"), start=1):
         line = line.removesuffix("\r")
+        if pending is not None:
+            # A quoted value that spans lines (a version banner): the newline belongs to the value.
+            pending = (pending[0], pending[1] + "\n" + line)
+            if not _open_quote(pending[1]):
+                lines.append(pending)
+                pending = None
+            continue
         msg = parse_message_line(line)
         if msg is not None and msg.severity != "info":
             raise OutputNotUnderstood(line, f"IVM message {msg.code} where data was expected", line_no=no)
-        lines.append((no, line))
+        if _open_quote(line):
+            pending = (no, line)
+        else:
+            lines.append((no, line))
+    if pending is not None:
+        raise OutputNotUnderstood(pending[1].rstrip("\n"), "unterminated quoted value", line_no=pending[0])
     return lines
+
+
+def _open_quote(line: str) -> bool:
+    """True when ``line`` ends inside a double-quoted value (a doubled quote inside one is a literal quote)."""
+    return line.count('"') % 2 == 1
 
 
 # --- fields, records, lists -----------------------------------------------------------------------
@@ -141,9 +162,9 @@ def format_fields(values: Iterable[object], delimiter: str = ",") -> str:
     out = []
     for value in values:
         text = str(value)
-        if "\n" in text or "\r" in text:
-            raise InvalidValue("field value", value, "cannot contain a newline")
-        if delimiter in text or '"' in text:
+        if "\r" in text:
+            raise InvalidValue("field value", value, "cannot contain a carriage return")
+        if delimiter in text or '"' in text or "\n" in text:
             text = '"' + text.replace('"', '""') + '"'
         out.append(text)
     return delimiter.join(out)
@@ -231,6 +252,28 @@ def parse_fields(
             )
         records.append(dict(zip(fields, values, strict=True)))
     return records
+
+
+class FieldsMissing(OutputNotUnderstood):
+    """A record lacks attributes the caller needs: older firmware does not print them. ``missing`` names them."""
+
+    def __init__(self, line: str, missing: Sequence[str], *, line_no: int | None = None):
+        self.missing = tuple(missing)
+        super().__init__(line, "attributes not printed by this IVM (older firmware?): " + ", ".join(missing),
+                         line_no=line_no)
+
+
+def pick(records: Sequence[Mapping[str, str]], required: Sequence[str],
+         optional: Sequence[str] = ()) -> list[dict[str, str | None]]:
+    """Each record reduced to ``required`` + ``optional`` attributes, in that order. An optional attribute the
+    record lacks (a firmware level that does not know it) is None; a required one raises ``FieldsMissing``."""
+    out = []
+    for no, rec in enumerate(records, start=1):
+        missing = [f for f in required if f not in rec]
+        if missing:
+            raise FieldsMissing(format_record(dict(rec)), missing, line_no=no)
+        out.append({f: rec.get(f) for f in (*required, *optional)})
+    return out
 
 
 def nullable(value: str | None) -> str | None:
@@ -588,4 +631,130 @@ def parse_slot_config(text: str, delimiter: str = ",") -> list[tuple[int, str]]:
             # The fields as received (not re-quoted: the offending text may hold what quoting refuses).
             raise OutputNotUnderstood(delimiter.join(rec.values()), "slot_num is not a slot number")
         out.append((slot, rec["config"]))
+    return out
+
+
+# --- lsmap -net, lsdev -attr (the whole table) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetMapping:
+    """One ``lsmap -all -net`` block: a virtual Ethernet trunk adapter (SVEA) and the SEA bridging it."""
+
+    svea: str
+    physloc: str | None
+    sea: str | None = None
+    backing: str | None = None
+    status: str | None = None
+    bdphysloc: str | None = None
+
+
+_NET_KEYS = {"SEA": "sea", "Backing device": "backing", "Status": "status", "Physloc": "bdphysloc"}
+_NET_LINE = re.compile(r"(SEA|Backing device|Status|Physloc)(?:\s+(\S.*?))?\s*")
+
+
+def parse_lsmap_net(text: str) -> list[NetMapping]:
+    """Parse ``lsmap -all -net``: per SVEA a header ``SVEA Physloc``, a dashed rule, the adapter row, then
+    ``SEA``, ``Backing device``, ``Status`` and ``Physloc`` lines (``NO SHARED ETHERNET ADAPTER FOUND`` when none)."""
+    lines = _data_lines(text)
+    if lines is None:
+        return []
+    result: list[NetMapping] = []
+    current: dict | None = None
+    i = 0
+    while i < len(lines):
+        no, line = lines[i]
+        i += 1
+        if not line.strip():
+            continue
+        if line.split()[:2] == ["SVEA", "Physloc"]:
+            if current is not None:
+                result.append(NetMapping(**current))
+            if i + 1 >= len(lines) or not _DASHES.fullmatch(lines[i][1]):
+                raise OutputNotUnderstood(line, "lsmap -net header not followed by a dashed rule", line_no=no)
+            row_no, row = lines[i + 1]
+            i += 2
+            tokens = row.split()
+            if not 1 <= len(tokens) <= 2 or not re.fullmatch(r"ent[0-9]+", tokens[0]):
+                raise OutputNotUnderstood(row, "expected 'entN [physloc]'", line_no=row_no)
+            current = {"svea": tokens[0], "physloc": tokens[1] if len(tokens) == 2 else None}
+            continue
+        if current is None:
+            raise OutputNotUnderstood(line, "line outside any SVEA section", line_no=no)
+        if line.strip() == "NO SHARED ETHERNET ADAPTER FOUND":
+            continue
+        m = _NET_LINE.fullmatch(line)
+        if not m:
+            raise OutputNotUnderstood(line, "unknown lsmap -net line", line_no=no)
+        key = _NET_KEYS[m.group(1)]
+        if key in current:
+            raise OutputNotUnderstood(line, f"{m.group(1)} given twice", line_no=no)
+        current[key] = m.group(2)
+    if current is not None:
+        result.append(NetMapping(**current))
+    return result
+
+
+LSDEV_ATTR_HEADER = ("attribute", "value", "description", "user_settable")
+
+
+def parse_lsdev_attr_table(text: str) -> dict[str, str]:
+    """Parse ``lsdev -dev X -attr`` (every attribute): attribute -> value.
+
+    The columns are cut at the header's positions, and each cut must fall on a space: a table whose columns
+    touch (``valuedescription``) is refused rather than guessed. A value may be empty; a description has spaces;
+    the last column is True or False.
+    """
+    lines = _data_lines(text)
+    if lines is None:
+        raise OutputNotUnderstood(text.strip(), "no attributes printed")
+    lines = [(no, ln) for no, ln in lines if ln.strip()]
+    if not lines:
+        raise OutputNotUnderstood(text, "no attributes printed")
+    no, head = lines[0]
+    if tuple(head.split()) != LSDEV_ATTR_HEADER:
+        raise OutputNotUnderstood(head, "expected the header 'attribute value description user_settable'",
+                                  line_no=no)
+    value_col, desc_col, user_col = (head.index(c) for c in LSDEV_ATTR_HEADER[1:])
+    table: dict[str, str] = {}
+    for no, line in lines[1:]:
+        name, value = line[:value_col].strip(), line[value_col:desc_col].strip()
+        settable = line[user_col:].strip()
+        if (not _ATTR_NAME.fullmatch(name) or settable not in ("True", "False") or line[value_col - 1] != " "
+                or line[desc_col - 1] != " " or line[user_col - 1] != " "):
+            raise OutputNotUnderstood(line, "expected 'attribute value description True|False' in the header's "
+                                            "columns", line_no=no)
+        if name in table:
+            raise OutputNotUnderstood(line, f"attribute {name!r} appears twice", line_no=no)
+        table[name] = value
+    return table
+
+
+# --- lssyscfg -r prof: adapter list items -------------------------------------------------------------------------
+
+
+PROFILE_ITEM_FIELDS = {
+    # ivm-cli.md §4.3 (the captured profile sample and the ziutus parser of real output)
+    "virtual_scsi_adapters": ("slot", "adapter_type", "remote_lpar_id", "remote_lpar_name", "remote_slot",
+                              "is_required"),
+    "virtual_eth_adapters": ("slot", "ieee_virtual_eth", "port_vlan_id", "addl_vlan_ids", "is_trunk",
+                             "is_required"),
+}
+
+
+def parse_profile_adapters(attribute: str, value: str | None) -> list[dict[str, str]]:
+    """Split a profile adapter list (``virtual_scsi_adapters``, ``virtual_eth_adapters``) into its items' fields.
+
+    Items have at least the documented fields; later firmware appends more (an Ethernet item's vswitch, MAC…),
+    which are kept as ``extra``.
+    """
+    names = PROFILE_ITEM_FIELDS[attribute]
+    out = []
+    for item in parse_list(value):
+        parts = item.split("/")
+        if len(parts) < len(names):
+            raise OutputNotUnderstood(item, f"a {attribute} item has {len(names)} '/'-separated fields")
+        row = dict(zip(names, parts, strict=False))
+        row["extra"] = "/".join(parts[len(names):])
+        out.append(row)
     return out

@@ -167,6 +167,17 @@ def wwpn(value: object, field: str = "WWPN") -> str:
     return v.lower()
 
 
+_MAC = re.compile(r"[0-9A-Fa-f]{12}")
+
+
+def mac_address(value: object, field: str = "MAC address") -> str:
+    """A virtual Ethernet MAC address as IVM prints it: exactly 12 hex digits (``26E6B0002007``), upper case."""
+    v = _text(field, value)
+    if not _MAC.fullmatch(v):
+        raise InvalidValue(field, v, "must be exactly 12 hexadecimal digits")
+    return v.upper()
+
+
 def host(value: object, field: str = "host") -> str:
     """An IPv4/IPv6 address or a DNS host name (RFC 1123 labels, at most 253 characters)."""
     v = _text(field, value)

@@ -117,3 +117,15 @@ def test_a_batch_refuses_commands_that_change_anything(fleet):
     ivm = fleet.ivms[0]
     with client(ivm) as c, pytest.raises(TypeError):
         c.run_batch([commands.lssyscfg("sys"), commands.chsysstate("on", lpar_name="app01")])
+
+
+def test_several_names_in_one_filter_reach_every_partition(fleet):
+    # ivmweb sends IBM's quoted pair; the simulator answers it as IBM documents (issue 22, item 1).
+    with client(fleet.ivm("ivm1")) as c:
+        rows = c.run(commands.lssyscfg("lpar", fields=["name"], lpar_names=["app01", "db01"]), retry_safe=True)
+        assert [r["name"] for r in rows.parsed()] == ["app01", "db01"]
+        ids = {r["name"]: r["lpar_id"] for r in c.run(commands.lssyscfg("lpar", fields=["name", "lpar_id"]),
+                                                      retry_safe=True).parsed()}
+        both = c.run(commands.lssyscfg("lpar", fields=["name"], lpar_names=["app01", "db01"],
+                                       lpar_ids=int(ids["db01"])), retry_safe=True).parsed()
+        assert [r["name"] for r in both] == ["db01"]

@@ -124,7 +124,7 @@ def test_lssyscfg_and_its_parser():
     assert cmd.read_only and cmd.parse_output("nim1:Running\n") == [{"name": "nim1", "state": "Running"}]
     assert commands.lssyscfg("sys").argv == ("lssyscfg", "-r", "sys")
     assert commands.lssyscfg("lpar", fields=["name"], header=True).argv[-1] == "--header"
-    assert commands.lssyscfg("lpar", lpar_ids=[3, 4]).argv[-1] == "lpar_ids=3,4"
+    assert commands.lssyscfg("lpar", lpar_ids=[3, 4]).argv[-1] == '"lpar_ids=3,4"'  # IBM's quoted pair
     with pytest.raises(InvalidValue):
         commands.lssyscfg("lpar", lpar_names="x;y")
     with pytest.raises(InvalidValue):

@@ -145,7 +145,7 @@ def test_at_constant_bandwidth_progress_only_rises_without_any_help():
     last_percent = 0.0
     while transfer.phase != "done":
         transfer.advance(3.3, bandwidth)
-        t, r = transfer.bytes_transmitted, transfer.bytes_remaining
+        t, r = transfer.bytes_transmitted, transfer.projected_remaining_bytes
         assert math.isclose(t + r, total, rel_tol=1e-6)  # the plan's total does not move
         percent = 100 * t / (t + r)
         assert percent >= last_percent - 1e-9
@@ -161,7 +161,7 @@ def test_bandwidth_changes_make_the_raw_percentage_dip_but_max_so_far_never_runs
     while transfer.phase != "done":
         bandwidth = 80 if step < 30 else 40 if step < 90 else 0 if step < 100 else 80
         transfer.advance(1.0, bandwidth)
-        t, r = transfer.bytes_transmitted, transfer.bytes_remaining
+        t, r = transfer.bytes_transmitted, transfer.projected_remaining_bytes
         raw.append(100 * t / (t + r))
         shown.append(max(shown[-1] if shown else 0.0, raw[-1]))
         step += 1
@@ -314,3 +314,16 @@ def test_any_constant_bandwidth_run_agrees_with_closed_form(case, bandwidth, dt)
     else:
         # Only a case sitting on a threshold may be decided a round apart by float rounding.
         assert abs(transfer.round + 1 - expected.rounds) == 1
+
+
+def test_bytes_remaining_is_partition_memory_still_to_send_never_more_than_the_partition():
+    # IBM's lslparmigr: bytes_remaining is the partition memory that remains to be transmitted. It starts at the
+    # memory the partition uses and never exceeds the partition's memory (the old estimate started at 3.3x).
+    memory_mb = 4096
+    transfer = PreCopy(memory_mb, Workload(touched_mb=4000, dirty_mb_s=60, working_set_mb=64))
+    assert transfer.bytes_remaining == 4000 * BYTES_PER_MB
+    assert transfer.projected_remaining_bytes > memory_mb * BYTES_PER_MB  # the forecast of every round is larger
+    while transfer.phase != "done":
+        transfer.advance(0.5, 80)
+        assert 0 <= transfer.bytes_remaining <= memory_mb * BYTES_PER_MB
+    assert transfer.bytes_remaining == 0

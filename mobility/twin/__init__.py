@@ -1,0 +1,1 @@
+"""A simulated twin of the real estate: the synced inventory written as an ivmsim fleet file (``export``)."""
