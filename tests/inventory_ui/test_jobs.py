@@ -1,6 +1,7 @@
 """IVM jobs: claimed under a lease and a fencing token, bounded in time, durable across a dead worker, and followed by
 their socket only by the person who asked."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -49,6 +50,8 @@ def test_a_job_whose_worker_keeps_dying_fails_with_words_instead_of_a_fourth_try
     assert job.status == Status.FAILED and "stopped 3 times" in job.error
 
 
+# Committed: the job's late thread writes its command's audit record on its own connection once released.
+@pytest.mark.django_db(transaction=True)
 def test_an_ivm_that_hangs_costs_the_page_a_timed_out_answer_at_the_deadline(console, admin_user, fleet):
     job = jobs.enqueue("test", user=admin_user, console=console)
     token = queue.claim(job.pk, "worker")
@@ -57,6 +60,10 @@ def test_an_ivm_that_hangs_costs_the_page_a_timed_out_answer_at_the_deadline(con
         assert runner.run(job.pk, token, timeout_s=1.0) == Status.TIMED_OUT
     finally:
         fleet.ssh("ivmf1", "ivmsim-fault clear all")
+        # The released command ends the late thread; it must not write into the next test's database.
+        for thread in threading.enumerate():
+            if thread.name == f"job-{job.pk}":
+                thread.join(timeout=30)
     job.refresh_from_db()
     assert job.status == Status.TIMED_OUT and "No answer within 1 s" in job.error and job.finished_at
 
