@@ -9,8 +9,8 @@ as subprocesses, the fleet registered with pinned keys. Measured, in the same ru
     and ``lssyscfg -r sys -F name``), and a synchronous ``sync_all`` of the fleet;
   * jobs: from the click to the answer on the page ("Connection ok", every row "Synced:"), and how long the
     "Sync all" request itself took.
-``--layer memory`` runs without Redis, as ``make run`` does (the worker polls every 0.2 s; the socket looks at the
-row four times a second).
+``--layer memory`` runs without Redis, as ``make run`` does (the worker polls every 0.1 s; the socket looks at the
+row ten times a second).
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def main() -> int:
             for name, argv in (("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                            "ivmweb.asgi:application"]),
                                ("worker", [sys.executable, "manage.py", "run_engine", "--worker-id", "bench",
-                                           *(["--poll", "0.2"] if args.layer == "memory" else [])])):
+                                           *(["--poll", "0.1"] if args.layer == "memory" else [])])):
                 log = open(Path(logs.name) / f"{name}.log", "w")  # noqa: SIM115 — closed with the directory
                 procs.append(subprocess.Popen(argv, cwd=REPO, env=os.environ.copy(), stdout=log,
                                               stderr=subprocess.STDOUT))
