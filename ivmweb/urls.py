@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from mobility.views.csp_report import csp_report
 
@@ -9,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("csp-report/", csp_report, name="csp_report"),  # SECURE_CSP's report-uri
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),  # for clients that ask
     path("api/", include("mobility.api.urls")),  # the REST API, its schema and reference page
     path("", include("mobility.urls")),
 ]

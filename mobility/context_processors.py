@@ -3,6 +3,8 @@
 from django.urls import reverse
 
 from mobility import policy
+from mobility.choices import MigrationStatus
+from mobility.models import Migration
 from mobility.roles import roles_of
 
 # (label, url name, the policy action the page is for; None = every signed-in user)
@@ -26,4 +28,8 @@ def navigation(request):
         for label, name, action in NAVIGATION
         if action is None or policy.may(user, action)
     ]
+    for item in items:
+        if item["label"] == "Approvals":  # what waits for this approver's vote (never their own requests)
+            item["count"] = policy.votable(user, Migration.objects.filter(
+                status=MigrationStatus.PENDING_APPROVAL)).count()
     return {"nav_items": items, "user_roles": roles_of(user)}

@@ -111,6 +111,17 @@ def approvals(user, qs: QuerySet | None = None) -> QuerySet:
     return migrations(user, qs)
 
 
+def votable(user, qs: QuerySet | None = None) -> QuerySet:
+    """Migrations of ``qs`` the user may vote on: ``_vote_refusal``'s four eyes as one query (an approver of the owning
+    team who is neither the requester nor an author of a plan version). What waits for them is these, pending."""
+    qs = Migration.objects.all() if qs is None else qs
+    if not _signed_in(user) or APPROVER not in _roles(user):
+        return qs.none()
+    authored = PlanVersion.objects.filter(migration=OuterRef("pk"), created_by=user.pk)
+    return (qs.filter(partition__team_id__in=_team_ids(user)).exclude(requester_id=user.pk)
+            .exclude(Exists(authored)))
+
+
 def votes(user, qs: QuerySet | None = None) -> QuerySet:
     """Approval rows (votes) of the migrations the user may see."""
     return _scoped(user, Approval.objects.all() if qs is None else qs, "migration__partition__team_id")
