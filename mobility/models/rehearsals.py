@@ -16,11 +16,19 @@ class Rehearsal(models.Model):
         REFUSED = "refused", "refused by the twin's IVM"
         UNREACHABLE = "unreachable", "the twin's IVM could not be reached"
 
+    class Fault(models.TextChoices):
+        """The faults a rehearsal may inject on the source IVM (how: ``mobility.twin.rehearse``)."""
+
+        SLOW_LINK = "slow_link", "Slow MSP link (a quarter of its bandwidth)"
+        TRANSFER_FAILURE = "transfer_failure", "Failure during the transfer"
+        UNREACHABLE = "unreachable", "Source IVM unreachable"
+        HOST_KEY = "host_key", "Source IVM's host key changed"
+
     migration = models.ForeignKey("mobility.Migration", on_delete=models.CASCADE, related_name="rehearsals")
     plan = models.ForeignKey("mobility.PlanVersion", on_delete=models.CASCADE, related_name="rehearsals")
     job = models.ForeignKey("mobility.IVMJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    faults = models.JSONField(default=list, blank=True)  # keys of ``mobility.twin.rehearse.FAULTS``
+    faults = models.JSONField(default=list, blank=True)  # ``Fault`` values
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     summary = models.TextField()  # the outcome in a sentence, as the engine would have written it
     # Simulated seconds on the twin (its clock runs ``time_scale`` times faster than the wall clock): from
@@ -39,6 +47,11 @@ class Rehearsal(models.Model):
 
     def __str__(self) -> str:
         return f"rehearsal #{self.pk} of migration {self.migration_id} v{self.plan.version}: {self.outcome}"
+
+    @property
+    def fault_labels(self) -> list[str]:
+        labels = dict(self.Fault.choices)
+        return [labels.get(f, f) for f in self.faults]
 
     @property
     def message_codes(self) -> list[str]:

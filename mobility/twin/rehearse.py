@@ -39,15 +39,10 @@ from mobility.twin.simulator import TwinNotStarted, TwinSimulator
 
 logger = logging.getLogger("mobility.twin")
 
-# The faults a rehearsal may inject (ivmsim/FLEET.md), by key: what the page says, and how.
+# The faults a rehearsal may inject (``Rehearsal.Fault``), each on the source IVM as ivmsim/FLEET.md describes.
 SLOW_LINK_FACTOR = 0.25
 UNREACHABLE_DROPS = 1_000_000  # every connection to the source IVM closed, for the whole rehearsal
-FAULTS = {
-    "slow_link": f"Slow MSP link ({SLOW_LINK_FACTOR:g} of its bandwidth)",
-    "transfer_failure": "Failure during the transfer",
-    "unreachable": "Source IVM unreachable",
-    "host_key": "Source IVM's host key changed",
-}
+FAULTS = dict(Rehearsal.Fault.choices)
 # Statuses a plan is rehearsed in: its plan is settled enough to ask for a vote, and nothing has run yet.
 REHEARSABLE = (MigrationStatus.PENDING_APPROVAL, MigrationStatus.APPROVED, MigrationStatus.QUEUED)
 
@@ -147,8 +142,9 @@ def _declared_faults(faults, src_ivm: str, lpar: str, mode: str) -> list[dict]:
     if "slow_link" in faults:
         declared.append({"ivm": src_ivm, "kind": "slow-link", "factor": str(SLOW_LINK_FACTOR)})
     if "transfer_failure" in faults:
-        # An active move sends memory in pre-copy; an inactive one copies its definition in "transfer".
-        phase = "precopy" if mode == MigrationMode.ACTIVE else "transfer"
+        # An active move fails once pre-copy has sent the memory, as the partition is suspended for the last pages
+        # (the engine is polling step 6 then); an inactive one while its definition is copied ("transfer").
+        phase = "suspended" if mode == MigrationMode.ACTIVE else "transfer"
         declared.append({"ivm": src_ivm, "kind": "fail-migration", "phase": phase, "lpar": lpar})
     if "unreachable" in faults:
         declared.append({"ivm": src_ivm, "kind": "drop-ssh", "after": "0", "count": str(UNREACHABLE_DROPS)})
