@@ -8,6 +8,7 @@ padmin password and host key, which the rehearsal pins. Nothing of it is stored 
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -22,6 +23,15 @@ from pathlib import Path
 from django.conf import settings
 
 START_TIMEOUT_S = 20.0
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the thread that started it ends (a worker killed mid-rehearsal
+    must not leave a simulator running). Only a system call: nothing here may take a lock after fork."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class TwinNotStarted(RuntimeError):
@@ -60,7 +70,7 @@ class TwinSimulator:
              "--port", "0", "--time-scale", f"{self.time_scale:g}", "--seed", str(self.seed),
              "--ready-file", str(ready)],
             cwd=settings.BASE_DIR, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_die_with_parent)  # noqa: PLW1509
         deadline = time.monotonic() + START_TIMEOUT_S
         while not ready.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:

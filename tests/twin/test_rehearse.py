@@ -7,7 +7,16 @@ import pytest
 from django.urls import reverse
 
 from mobility import jobs
-from mobility.models import AuditEvent, IVMConsole, IVMJob, ManagedSystem, Migration, MigrationStep, Partition, Rehearsal
+from mobility.models import (
+    AuditEvent,
+    IVMConsole,
+    IVMJob,
+    ManagedSystem,
+    Migration,
+    MigrationStep,
+    Partition,
+    Rehearsal,
+)
 from mobility.twin import rehearse
 from tests.engine.conftest import submitted_migration
 from tests.jobs import pushed, run_jobs
@@ -129,3 +138,15 @@ def test_the_page_shows_the_rehearsal_without_reload_and_the_approver_sees_it(es
     card = client.get(reverse("mobility:approvals")).content.decode()
     assert f'data-testid="approval-{migration.pk}"' in card and 'data-outcome="completed"' in card
     assert "Rehearsal of version 1" in card
+
+
+def test_an_inactive_plan_walks_the_inactive_steps_and_activates_when_asked(estate, fleet, personas):
+    migration = submitted_migration(personas, "web01", "ivm1", "ivm2", options={"activate_on_destination": True})
+    assert migration.mode == "inactive"
+    before = command_logs(fleet)
+    r = rehearse_now(migration, personas["rita"])
+    assert r.outcome == Rehearsal.Outcome.COMPLETED, (r.summary, r.steps)
+    assert [(s["number"], s["status"]) for s in r.steps] == [(n, "done") for n in (1, 2, 3, 4, 5, 6, 9, 10)]
+    assert r.steps[-1]["detail"] == "Running on Server-8205-E6C-SN06A2002"
+    assert r.duration_s > 0 and r.suspend_window_s is None
+    assert command_logs(fleet) == before
