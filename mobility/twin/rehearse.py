@@ -18,7 +18,6 @@ partition half-moved. What differs is only where: ``--ip`` names the twin's dest
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 
@@ -36,8 +35,6 @@ from mobility.jobs.errors import JobFailed
 from mobility.models import IVMJob, Migration, Rehearsal
 from mobility.twin import export
 from mobility.twin.simulator import TwinNotStarted, TwinSimulator
-
-logger = logging.getLogger("mobility.twin")
 
 # The faults a rehearsal may inject (``Rehearsal.Fault``), each on the source IVM as ivmsim/FLEET.md describes.
 SLOW_LINK_FACTOR = 0.25
@@ -114,7 +111,10 @@ def run(job: IVMJob, report) -> dict:
     try:
         with TwinSimulator(export.to_toml(fleet), time_scale=scale) as twin:
             if "host_key" in faults:
-                _rotate_host_key(twin, src_ivm)
+                try:
+                    _rotate_host_key(twin, src_ivm)
+                except IVMError as exc:
+                    raise JobFailed(f"The twin's host key could not be changed: {exc}") from exc
             walk = TwinRun(migration, plan.snapshot, twin.ivm(src_ivm), twin.ivm(dst_ivm), scale, report,
                            deadline=time.monotonic() + (job.timeout_s or bound_s(migration, faults)) - 10.0)
             try:
@@ -190,7 +190,7 @@ class TwinRun:
     def __init__(self, migration: Migration, snapshot: dict, src, dst, scale: float, report, *, deadline: float):
         self.m, self.snapshot, self.src, self.dst, self.scale = migration, snapshot, src, dst, scale
         self.name, self.mode = migration.partition.name, migration.mode
-        self.report, self.deadline = report, deadline
+        self._report, self.deadline = report, deadline
         self.steps = [_Step(s.number, s.key, s.title) for s in steps_for(self.mode) if s.key != "postrequisites"]
         self.run_state = steps.RunState()
         self.commands = 0
@@ -200,6 +200,12 @@ class TwinRun:
         self.start_sent_at: float | None = None
         self.duration_s = self.suspend_window_s = None
         self.failures_in_a_row = 0
+        self.reported_at = 0.0
+
+    def report(self, text: str) -> None:
+        """A progress line for the page; a job no longer ours (timed out, taken over) ends the walk here."""
+        if self._report(text) is False:
+            raise JobFailed("The rehearsal's job is no longer held by this worker; the rehearsal stops.")
 
     def _client(self, ivm) -> IVMClient:
         def counted(_record) -> None:
@@ -424,7 +430,8 @@ class TwinRun:
     # --- step 6 (``steps.transfer``) -----------------------------------------------------------------------------
     def transfer(self) -> float:
         seen = self.lpar_migration(self.src)
-        self.running(6, "Moving the partition state")
+        if self.step(6).status != "running":
+            self.running(6, "Moving the partition state")
         if seen is None or seen.state == ivmside.COMPLETE:
             self.done(6, "The partition state has been transferred")
             if self.mode == MigrationMode.ACTIVE:
@@ -432,9 +439,11 @@ class TwinRun:
             return 0
         if seen.state == ivmside.FAILED:
             self._failed_on_ivm(seen)
-        total = seen.transmitted + (seen.remaining or 0)
-        if total:
+        if seen.transmitted:
             self.step(6).detail = f"{seen.transmitted} bytes sent, {seen.remaining or 0} remaining ({seen.state})"
+            if time.monotonic() - self.reported_at >= 1.0:  # the page's progress line, not a write per poll
+                self.reported_at = time.monotonic()
+                self.report(f"Step 6: {self.step(6).detail}")
         if seen.state == ivmside.SUSPENDED:
             self.done(6, "Memory pre-copy finished; the partition is suspended for the last pages")
             self.step(7).data["suspended_seen_at"] = time.monotonic()
