@@ -86,9 +86,14 @@ def run(migration, console, cmd, *, quiet: bool = False, check: bool = True):
     return result
 
 
-def lpar_migration(migration, console, name: str, *, quiet: bool = True) -> LparMigration | None:
-    cmd = commands.lslparmigr("lpar", lpar_names=name, fields=MIGR_FIELDS)
-    rows = run(migration, console, cmd, quiet=quiet).parsed()
+# The questions as commands and their answers as plain values: the steps below ask them through the pooled clients;
+# a rehearsal on a twin (``mobility.twin.rehearse``) asks the very same ones through its own.
+
+def lpar_migration_command(name: str):
+    return commands.lslparmigr("lpar", lpar_names=name, fields=MIGR_FIELDS)
+
+
+def lpar_migration_of(rows) -> LparMigration | None:
     if not rows:
         return None
     row = rows[0]
@@ -97,24 +102,39 @@ def lpar_migration(migration, console, name: str, *, quiet: bool = True) -> Lpar
                          transmitted=_int(row["bytes_transmitted"]) or 0, remaining=_int(row["bytes_remaining"]))
 
 
-def lpar_state(migration, console, name: str, *, quiet: bool = False) -> dict | None:
-    """``lssyscfg -r lpar`` for one partition: {"lpar_id", "state"}, or None when the IVM does not list it."""
-    cmd = commands.lssyscfg("lpar", lpar_names=name, fields=("name", "lpar_id", "state"))
-    rows = run(migration, console, cmd, quiet=quiet).parsed()
+def lpar_state_command(name: str):
+    return commands.lssyscfg("lpar", lpar_names=name, fields=("name", "lpar_id", "state"))
+
+
+def lpar_state_of(rows) -> dict | None:
     if not rows:
         return None
     return {"lpar_id": _int(rows[0]["lpar_id"]), "state": rows[0]["state"]}
 
 
+def client_slot_commands(name: str) -> dict:
+    return {kind: commands.lshwres("virtualio", rsubtype=kind, level="lpar", lpar_names=name,
+                                   fields=("lpar_name", "slot_num", "adapter_type"))
+            for kind in ("scsi", "fc")}
+
+
+def client_slots_of(rows) -> set[int]:
+    return {int(r["slot_num"]) for r in rows if r.get("adapter_type") == "client"}
+
+
+def lpar_migration(migration, console, name: str, *, quiet: bool = True) -> LparMigration | None:
+    return lpar_migration_of(run(migration, console, lpar_migration_command(name), quiet=quiet).parsed())
+
+
+def lpar_state(migration, console, name: str, *, quiet: bool = False) -> dict | None:
+    """``lssyscfg -r lpar`` for one partition: {"lpar_id", "state"}, or None when the IVM does not list it."""
+    return lpar_state_of(run(migration, console, lpar_state_command(name), quiet=quiet).parsed())
+
+
 def client_slots(migration, console, name: str) -> dict[str, set[int]]:
     """Client adapter slots of a partition, by kind (``scsi``, ``fc``), as ``lshwres`` shows them."""
-    found: dict[str, set[int]] = {}
-    for kind in ("scsi", "fc"):
-        cmd = commands.lshwres("virtualio", rsubtype=kind, level="lpar", lpar_names=name,
-                               fields=("lpar_name", "slot_num", "adapter_type"))
-        rows = run(migration, console, cmd).parsed()
-        found[kind] = {int(r["slot_num"]) for r in rows if r.get("adapter_type") == "client"}
-    return found
+    return {kind: client_slots_of(run(migration, console, cmd).parsed())
+            for kind, cmd in client_slot_commands(name).items()}
 
 
 def migration_limits(migration, console) -> dict[str, int]:

@@ -156,6 +156,13 @@ def shutdown(m: Migration, run: RunState, cfg) -> float | None:
 
 # --- step 3: exactly once --------------------------------------------------------------------------------------
 
+def start_command(snapshot: dict, name: str, target_system: str, target_ip: str, target_user: str):
+    """The plan's ``migrlpar -o m --async`` to the destination IVM at ``target_ip`` (a rehearsal: its twin's)."""
+    scsi, fc = mappings_of(snapshot)
+    return commands.migrlpar("m", target_system=target_system, target_ip=target_ip, target_user=target_user,
+                             lpar_name=name, scsi_mappings=scsi, fc_mappings=fc, async_=True)
+
+
 def start(m: Migration, run: RunState, cfg) -> float | None:
     """``migrlpar -o m --async`` at most once: the intent is committed first; after a crash the IVM is asked."""
     name, src, dst = m.partition.name, m.source.console, m.destination.console
@@ -174,9 +181,7 @@ def start(m: Migration, run: RunState, cfg) -> float | None:
             notify_started(m)
         return 0
     # Not migrating and still on the source: no migration of ours is in progress, so (re)issuing is safe.
-    scsi, fc = mappings_of(plan_of(m))
-    cmd = commands.migrlpar("m", target_system=m.destination.mtms, target_ip=dst.host, target_user=dst.username,
-                            lpar_name=name, scsi_mappings=scsi, fc_mappings=fc, async_=True)
+    cmd = start_command(plan_of(m), name, m.destination.mtms, dst.host, dst.username)
     now = timezone.now()
     guarded_update(m.pk, start_intent_at=now)  # committed (autocommit) before sending
     m.start_intent_at = now

@@ -22,17 +22,13 @@ from mobility.ivm import (
     commands,
     scan_host_key,
 )
+from mobility.jobs.errors import JobFailed
 from mobility.models import IVMConsole, IVMJob, ManagedSystem, Migration, Partition
 from mobility.secrets import SecretUnreadable
+from mobility.twin import rehearse
 
 SCAN_TIMEOUT_S = 10.0
 SYNC_FACTS = ("ok", "error", "created", "updated", "deleted", "vanished", "unchanged", "rows_written", "duration_s")
-
-
-class JobFailed(Exception):
-    def __init__(self, message: str, result: dict | None = None):
-        super().__init__(message)
-        self.result = result or {}
 
 
 def _pinned(console: IVMConsole) -> HostKey | None:
@@ -162,4 +158,6 @@ RUN = {
     IVMJob.Kind.SYNC: sync,
     IVMJob.Kind.VALIDATE: validate,
     IVMJob.Kind.REVISE: revise,
+    IVMJob.Kind.REHEARSE: rehearse.run,
 }
+__all__ = ["RUN", "JobFailed"]

@@ -28,21 +28,22 @@ Status = IVMJob.Status
 MAX_ATTEMPTS = 3  # a job whose worker died this many times fails rather than killing a fourth
 
 
-def timeout_s() -> float:
-    """How long a job may run before the page is told it timed out (the IVM client's own timeouts come later)."""
-    return float(settings.IVMWEB_JOB_TIMEOUT_S)
+def timeout_s(own: float | None = None) -> float:
+    """How long a job may run before the page is told it timed out (the IVM client's own timeouts come later):
+    the job's own bound if its kind gave it one (``IVMJob.timeout_s``), else ``IVMWEB_JOB_TIMEOUT_S``."""
+    return float(own) if own else float(settings.IVMWEB_JOB_TIMEOUT_S)
 
 
-def lease_s() -> float:
+def lease_s(own: float | None = None) -> float:
     # Longer than the job may run: a live worker always finishes (or times out) its job before the lease ends.
-    return timeout_s() + 15.0
+    return timeout_s(own) + 15.0
 
 
 def enqueue(kind: str, *, user, console=None, migration=None, params: dict | None = None,
-            group: uuid.UUID | None = None) -> IVMJob:
-    """Store a job for the workers and wake them once the row is committed."""
+            group: uuid.UUID | None = None, timeout_s: float | None = None) -> IVMJob:
+    """Store a job for the workers and wake them once the row is committed; ``timeout_s``: a bound of its own."""
     job = IVMJob.objects.create(kind=kind, requested_by=user, console=console, migration=migration,
-                                params=params or {}, group=group or uuid.uuid4())
+                                params=params or {}, group=group or uuid.uuid4(), timeout_s=timeout_s)
     wake_workers()
     return job
 
@@ -72,8 +73,9 @@ def due_ids(limit: int) -> list[int]:
 def claim(job_id: int, worker: str) -> int | None:
     """Take the job with a new fencing token; the token, or None when another worker has it (or it ended)."""
     now = timezone.now()
+    own = IVMJob.objects.filter(pk=job_id).values_list("timeout_s", flat=True).first()  # fixed at enqueue
     taken = IVMJob.objects.filter(_due(now), pk=job_id).update(
-        status=Status.RUNNING, claimed_by=worker, lease_until=now + timedelta(seconds=lease_s()),
+        status=Status.RUNNING, claimed_by=worker, lease_until=now + timedelta(seconds=lease_s(own)),
         fence=F("fence") + 1, attempts=F("attempts") + 1, started_at=now)
     if not taken:
         return None

@@ -36,8 +36,8 @@ def _work(job: IVMJob, token: int, outcome: dict, on_thread: bool = True) -> Non
 def run(job_id: int, token: int, timeout_s: float | None = None, *, inline: bool = False) -> str:
     """Run the job claimed under ``token``; returns the status written. ``inline`` runs it on this thread, in this
     thread's transaction and without the time bound (``run_pending``)."""
-    timeout_s = queue.timeout_s() if timeout_s is None else timeout_s
     job = IVMJob.objects.select_related("console", "requested_by", "migration").get(pk=job_id)
+    timeout_s = queue.timeout_s(job.timeout_s) if timeout_s is None else timeout_s
     outcome: dict = {}
     thread = None
     if inline:

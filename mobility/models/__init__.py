@@ -14,6 +14,7 @@ from mobility.models.inventory import (
 )
 from mobility.models.jobs import IVMJob
 from mobility.models.migrations import AdapterMapping, Migration, MigrationEvent, MigrationStep, PlanVersion
+from mobility.models.rehearsals import Rehearsal
 from mobility.models.teams import Team
 from mobility.models.tokens import ApiToken
 
@@ -33,6 +34,7 @@ __all__ = [
     "MigrationStep",
     "Partition",
     "PlanVersion",
+    "Rehearsal",
     "SharedEthernetAdapter",
     "StorageDevice",
     "Team",

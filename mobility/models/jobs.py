@@ -21,6 +21,7 @@ class IVMJob(models.Model):
         SYNC = "sync", "inventory sync"
         VALIDATE = "validate", "plan validation"
         REVISE = "revise", "plan revision"
+        REHEARSE = "rehearse", "plan rehearsal on a twin"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
@@ -43,6 +44,8 @@ class IVMJob(models.Model):
                                   related_name="jobs")
     # What the job needs beyond its foreign keys (ids, mappings, the key a validation answers for); never a secret.
     params = models.JSONField(default=dict, blank=True)
+    # This job's own time bound (a rehearsal runs for minutes); none: ``IVMWEB_JOB_TIMEOUT_S``.
+    timeout_s = models.FloatField(null=True, blank=True)
     progress = models.CharField(max_length=200, blank=True)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)

@@ -1,8 +1,10 @@
 """The plan page of one migration: its versions with hashes, mappings, checks and validation; drift since the
-plan was made; re-validation; and editing the mappings into a new version (requester or owning team only)."""
+plan was made; re-validation; a rehearsal on a twin of its servers; and editing the mappings into a new version
+(requester or owning team only)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from mobility import jobs, planning, plans, policy
 from mobility.forms.plans import DigestForm, MappingForm
 from mobility.models import IVMJob, Migration
+from mobility.twin import rehearse
 from mobility.views.plan import mapping_rows, validation_rows
 
 TEMPLATE = "mobility/plan/detail.html"
@@ -32,7 +35,9 @@ def _page_context(request, migration: Migration, *, data=None) -> dict:
     latest = versions[0] if versions else None
     context = {"migration": migration, "versions": versions, "latest": latest,
                "may_revise": _may_revise(request.user, migration),
-               "may_validate": _may_validate(request.user, migration)}
+               "may_validate": _may_validate(request.user, migration),
+               "may_rehearse": may_rehearse(request.user, migration), "rehearsal": rehearse.latest(migration),
+               "rehearse_faults": rehearse.FAULTS}
     if latest is None:
         return context
     drift, ctx, problems = plans.plan_drift(latest)
@@ -57,11 +62,18 @@ def _may_validate(user, migration: Migration) -> bool:
     return plans.revisable(migration) and policy.may(user, "validate", migration)
 
 
+def may_rehearse(user, migration: Migration) -> bool:
+    # A rehearsal talks only to a twin, but it is the validation's kind of question: who may validate may rehearse
+    # (never an auditor); when is the rehearsal's own rule (a plan not yet run).
+    return rehearse.refusal(migration) is None and policy.may(user, "validate", migration)
+
+
 def _render(request, context, status=200):
-    """The whole page, or for htmx the block its target names (#plan-edit, #plan-validation)."""
+    """The whole page, or for htmx the block its target names (#plan-edit, #plan-validation, #plan-rehearsal)."""
     part = None
     if request.htmx and not request.htmx.history_restore_request:
-        part = {"plan-edit": "#edit", "plan-validation": "#validation"}.get(request.htmx.target)
+        part = {"plan-edit": "#edit", "plan-validation": "#validation",
+                "plan-rehearsal": "#rehearsal"}.get(request.htmx.target)
     return render(request, TEMPLATE + (part or ""), context, status=status)
 
 
@@ -94,6 +106,13 @@ def plan_detail(request, pk: int):
     job = _job(request, migration, IVMJob.Kind.VALIDATE, request.GET.get("revalidation"))
     if job is not None:
         _show_job(context, job, "revalidation")
+    rehearsing = _job(request, migration, IVMJob.Kind.REHEARSE, request.GET.get("rehearsal"))
+    if rehearsing is not None:
+        # Running: its place; ended: the rehearsal it stored is the latest (shown anyway), or why it failed.
+        if not rehearsing.finished:
+            context.update(rehearsal_job=rehearsing, job_groups=[str(rehearsing.group)])
+        elif rehearsing.status != IVMJob.Status.DONE:
+            context["rehearsal_error"] = rehearsing.error
     return _render(request, context)
 
 
@@ -168,3 +187,33 @@ def _revision_answer(request, migration: Migration, job: IVMJob | None):
         context["refused"] = job.result.get("refused") or f"The plan was not changed: {job.error}"
         _show_job(context, job, "revision")
     return _render(request, context)
+
+
+@require_POST
+def plan_rehearse(request, pk: int):
+    """A worker rehearses the latest version on a twin of both servers (``mobility.twin.rehearse``), with the faults
+    ticked; the page follows the job and shows the rehearsal it stored."""
+    migration = visible_migration(request, pk)
+    if not policy.may(request.user, "validate", migration):
+        raise PermissionDenied("Your role does not allow rehearsing plans.")
+    context = _page_context(request, migration)
+    why = rehearse.refusal(migration)
+    form = RehearseForm(request.POST)
+    if why is not None:
+        context["rehearsal_error"] = why
+        return _render(request, context, status=200 if request.htmx else 409)
+    if not form.is_valid():
+        context["rehearsal_error"] = "Choose faults from the list only."
+        return _render(request, context, status=200 if request.htmx else 400)
+    faults = form.cleaned_data["faults"]
+    job = jobs.enqueue(IVMJob.Kind.REHEARSE, user=request.user, migration=migration,
+                       params={"faults": faults, "target": "#plan-rehearsal"},
+                       timeout_s=rehearse.bound_s(migration, faults))
+    job.params["then"] = reverse("mobility:plan_detail", args=[migration.pk]) + f"?rehearsal={job.pk}"
+    job.save(update_fields=["params"])
+    context.update(rehearsal_job=job, started_job=job)
+    return _render(request, context)
+
+
+class RehearseForm(forms.Form):
+    faults = forms.MultipleChoiceField(choices=list(rehearse.FAULTS.items()), required=False)

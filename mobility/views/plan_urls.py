@@ -11,4 +11,5 @@ urlpatterns = [
     path("migrations/<int:pk>/plan/", plan_page.plan_detail, name="plan_detail"),
     path("migrations/<int:pk>/plan/validate/", plan_page.plan_revalidate, name="plan_revalidate"),
     path("migrations/<int:pk>/plan/revise/", plan_page.plan_revise, name="plan_revise"),
+    path("migrations/<int:pk>/plan/rehearse/", plan_page.plan_rehearse, name="plan_rehearse"),
 ]
