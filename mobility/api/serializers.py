@@ -14,6 +14,7 @@ from mobility.models import (
     Approval,
     AuditEvent,
     IVMConsole,
+    IVMJob,
     ManagedSystem,
     Migration,
     MigrationEvent,
@@ -166,6 +167,11 @@ class PlanInput(serializers.Serializer):
                                  help_text="Changes to the recommended mappings, by kind and client slot")
 
 
+class ValidateInput(PlanInput):
+    digest = serializers.CharField(max_length=64, required=False,
+                                   help_text="The digest of the draft the caller read: refused (409) if it changed")
+
+
 class SubmitInput(PlanInput):
     reason = serializers.CharField(max_length=2000)
     wished_start = serializers.DateTimeField(required=False, allow_null=True)
@@ -204,7 +210,8 @@ class DraftSerializer(serializers.Serializer):
     recommended = MappingSerializer(many=True)
     problems = ProblemSerializer(many=True)
     ready = serializers.BooleanField(help_text="No check and no mapping blocks the plan")
-    validation = ValidationResultSerializer(allow_null=True)
+    validation = ValidationResultSerializer(allow_null=True, help_text=(
+        "Null in a draft: IVM's answer is the result of a validation job (plans/validate/)"))
 
 
 class PlanVersionSerializer(serializers.ModelSerializer):
@@ -256,6 +263,30 @@ class PlanSerializer(serializers.Serializer):
 class ReviseInput(serializers.Serializer):
     mappings = MappingSerializer(many=True)
     digest = serializers.CharField(max_length=64, required=False)
+
+
+# --- IVM jobs ----------------------------------------------------------------------------------------------------
+
+class JobSerializer(serializers.ModelSerializer):
+    """What the API asked of an IVM, run by the engine's workers (never inside the request)."""
+
+    url = serializers.SerializerMethodField(help_text="This job's address: poll it until ``finished``")
+    finished = serializers.BooleanField(read_only=True, help_text="done, failed or timed_out: the job will not change again")
+    migration = serializers.IntegerField(source="migration_id", allow_null=True,
+                                         help_text="The migration whose plan it validates or revises, if any")
+    result = serializers.JSONField(help_text=(
+        "Once done: a validation's IVM answer (as ``ValidationResult``: ok, command, checks, ivm_says, error, "
+        "ran_at); a revision's ``{validation, version}`` when the new plan version was stored, or "
+        "``{validation, refused}`` when nothing was saved. Empty ({}) before the end."))
+    error = serializers.CharField(help_text="Why a failed or timed-out job did not finish (empty otherwise)")
+
+    class Meta:
+        model = IVMJob
+        fields = ["id", "url", "kind", "status", "finished", "progress", "result", "error", "migration",
+                  "created_at", "started_at", "finished_at"]
+
+    def get_url(self, job) -> str:
+        return f"/api/v1/jobs/{job.pk}/"
 
 
 # --- approvals and migrations ------------------------------------------------------------------------------------
