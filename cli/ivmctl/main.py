@@ -3,6 +3,7 @@ watched migration did not complete, 2 for wrong usage."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -176,27 +177,87 @@ def _show_draft(body: dict) -> None:
                 out.print(f"  [{message['code']}] {message['text']}")
 
 
+JOB_FINAL = {"done", "failed", "timed_out"}
+
+
+def _wait_job(client: Client, job: dict, what: str, interval: float, timeout: float, quiet: bool = False) -> dict:
+    """Poll an IVM job (``GET jobs/<id>/``) until it has finished; a spinner with its progress line on stderr
+    unless ``quiet`` (--json)."""
+    deadline = time.monotonic() + timeout if timeout else None
+    with contextlib.nullcontext() if quiet else err.status(what, spinner="dots") as spinner:
+        while not job["finished"]:
+            if deadline is not None and time.monotonic() > deadline:
+                err.print(f"Gave up after {timeout:.0f} s; job {job['id']} is {job['status']} ({job['url']}).")
+                raise typer.Exit(1)
+            time.sleep(interval)
+            try:
+                job = client.get(job["url"].removeprefix("/api/v1/"))
+            except ApiError as exc:
+                raise _fail(exc) from None
+            if spinner is not None:
+                spinner.update(f"{what} ({job['status']}{': ' + job['progress'] if job['progress'] else ''})")
+    return job
+
+
+INTERVAL = Annotated[float, typer.Option(help="Seconds between polls of the IVM job")]
+TIMEOUT = Annotated[float, typer.Option(help="Give up waiting for the IVM job after this many seconds (0: never)")]
+
+
 @app.command()
 def plan(partition: Annotated[str, typer.Argument(help="Name or id")],
          to: Annotated[str, typer.Option("--to", help="The destination server (name or id)")],
          maps: Annotated[list[str] | None, typer.Option("--map", help="KIND:CLIENT_SLOT=SERVER_SLOT[:PORT]")] = None,
          mode: Annotated[str | None, typer.Option(help="inactive: shut a running partition down first")] = None,
-         as_json: JSON = False):
-    """Draft a plan with the recommended (or your) mappings and have IVM validate it; kept for 'ivmctl submit'."""
+         interval: INTERVAL = 0.5, timeout: TIMEOUT = 180, as_json: JSON = False):
+    """Draft a plan with the recommended (or your) mappings and have IVM validate it (a job a worker runs; this waits
+    for it); kept for 'ivmctl submit', which uses IVM's answer for 10 minutes. --json prints the finished job."""
     client = _client()
     body = {"partition": _resolve(client, "partition", partition), "destination": _resolve(client, "server", to),
             "mode": mode, "mappings": [_mapping(m) for m in maps or []]}
     try:
-        draft = client.post("plans/validate/", body)
+        draft = client.post("plans/draft/", body)
+        if not draft["ready"]:
+            if as_json:
+                _json(draft)
+            else:
+                _show_draft(draft)
+            raise typer.Exit(1)
+        job = client.post("plans/validate/", {**body, "digest": draft["digest"]})
     except ApiError as exc:
         raise _fail(exc) from None
+    job = _wait_job(client, job, f"IVM is validating job {job['id']}", interval, timeout, quiet=as_json)
     config.save_plan({**body, "mappings": draft["mappings"], "digest": draft["digest"]})
+    validation = job["result"] if job["status"] == "done" else None
     if as_json:
-        _json(draft)
+        _json(job)
     else:
-        _show_draft(draft)
-    if not (draft["ready"] and draft["validation"] and draft["validation"]["ok"]):
+        _show_draft({**draft, "validation": validation})
+        if validation is None:
+            err.print(f"The validation job {job['id']} {job['status'].replace('_', ' ')}: {job['error']}")
+    if not (validation and validation.get("ok")):
         raise typer.Exit(1)
+
+
+@app.command()
+def job(job_id: Annotated[int, typer.Argument(metavar="ID")],
+        wait: Annotated[bool, typer.Option(help="Wait until it has finished")] = False,
+        interval: INTERVAL = 0.5, timeout: TIMEOUT = 180, as_json: JSON = False):
+    """One of your IVM jobs (a validation, a revision): its status, progress and result; exit 1 unless done."""
+    client = _client()
+    try:
+        found = client.get(f"jobs/{job_id}/")
+    except ApiError as exc:
+        raise _fail(exc) from None
+    if wait:
+        found = _wait_job(client, found, f"Job {job_id}", interval, timeout, quiet=as_json)
+    if as_json:
+        _json(found)
+    else:
+        out.print(f"Job {found['id']} ({found['kind']}): {found['status']}"
+                  f"{' — ' + found['progress'] if found['progress'] else ''}{' — ' + found['error'] if found['error'] else ''}")
+        if found["result"]:
+            _json(found["result"])
+    raise typer.Exit(0 if found["status"] == "done" else 1)
 
 
 @app.command()
@@ -204,7 +265,8 @@ def submit(reason: Annotated[str, typer.Option(help="Why the partition should mo
            wished_start: Annotated[str | None, typer.Option(help="ISO 8601, e.g. 2027-01-05T22:00:00Z")] = None,
            activate: Annotated[bool, typer.Option(help="Inactive moves: start it on the destination")] = False,
            as_json: JSON = False):
-    """Submit the plan drafted last by 'ivmctl plan' (validated again by IVM): it waits for approval."""
+    """Submit the plan drafted last by 'ivmctl plan', on IVM's answer to its validation (within 10 minutes; else
+    run 'ivmctl plan' again): it waits for approval."""
     drafted = config.plan()
     if not drafted:
         err.print("No plan drafted: run 'ivmctl plan PARTITION --to SERVER' first.")

@@ -2,6 +2,11 @@
 (``migrlpar -o v``), submission; a migration's plan (``ETag`` = its content hash), revision (``If-Match``) and
 re-validation.
 
+What asks an IVM runs in the engine's workers, never inside the request (as on the pages): validation, revision
+(validated first) and re-validation answer ``202 Accepted`` with an IVM job (``mobility.api.jobs``); the submit
+relies on the answer of a recent validation job of exactly the same plan (``mobility.jobs.validations``, the
+wizard's own lookup) and is refused (409) without one.
+
 The wizard's own code builds every answer (``mobility.views.plan.build_wizard``: the partition the caller may plan,
 404 for another team's, the checks, the ranking, the mapping form) and ``mobility.plans`` stores, validates and
 refuses, so the API gives the same checks and errors as the wizard. (``build_wizard`` lives with the pages today;
@@ -15,13 +20,15 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mobility import jobs, plans, policy
 from mobility import planning as rules
-from mobility import plans, policy
 from mobility.api import serializers as s
 from mobility.api.common import ERRORS, PROBLEM, form_invalid, parsed, require, visible
+from mobility.api.jobs import ACCEPTED, ACCEPTED_HEADERS, accepted
 from mobility.api.problems import Problem
 from mobility.forms.plans import MappingForm, SubmitForm, port_field_name, slot_field_name
-from mobility.models import Migration
+from mobility.jobs import validations
+from mobility.models import IVMJob, Migration
 from mobility.views.plan import build_wizard, titled
 
 
@@ -111,25 +118,29 @@ class PlanDraft(APIView):
         return Response(s.DraftSerializer(_draft(context)).data)
 
 
-@extend_schema(tags=["planning"], request=s.PlanInput, responses={200: s.DraftSerializer, 409: PROBLEM, **ERRORS})
+@extend_schema(tags=["planning"], request=s.ValidateInput, responses={202: ACCEPTED, 409: PROBLEM, **ERRORS},
+               parameters=ACCEPTED_HEADERS)
 class PlanValidate(APIView):
-    """The draft, validated by the source IVM (``migrlpar -o v``); IVM's messages per check."""
+    """Have the source IVM validate the draft (``migrlpar -o v``): a worker asks it, this answers 202 with the job at
+    once. The job's result is IVM's answer (``ok``, its messages per check); ``plans/submit/`` of exactly this plan
+    (same digest and mappings) relies on it for the next 10 minutes. The draft's own checks are answered here:
+    a plan that cannot be submitted is refused (409) before any IVM is asked."""
 
     def post(self, request):
         require(request.user, "plan")
-        body = parsed(s.PlanInput, request.data)
+        body = parsed(s.ValidateInput, request.data)
         context = _draft_context(request, body)
-        _stale(context, request.data.get("digest") if isinstance(request.data, dict) else None)
+        _stale(context, body.get("digest"))
         _refuse_unready(context)
-        result = plans.validate_plan(context["partition"], context["destination"], context["rows"],
-                                     user=request.user)
-        return Response(s.DraftSerializer(_draft(context, result)).data)
+        return accepted(validations.enqueue_validation(request.user, context))
 
 
 @extend_schema(tags=["planning"], request=s.SubmitInput,
                responses={201: s.MigrationDetailSerializer, 409: PROBLEM, **ERRORS})
 class PlanSubmit(APIView):
-    """Validate with IVM and submit: the migration waits for approval with plan version 1."""
+    """Submit the plan IVM validated: the migration waits for approval with plan version 1. The submit uses IVM's
+    answer to a validation job you asked for (``plans/validate/``) of exactly this plan, finished within the last 10
+    minutes; without one it is refused (409, ``validation-needed``) and nothing is submitted."""
 
     def post(self, request):
         from mobility.api.migrations import detail
@@ -144,8 +155,12 @@ class PlanSubmit(APIView):
             raise form_invalid(form)
         _stale(context, form.cleaned_data["digest"])
         _refuse_unready(context)
-        validation = plans.validate_plan(context["partition"], context["destination"], context["rows"],
-                                         user=request.user)
+        validation = validations.recalled(request.user, validations.key_of(context))
+        if validation is None:
+            raise Problem(409, "Validate this plan with IVM first (plans/validate/, then wait for its job): the submit "
+                               "uses IVM's answer to exactly this plan, given within the last "
+                               f"{validations.REUSE_S // 60} minutes. Nothing was submitted.",
+                          "validation-needed", "IVM has not validated this plan")
         try:
             migration = plans.submit_plan(
                 partition=context["partition"], destination=context["destination"], user=request.user,
@@ -206,10 +221,13 @@ class MigrationPlan(APIView):
         return _plan_answer(_migration(request, pk))
 
     @extend_schema(request=s.ReviseInput,
-                   responses={200: s.PlanSerializer, 409: PROBLEM, 412: PROBLEM, 428: PROBLEM, **ERRORS})
+                   responses={202: ACCEPTED, 409: PROBLEM, 412: PROBLEM, 428: PROBLEM, **ERRORS},
+                   parameters=ACCEPTED_HEADERS)
     def put(self, request, pk):
-        """Revise the mappings into the next plan version (``If-Match`` the ETag you read); IVM validates it first,
-        and every vote on the old version is voided."""
+        """Revise the mappings into the next plan version (``If-Match`` the ETag you read). The mappings are checked
+        here (400, 409, 412); then 202 with a revision job: a worker has IVM validate them and, if IVM agrees and
+        the plan is still the one you read, stores the next version (every vote on the old one is voided). The
+        job's result says which: ``version`` (read the plan again for its new ETag) or ``refused``."""
         migration = _migration(request, pk)
         why = policy.refusal(request.user, "revise", migration)
         if why is not None:
@@ -243,16 +261,14 @@ class MigrationPlan(APIView):
             if body["digest"] != ctx.digest:
                 raise Problem(409, "The inventory changed since this page was shown; review the fresh plan.",
                               "inventory-changed", "The inventory changed")
-        unchanged = [r.to_dict() for r in rows] == latest.snapshot["mappings"]
-        validation = None if unchanged else plans.validate_plan(
-            migration.partition, migration.destination, rows, user=request.user, migration=migration)
-        if validation is not None and not validation["ok"]:
-            raise Problem(409, "IVM refused the changed plan; nothing was saved.", "plan-refused",
-                          "The plan is refused", validation=validation)
-        plans.revise_plan(migration, user=request.user, mappings=rows, validation=validation,
-                          digest=body.get("digest"))
-        migration.refresh_from_db()
-        return _plan_answer(migration)
+        if [r.to_dict() for r in rows] == latest.snapshot["mappings"]:
+            raise Problem(409, f"Nothing changed: the plan is the same as version {latest.version}.", "plan-refused",
+                          "The plan is refused")
+        job = jobs.enqueue(IVMJob.Kind.REVISE, user=request.user, migration=migration, params={
+            "partition": migration.partition_id, "destination": migration.destination_id,
+            "mappings": [r.to_dict() for r in rows], "digest": body.get("digest") or ctx.digest,
+            "if_match": latest.content_hash})
+        return accepted(job)
 
 
 def _current(row) -> dict:
@@ -263,10 +279,11 @@ def _current(row) -> dict:
     return data
 
 
-@extend_schema(tags=["planning"], request=None,
-               responses={200: s.ValidationResultSerializer, 409: PROBLEM, **ERRORS})
+@extend_schema(tags=["planning"], request=None, responses={202: ACCEPTED, 409: PROBLEM, **ERRORS},
+               parameters=ACCEPTED_HEADERS)
 class MigrationPlanValidate(APIView):
-    """Run ``migrlpar -o v`` for the plan in force now (its requester's team, approvers, admins)."""
+    """Have IVM validate the plan in force now (``migrlpar -o v``; its requester's team, approvers, admins): 202 with
+    the job, whose result is IVM's answer."""
 
     def post(self, request, pk):
         migration = _migration(request, pk)
@@ -274,7 +291,7 @@ class MigrationPlanValidate(APIView):
         if not plans.revisable(migration):
             raise Problem(409, "The migration has started or ended; its plan is no longer validated.", "refused")
         latest = plans.latest_plan(migration)
-        result = plans.validate_plan(migration.partition, migration.destination,
-                                     plans.mappings_from_snapshot(latest.snapshot), user=request.user,
-                                     migration=migration)
-        return Response(s.ValidationResultSerializer(result).data)
+        job = jobs.enqueue(IVMJob.Kind.VALIDATE, user=request.user, migration=migration, params={
+            "partition": migration.partition_id, "destination": migration.destination_id,
+            "mappings": latest.snapshot.get("mappings", []), "version": latest.version})
+        return accepted(job)

@@ -14,6 +14,7 @@ from mobility.models import (
     Approval,
     AuditEvent,
     IVMConsole,
+    IVMJob,
     ManagedSystem,
     Migration,
     MigrationEvent,
@@ -166,6 +167,11 @@ class PlanInput(serializers.Serializer):
                                  help_text="Changes to the recommended mappings, by kind and client slot")
 
 
+class ValidateInput(PlanInput):
+    digest = serializers.CharField(max_length=64, required=False,
+                                   help_text="The digest of the draft the caller read: refused (409) if it changed")
+
+
 class SubmitInput(PlanInput):
     reason = serializers.CharField(max_length=2000)
     wished_start = serializers.DateTimeField(required=False, allow_null=True)
@@ -204,7 +210,8 @@ class DraftSerializer(serializers.Serializer):
     recommended = MappingSerializer(many=True)
     problems = ProblemSerializer(many=True)
     ready = serializers.BooleanField(help_text="No check and no mapping blocks the plan")
-    validation = ValidationResultSerializer(allow_null=True)
+    validation = ValidationResultSerializer(allow_null=True, help_text=(
+        "Null in a draft: IVM's answer is the result of a validation job (plans/validate/)"))
 
 
 class PlanVersionSerializer(serializers.ModelSerializer):
@@ -258,6 +265,30 @@ class ReviseInput(serializers.Serializer):
     digest = serializers.CharField(max_length=64, required=False)
 
 
+# --- IVM jobs ----------------------------------------------------------------------------------------------------
+
+class JobSerializer(serializers.ModelSerializer):
+    """What the API asked of an IVM, run by the engine's workers (never inside the request)."""
+
+    url = serializers.SerializerMethodField(help_text="This job's address: poll it until ``finished``")
+    finished = serializers.BooleanField(read_only=True, help_text="done, failed or timed_out: the job will not change again")
+    migration = serializers.IntegerField(source="migration_id", allow_null=True,
+                                         help_text="The migration whose plan it validates or revises, if any")
+    result = serializers.JSONField(help_text=(
+        "Once done: a validation's IVM answer (as ``ValidationResult``: ok, command, checks, ivm_says, error, "
+        "ran_at); a revision's ``{validation, version}`` when the new plan version was stored, or "
+        "``{validation, refused}`` when nothing was saved. Empty ({}) before the end."))
+    error = serializers.CharField(help_text="Why a failed or timed-out job did not finish (empty otherwise)")
+
+    class Meta:
+        model = IVMJob
+        fields = ["id", "url", "kind", "status", "finished", "progress", "result", "error", "migration",
+                  "created_at", "started_at", "finished_at"]
+
+    def get_url(self, job) -> str:
+        return f"/api/v1/jobs/{job.pk}/"
+
+
 # --- approvals and migrations ------------------------------------------------------------------------------------
 
 class MigrationSerializer(serializers.ModelSerializer):
@@ -272,6 +303,34 @@ class MigrationSerializer(serializers.ModelSerializer):
         fields = ["id", "partition", "team", "source", "destination", "mode", "status", "requester", "reason",
                   "wished_start", "created_at", "started_at", "finished_at", "outcome", "percent",
                   "bytes_transmitted", "bytes_remaining", "suspend_window_s", "last_seq", "stuck", "recover_needed"]
+
+
+# The list's hot path: the same shape as MigrationSerializer, built from plain rows (``.values(*LIST_VALUES)``) for
+# a page of 50 without model instances or per-field serializers (tests/api/test_hot_paths.py keeps them equal).
+LIST_VALUES = ("id", "partition_id", "partition__name", "partition__team__name", "source_id", "source__name",
+               "destination_id", "destination__name", "mode", "status", "requester_id", "requester__username",
+               "reason", "wished_start", "created_at", "started_at", "finished_at", "outcome", "percent",
+               "bytes_transmitted", "bytes_remaining", "suspend_window_s", "last_seq", "stuck", "recover_needed")
+
+
+def _time_or_none(value):
+    return None if value is None else iso_time(value)
+
+
+def migration_row(v: dict) -> dict:
+    """One migration of the list, as MigrationSerializer shapes it, from its ``LIST_VALUES``."""
+    return {
+        "id": v["id"], "partition": {"id": v["partition_id"], "name": v["partition__name"]},
+        "team": v["partition__team__name"], "source": {"id": v["source_id"], "name": v["source__name"]},
+        "destination": {"id": v["destination_id"], "name": v["destination__name"]}, "mode": v["mode"],
+        "status": v["status"], "requester": {"id": v["requester_id"], "username": v["requester__username"]},
+        "reason": v["reason"], "wished_start": _time_or_none(v["wished_start"]),
+        "created_at": _time_or_none(v["created_at"]), "started_at": _time_or_none(v["started_at"]),
+        "finished_at": _time_or_none(v["finished_at"]), "outcome": v["outcome"], "percent": float(v["percent"]),
+        "bytes_transmitted": v["bytes_transmitted"], "bytes_remaining": v["bytes_remaining"],
+        "suspend_window_s": None if v["suspend_window_s"] is None else float(v["suspend_window_s"]),
+        "last_seq": v["last_seq"], "stuck": v["stuck"], "recover_needed": v["recover_needed"],
+    }
 
 
 class StepSerializer(serializers.ModelSerializer):
@@ -292,6 +351,14 @@ class MigrationDetailSerializer(MigrationSerializer):
     class Meta(MigrationSerializer.Meta):
         fields = [*MigrationSerializer.Meta.fields, "last_progress_at", "queue_position", "plan_version",
                   "plan_hash", "actions", "steps"]
+
+
+_TIME = serializers.DateTimeField()
+
+
+def iso_time(value) -> str:
+    """A time as ``serializers.DateTimeField`` writes it (ISO 8601, UTC as Z), for the hot paths that build dicts."""
+    return _TIME.to_representation(value)
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -2,7 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from mobility.api import approvals, auditors, docs, inventory, me, migrations, planning
+from mobility.api import approvals, auditors, docs, inventory, jobs, me, migrations, planning
 
 app_name = "api"
 
@@ -20,6 +20,7 @@ v1 = [
     path("plans/draft/", planning.PlanDraft.as_view(), name="plan_draft"),
     path("plans/validate/", planning.PlanValidate.as_view(), name="plan_validate"),
     path("plans/submit/", planning.PlanSubmit.as_view(), name="plan_submit"),
+    path("jobs/<int:pk>/", jobs.JobDetail.as_view(), name="job"),
     path("approvals/", approvals.ApprovalList.as_view(), name="approvals"),
     path("approvals/<int:pk>/", approvals.ApprovalDetail.as_view(), name="approval"),
     path("approvals/<int:pk>/vote/", approvals.ApprovalVote.as_view(), name="approval_vote"),

@@ -28,6 +28,7 @@ from mobility.secrets import SecretUnreadable
 from mobility.twin import rehearse
 
 SCAN_TIMEOUT_S = 10.0
+PLAN_CHANGED = "The plan changed since you read it (another revision came first); read it again. Nothing was saved."
 SYNC_FACTS = ("ok", "error", "created", "updated", "deleted", "vanished", "unchanged", "rows_written", "duration_s")
 
 
@@ -135,19 +136,31 @@ def validate(job: IVMJob, report) -> dict:
 
 
 def revise(job: IVMJob, report) -> dict:
-    """Validate the changed mappings with IVM, then store them as the next plan version (as the first was)."""
+    """Validate the changed mappings with IVM, then store them as the next plan version (as the first was).
+
+    ``if_match`` (the API's ``If-Match``: the content hash of the version the editor read) makes the revision
+    conditional: when another revision landed first, nothing is saved, checked under the migration's row lock so
+    that two editors cannot overwrite each other even when their jobs run side by side."""
     partition, destination, rows = _plan_parts(job)
     migration = Migration.objects.get(pk=job.migration_id)
+    expected = job.params.get("if_match")
+    if expected and plans.latest_plan(migration).content_hash != expected:
+        return {"validation": None, "refused": PLAN_CHANGED}
     report(f"{partition.system.console.name} is validating the changed plan")
     validation = plans.validate_plan(partition, destination, rows, user=job.requested_by, migration=migration)
     if not validation["ok"]:
         return {"validation": validation,
                 "refused": "IVM refused the changed plan; see its answer below. Nothing was saved."}
-    try:
-        version = plans.revise_plan(migration, user=job.requested_by, mappings=rows, validation=validation,
-                                    digest=job.params["digest"])
-    except plans.PlanRefused as exc:
-        return {"validation": validation, "refused": str(exc)}
+    with transaction.atomic():
+        if expected:
+            locked = Migration.objects.select_for_update(no_key=True).get(pk=migration.pk)
+            if plans.latest_plan(locked).content_hash != expected:
+                return {"validation": validation, "refused": PLAN_CHANGED}
+        try:
+            version = plans.revise_plan(migration, user=job.requested_by, mappings=rows, validation=validation,
+                                        digest=job.params["digest"])
+        except plans.PlanRefused as exc:  # caught inside: the refusal's audit record is kept
+            return {"validation": validation, "refused": str(exc)}
     return {"validation": validation, "version": version.version}
 
 

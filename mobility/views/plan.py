@@ -8,25 +8,22 @@ mapping values, and those go through MappingForm. Unknown, foreign or vanished i
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from mobility import jobs, planning, plans, policy
+from mobility import planning, plans, policy
 from mobility.access import allowed
 from mobility.choices import PartitionEnv
 from mobility.engine import config as engine_config
 from mobility.forms.plans import MappingForm, SubmitForm, query_for_rows
+from mobility.jobs import validations
 from mobility.models import IVMJob, ManagedSystem, Partition
 
 TEMPLATE = "mobility/plan/wizard.html"
-# IVM's answer to a validation is what the submit of the very same plan relies on, within this time.
-VALIDATION_REUSE_S = 600
 
 
 def _object_id(raw: str | None) -> int | None:
@@ -211,25 +208,12 @@ def plan_new(request):
         job = _validation_job(request, request.GET["validation"])
         if job is not None and not job.finished:
             context.update(validation_job=job, job_groups=[str(job.group)], step=4)
-        elif job is not None and job.params.get("key") == _validation_key(context):
+        elif job is not None and job.params.get("key") == validations.key_of(context):
             if job.status == IVMJob.Status.DONE:
                 _show_validation(context, job.result)
             else:
                 context["validation_failed"] = job.error
     return render_wizard(request, context, status=_answer_status(request, 400) if context.get("bad_input") else 200)
-
-
-def _validation_key(context) -> str:
-    return "|".join([str(context["partition"].pk), str(context["destination"].pk), context["digest"],
-                     plans.canonical_json(planning.format_mappings(context["rows"]))])
-
-
-def _recalled(request, key: str) -> dict | None:
-    """IVM's answer (a validation job the user asked for) to exactly this plan, if recent enough to submit on."""
-    since = timezone.now() - timedelta(seconds=VALIDATION_REUSE_S)
-    job = (policy.jobs(request.user).filter(kind=IVMJob.Kind.VALIDATE, status=IVMJob.Status.DONE, params__key=key,
-                                            finished_at__gte=since).order_by("-pk").first())
-    return job.result if job else None
 
 
 def _validation_job(request, raw: str | None) -> IVMJob | None:
@@ -266,10 +250,7 @@ def plan_validate(request):
         return render_wizard(request, context, status=_answer_status(request, 409))
     if not context["ready"]:
         return render_wizard(request, context, status=_answer_status(request, 400))
-    key = _validation_key(context)
-    job = jobs.enqueue(IVMJob.Kind.VALIDATE, user=request.user, params={
-        "partition": context["partition"].pk, "destination": context["destination"].pk,
-        "mappings": [row.to_dict() for row in context["rows"]], "key": key, "target": "#wizard"})
+    job = validations.enqueue_validation(request.user, context, target="#wizard")
     state = [(name, value) for name, value in context["hidden_state"]] + [("validation", job.pk)]
     job.params["then"] = reverse("mobility:plan_new") + "?" + urlencode(state)
     job.save(update_fields=["params"])
@@ -288,15 +269,14 @@ def plan_submit(request):
     context["submit_form"] = form
     if _stale(request, context, request.POST.get("digest", "")):
         return render_wizard(request, context, status=_answer_status(request, 409))
-    key = _validation_key(context) if context["ready"] else ""
-    recalled = _recalled(request, key) if key else None
+    recalled = validations.recalled(request.user, validations.key_of(context)) if context["ready"] else None
     if recalled:
         context.update(validation=recalled, validation_rows=validation_rows(context["ctx"].checks, recalled))
     if not context["ready"] or not form.is_valid():
         return render_wizard(request, context, status=_answer_status(request, 400))
     if recalled is None:
         context["refused"] = ("Validate this plan with IVM first: the submit uses IVM's answer to exactly this plan, "
-                              f"given within the last {VALIDATION_REUSE_S // 60} minutes. Nothing was submitted.")
+                              f"given within the last {validations.REUSE_S // 60} minutes. Nothing was submitted.")
         return render_wizard(request, context, status=_answer_status(request, 409))
     validation = recalled
     try:

@@ -235,3 +235,25 @@ def test_the_browser_session_works_and_needs_csrf_for_writes(personas, requests_
     response = browser.post(f"/api/v1/migrations/{own.pk}/withdraw/", {"reason": "x"},
                             content_type="application/json")
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+
+
+def test_an_ivm_job_is_seen_by_who_asked_for_it_alone(estate, personas, tokens, requests_of_both_teams):
+    """A request that asks an IVM answers 202 with the job; only its requester reads it (404 for everyone else, as
+    for an unknown id); the policy refuses before any job is queued."""
+    from mobility.models import IVMJob
+
+    own, other = requests_of_both_teams
+    client = Client()
+    asked = _api(client, tokens["rita"], "POST", f"/api/v1/migrations/{own.pk}/plan/validate/")
+    assert asked.status_code == 202 and asked["Location"] == f"/api/v1/jobs/{asked.json()['id']}/"
+    seen = {name: _api(client, tokens[name], "GET", asked["Location"]).status_code for name in ROLES}
+    assert seen == {"rita": 200, "alex": 404, "omar": 404, "audrey": 404, "adam": 404}
+    assert _api(client, tokens["rita"], "GET", "/api/v1/jobs/999999/").status_code == 404
+    refused = [("rita", other, 404), ("audrey", own, 403), ("omar", own, 404)]
+    for name, migration, expected in refused:
+        response = _api(client, tokens[name], "POST", f"/api/v1/migrations/{migration.pk}/plan/validate/")
+        assert response.status_code == expected, (name, response.content)
+    read_only = token_for(personas["rita"], scope="read")
+    assert _api(client, read_only, "POST", f"/api/v1/migrations/{own.pk}/plan/validate/").status_code == 403
+    assert _api(client, read_only, "GET", asked["Location"]).status_code == 200
+    assert IVMJob.objects.count() == 1

@@ -1,6 +1,6 @@
 """The whole flow through the API alone, against a live daphne on PostgreSQL and Redis, the simulated IVMs over SSH
-and a real worker (``manage.py run_engine``): a requester's token (made on the token page) plans, validates and
-submits; an approver's token votes with the plan hash; the worker runs it; the requester follows the events to
+and a real worker (``manage.py run_engine``): a requester's token (made on the token page) plans, validates (an IVM
+job the worker runs: 202, then the job is polled) and submits on that answer; an approver's token votes with the plan hash; the worker runs it; the requester follows the events to
 completed; an auditor reads the history, the exports and the audit trail. Then ``ETag``/``If-Match`` on a plan
 revision, and ``ivmctl`` against the same server: login, plan, submit, approve as another user, watch to completed
 (exit 0), and a migration failed by an injected IVM fault (non-zero exit)."""
@@ -24,7 +24,7 @@ from tests.api.conftest import token_for
 from tests.engine.conftest import estate, fleet, lpar, server, workers  # noqa: F401 — the engine tests' fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
-IVMCTL = Path(sys.executable).with_name("ivmctl")
+CLI = Path(__file__).resolve().parents[2] / "cli"  # this checkout's ivmctl (the venv's may be another checkout's)
 FINAL = {"completed", "failed", "stopped", "rejected", "expired", "cancelled"}
 
 
@@ -53,6 +53,19 @@ def token_from_the_page(base: str, username: str, scope: str = "write") -> str:
         secret = re.search(r'data-testid="new-token">([^<]+)<', made.text).group(1)
         assert secret not in browser.get("/account/api-tokens/").text  # shown once
     return secret
+
+
+def job_done(client: httpx.Client, accepted: httpx.Response, deadline_s: float = 60) -> dict:
+    """The job a 202 answer names (``Location``), polled until it has finished."""
+    job = ok(accepted, 202)
+    assert accepted.headers["Location"] == job["url"]
+    deadline = time.monotonic() + deadline_s
+    while not job["finished"]:
+        assert time.monotonic() < deadline, f"job {job['id']} still {job['status']} after {deadline_s} s"
+        time.sleep(0.2)
+        job = ok(client.get(job["url"].removeprefix("/api/v1/")))
+    assert job["status"] == "done", job
+    return job
 
 
 def follow(client: httpx.Client, migration_id: int, deadline_s: float = 120) -> tuple[str, list[dict]]:
@@ -87,10 +100,13 @@ def test_the_whole_flow_through_the_api_alone(estate, personas, workers, asgi_se
     body = {"partition": partition["id"], "destination": target.pk}
     draft = ok(rita.post("plans/draft/", json=body))
     assert draft["ready"] and draft["mappings"] and draft["validation"] is None
-    validated = ok(rita.post("plans/validate/", json=body))
-    assert validated["validation"]["ok"], validated["validation"]
-    submitted = ok(rita.post("plans/submit/", json={**body, "reason": "firmware on the source",
-                                                    "digest": validated["digest"]}), 201)
+    submit = {**body, "reason": "firmware on the source", "digest": draft["digest"]}
+    assert rita.post("plans/submit/", json=submit).status_code == 409  # IVM has not validated it yet
+    workers("api-flow")  # runs the IVM jobs, and later the migration
+    validated = job_done(rita, rita.post("plans/validate/", json={**body, "digest": draft["digest"]}))
+    assert validated["kind"] == "validate" and validated["result"]["ok"], validated
+    assert alex.get(validated["url"].removeprefix("/api/v1/")).status_code == 404  # rita's job
+    submitted = ok(rita.post("plans/submit/", json=submit), 201)
     assert submitted["status"] == "pending_approval" and submitted["plan_version"] == 1
     m_id = submitted["id"]
 
@@ -104,7 +120,6 @@ def test_the_whole_flow_through_the_api_alone(estate, personas, workers, asgi_se
         "decision": "approved", "plan_hash": card["plan"]["content_hash"], "comment": "CHG-1 approved"}))
     assert voted["migration"]["status"] == "approved"
 
-    workers("api-flow")
     status, events = follow(rita, m_id)
     assert status == "completed", events[-5:]
     seqs = [e["seq"] for e in events]
@@ -132,12 +147,13 @@ def test_the_whole_flow_through_the_api_alone(estate, personas, workers, asgi_se
     assert ApiToken.objects.get(user=personas["rita"]).last_used_at is not None
 
 
-def test_a_plan_revision_needs_the_etag_it_read(estate, personas, asgi_server):  # noqa: F811
+def test_a_plan_revision_needs_the_etag_it_read(estate, personas, job_worker, asgi_server):  # noqa: F811
     rita = api(asgi_server, token_for(personas["rita"]))
     partition, target = lpar("db01"), server("ivm2")
     body = {"partition": partition.pk, "destination": target.pk}
-    validated = ok(rita.post("plans/validate/", json=body))
-    m = ok(rita.post("plans/submit/", json={**body, "reason": "rebalance", "digest": validated["digest"]}), 201)
+    assert job_done(rita, rita.post("plans/validate/", json=body))["result"]["ok"]
+    digest = ok(rita.post("plans/draft/", json=body))["digest"]
+    m = ok(rita.post("plans/submit/", json={**body, "reason": "rebalance", "digest": digest}), 201)
     read = rita.get(f"migrations/{m['id']}/plan/")
     etag = ok(read) and read.headers["ETag"]
     assert etag == f'"{m["plan_hash"]}"'
@@ -145,9 +161,10 @@ def test_a_plan_revision_needs_the_etag_it_read(estate, personas, asgi_server): 
     change = {"mappings": [{"kind": row["kind"], "client_slot": row["client_slot"], "vios_slot": None}]}
     assert rita.put(f"migrations/{m['id']}/plan/", json=change).status_code == 428
     assert rita.put(f"migrations/{m['id']}/plan/", json=change, headers={"If-Match": '"abc"'}).status_code == 412
-    revised = rita.put(f"migrations/{m['id']}/plan/", json=change, headers={"If-Match": etag})
-    plan = ok(revised)
-    assert plan["latest"]["version"] == 2 and revised.headers["ETag"] != etag
+    revision = job_done(rita, rita.put(f"migrations/{m['id']}/plan/", json=change, headers={"If-Match": etag}))
+    assert revision["kind"] == "revise" and revision["result"]["version"] == 2, revision
+    revised = rita.get(f"migrations/{m['id']}/plan/")
+    assert ok(revised)["latest"]["version"] == 2 and revised.headers["ETag"] != etag
     assert rita.put(f"migrations/{m['id']}/plan/", json=change, headers={"If-Match": etag}).status_code == 412
     bad = rita.put(f"migrations/{m['id']}/plan/", json={"mappings": [{"kind": "scsi", "client_slot": 999}]},
                    headers={"If-Match": revised.headers["ETag"]})
@@ -159,9 +176,11 @@ def test_a_plan_revision_needs_the_etag_it_read(estate, personas, asgi_server): 
 # --- ivmctl ------------------------------------------------------------------------------------------------------
 
 def ivmctl(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {**os.environ, "XDG_CONFIG_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1"}
+    env = {**os.environ, "XDG_CONFIG_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1",
+           "PYTHONPATH": os.pathsep.join([str(CLI), *filter(None, [os.environ.get("PYTHONPATH")])])}
     env.pop("IVMCTL_CONFIG_DIR", None)
-    return subprocess.run([str(IVMCTL), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "ivmctl.main", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def test_ivmctl_plans_submits_approves_and_watches_to_the_outcome(estate, personas, workers, asgi_server, fleet,  # noqa: F811
@@ -182,6 +201,10 @@ def test_ivmctl_plans_submits_approves_and_watches_to_the_outcome(estate, person
     def move(partition: str) -> int:
         planned = ivmctl(rita_home, "plan", partition, "--to", server("ivm2").name)
         assert planned.returncode == 0 and "IVM validated the plan" in planned.stdout, (planned.stdout, planned.stderr)
+        as_job = ivmctl(rita_home, "plan", partition, "--to", server("ivm2").name, "--json")
+        job = json.loads(as_job.stdout)
+        assert as_job.returncode == 0 and job["kind"] == "validate" and job["status"] == "done", as_job.stderr
+        assert job["result"]["ok"] and ivmctl(rita_home, "job", str(job["id"])).returncode == 0
         submitted = ivmctl(rita_home, "submit", "--reason", "ivmctl test", "--json")
         assert submitted.returncode == 0, submitted.stderr
         m_id = json.loads(submitted.stdout)["id"]
