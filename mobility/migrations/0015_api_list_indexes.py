@@ -35,6 +35,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("mobility", "0013_api_tokens")]
+    dependencies = [("mobility", "0014_rehearsals")]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]
