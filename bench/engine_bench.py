@@ -184,7 +184,7 @@ def main() -> int:
         from django.core.management import call_command
         from django.db import connections
 
-        from mobility.connections import close_all_clients
+        from mobility.inventory.connections import close_all_clients
         from mobility.engine.config import load
         from mobility.inventory import sync_all
         from mobility.management.commands.register_fleet import register_entry

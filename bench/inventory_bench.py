@@ -114,21 +114,20 @@ class Phase:
 def baseline(consoles, workers: int) -> tuple[float, int]:
     """Send a sync's commands to every IVM (same concurrency) on fresh clients; no parsing beyond the device
     lists that name the per-device reads, no database."""
-    from mobility import inventory
-    from mobility.connections import MAX_CHANNELS
-    from mobility.ivm import Command, IVMClient, commands
+    from mobility.inventory import reads
+    from mobility.inventory.connections import MAX_CHANNELS
+    from mobility.ivm import IVMClient
 
     def one(c) -> int:
         with IVMClient(c.host, c.port, c.username, password=c.get_password(), host_key=c.host_key,
                        max_channels=MAX_CHANNELS) as client:
-            cmds = inventory.inventory_commands()
-            out = inventory.run_reads(client, cmds)
+            cmds = reads.inventory_commands()
+            out = reads.run_reads(client, cmds)
             disks = cmds["disks"].parse_output(out["disks"])
             seas = cmds["seas"].parse_output(out["seas"])
-            attr = {d.name: Command(("ioscli", "lsdev", "-dev", d.name, "-attr")) for d in disks}
-            attr.update({f"{s.name}.pvid": commands.lsdev_attr(s.name, "pvid") for s in seas})
-            inventory.run_reads(client, attr)
-            return len(cmds) + len(attr)
+            devices = reads.device_commands([d.name for d in disks], [s.name for s in seas])
+            reads.run_reads(client, devices)
+            return len(cmds) + len(devices)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return sum(pool.map(one, consoles))
@@ -154,7 +153,7 @@ def main() -> int:
         from django.core.management import call_command
         from django.db import connections
 
-        from mobility.connections import close_all_clients
+        from mobility.inventory.connections import close_all_clients
         from mobility.inventory import sync_all
         from mobility.management.commands.register_fleet import register_entry
         from mobility.models import Partition, VirtualAdapter

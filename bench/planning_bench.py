@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mobility.planning import rank_destinations, recommend_mappings  # noqa: E402
-from mobility.planning.snapshot import (  # noqa: E402
+from mobility.planning.estate import (  # noqa: E402
     BackingDevice,
     EthernetAdapter,
     FcClientAdapter,

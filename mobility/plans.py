@@ -5,7 +5,7 @@ the checks and the inventory facts they used, and IVM's validation answer) with 
 binds to that hash. Editing a plan never changes a version: `revise_plan` writes the next one and voids the votes.
 
 This module reads the inventory through `mobility.snapshots` (E), talks to IVM only through
-`mobility.connections.client_for` (E) and keeps the pure rules in `mobility.planning`.
+`mobility.inventory.connections.client_for` (E) and keeps the pure rules in `mobility.planning`.
 """
 
 from __future__ import annotations
@@ -117,11 +117,11 @@ class PlanContext:
 def plan_context(partition, destination=None, mode: str | None = None) -> PlanContext:
     """Snapshot the partition, its server and (optionally) a destination server from the inventory, and run the
     checks. `mode` None follows the partition's state (Running: active, Not Activated: inactive)."""
-    from mobility.snapshots import partition_snapshot, system_snapshot
+    from mobility.inventory.estate import load_partition, load_system
 
-    source = system_snapshot(partition.system)
-    part = partition_snapshot(partition)
-    dest = _with_planned_slots(system_snapshot(destination), destination, partition) if destination else None
+    source = load_system(partition.system)
+    part = load_partition(partition)
+    dest = _with_planned_slots(load_system(destination), destination, partition) if destination else None
     # Always pass the mode explicitly: the state check records it among its facts, and the digest of a page
     # built without a mode must equal the digest the submit (which names the mode) computes.
     mode = mode or mode_of(partition)
@@ -445,7 +445,7 @@ def validate_plan(partition, destination, mappings: Sequence[planning.AdapterMap
     Returns {"ok", "command", "checks": {key: [{"code", "text"}]}, "ivm_says": [...], "error", "ran_at"};
     records `plan.validated`. Never raises for an IVM problem: it is part of the answer.
     """
-    from mobility.connections import about_migration, client_for
+    from mobility.inventory.connections import about_migration, client_for
     from mobility.ivm import CommandFailed, IVMError
 
     started = timezone.now()

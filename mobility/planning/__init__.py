@@ -36,7 +36,7 @@ from .mappings import (
 from .partition_rules import partition_checks
 from .ranking import Candidate, Effect, Reason, evaluate_destination, rank_destinations
 from .serialize import to_jsonable
-from .snapshot import (
+from .estate import (
     BackingDevice,
     EthernetAdapter,
     FcClientAdapter,

@@ -9,7 +9,7 @@ from .checks import (
 )
 from .destination_rules import destination_checks
 from .partition_rules import partition_checks
-from .snapshot import (
+from .estate import (
     ManagedSystem,
     Partition,
 )

@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from .serialize import JsonData
-from .snapshot import (
+from .estate import (
     HDISK,
     NOT_ACTIVATED,
     RUNNING,

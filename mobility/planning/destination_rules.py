@@ -18,7 +18,7 @@ from .checks import (
     profile_partition,
 )
 from .slots import free_slot_count
-from .snapshot import (
+from .estate import (
     NO_RESERVE,
     ManagedSystem,
     Partition,

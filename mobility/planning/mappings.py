@@ -34,7 +34,7 @@ from .mapping_syntax import (
 )
 from .serialize import JsonData
 from .slots import SLOT_OUT_OF_RANGE, SLOT_TAKEN, free_slots, slot_problem
-from .snapshot import VIRTUAL_OPTICAL, ManagedSystem, Partition, is_generated_vtd_name
+from .estate import VIRTUAL_OPTICAL, ManagedSystem, Partition, is_generated_vtd_name
 
 __all__ = [
     "ATTRIBUTE", "FC", "SCSI", "SLOT_OUT_OF_RANGE", "SLOT_TAKEN", "AdapterMapping", "EthernetMapping", "MappingNote",

@@ -34,7 +34,7 @@ from .checks import (
 )
 from .destination_rules import destination_checks
 from .serialize import JsonData
-from .snapshot import ManagedSystem, Partition
+from .estate import ManagedSystem, Partition
 
 MEMORY_POINTS = 30.0
 PROCESSOR_POINTS = 30.0

@@ -2,7 +2,7 @@
 
 The host-key rule: a key is pinned only when an admin POSTs the exact key they were shown and the IVM
 still offers that key at that moment; replacing a pinned key also needs an explicit tick. Secrets are
-encrypted by the model and never rendered back. Remote I/O goes through ``mobility.connections`` and
+encrypted by the model and never rendered back. Remote I/O goes through ``mobility.inventory.connections`` and
 ``mobility.inventory`` (never paramiko here).
 """
 
@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mobility.access import allowed
-from mobility.connections import client_for, discard_client
+from mobility.inventory.connections import client_for, discard_client
 from mobility.forms.inventory import ConsoleRegistrationForm, HostKeyConfirmForm
 from mobility.governance.audit import record
 from mobility.inventory import sync_all, sync_console

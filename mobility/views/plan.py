@@ -118,12 +118,12 @@ def _candidates(ctx: plans.PlanContext, partition: Partition, estate, mode: str 
 
 def build_wizard(request, *, data=None) -> dict:
     """Everything the wizard shows for the state in `data` (the query string, or a posted form)."""
-    from mobility.snapshots import estate_snapshot
+    from mobility.inventory.estate import load_estate
 
     data = request.GET if data is None else data
     partition = planner_partition(request, data.get("partition"))
     destination = destination_system(data.get("destination"), partition)
-    estate = estate_snapshot()
+    estate = load_estate()
     context: dict = {"partition": partition, "destination": destination, "step": 1}
     if partition is None:
         context["partitions"] = _partition_rows(request.user, estate)

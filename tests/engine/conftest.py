@@ -29,7 +29,7 @@ def fleet():
 @pytest.fixture
 def estate(transactional_db, fleet, personas):
     """Every IVM registered and synced into the test database; partitions owned as in the demo."""
-    from mobility.connections import close_all_clients
+    from mobility.inventory.connections import close_all_clients
     from mobility.inventory import sync_all
     from mobility.management.commands.register_fleet import assign_demo_teams, register_entry
 

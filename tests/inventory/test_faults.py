@@ -3,7 +3,7 @@
 import paramiko
 import pytest
 
-from mobility.connections import client_for
+from mobility.inventory.connections import client_for
 from mobility.inventory import sync_console
 from mobility.models import IVMConsole, Partition
 from tests.inventory.conftest import ssh_ok

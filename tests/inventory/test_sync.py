@@ -145,7 +145,7 @@ def test_an_ivm_that_prints_what_it_printed_last_time_is_not_even_compared(conso
     assert same.ok and same.rows_written == 0 and same.unchanged > 0
     assert _rows_read(ctx.captured_queries) == []
     # A new way of applying (APPLY_VERSION) makes every sync compare again.
-    monkeypatch.setattr(inventory, "APPLY_VERSION", "test")
+    monkeypatch.setattr(inventory.digest, "APPLY_VERSION", "test")
     with Capture() as ctx:
         assert sync_console(console).rows_written == 0
     assert _rows_read(ctx.captured_queries)
@@ -224,7 +224,7 @@ def test_vanished_partition_is_marked_and_ownership_kept(consoles, fleet):
 
 @pytest.mark.parametrize("name", ["web01; reboot", "web01$(id)", "web01|tail", "-p"])
 def test_a_name_with_shell_metacharacters_never_reaches_the_ivm(consoles, fleet, name):
-    from mobility.connections import client_for
+    from mobility.inventory.connections import client_for
     from mobility.ivm import InvalidValue, commands
 
     client = client_for(consoles["ivm1"])
@@ -239,7 +239,7 @@ def test_a_name_with_shell_metacharacters_never_reaches_the_ivm(consoles, fleet,
 
 
 def test_the_management_partitions_used_slots_are_what_the_ivm_lists(consoles, fleet):
-    from mobility.snapshots import system_snapshot
+    from mobility.inventory.estate import load_system
 
     console = consoles["ivm1"]
     assert sync_console(console).ok
@@ -248,7 +248,7 @@ def test_the_management_partitions_used_slots_are_what_the_ivm_lists(consoles, f
     listed = sorted(int(line.split(",")[0]) for line in out.splitlines() if line.split(",")[1] not in ("", "null"))
     system = ManagedSystem.objects.get(console=console)
     assert system.vios_used_slots == listed and {0, 1} <= set(listed)  # the serial adapters are among them
-    assert set(listed) <= set(system_snapshot(system).management_partition.used_slots)
+    assert set(listed) <= set(load_system(system).management_partition.used_slots)
 
 
 def test_sync_since_shares_a_sync_that_began_late_enough_and_runs_one_otherwise(consoles):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, replace
 
-from mobility.planning.snapshot import (
+from mobility.planning.estate import (
     BackingDevice,
     EthernetAdapter,
     FcClientAdapter,

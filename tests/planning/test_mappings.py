@@ -13,7 +13,7 @@ from mobility.planning import (
     recommend_mappings,
 )
 from mobility.planning.slots import RESERVED_SLOT_LIMIT
-from mobility.planning.snapshot import FcPort
+from mobility.planning.estate import FcPort
 
 from .fleet import build_fleet, eth, fc, hdisk_backing, scsi, uid, vios
 

@@ -1,7 +1,8 @@
-"""Planning snapshots from the inventory tables: the frozen ``mobility.planning`` dataclasses, built with a
-fixed number of queries (seven) whatever the size of the estate, so that ranking can read every server.
+"""The estate as planning sees it, loaded from the inventory tables: the frozen ``mobility.planning`` dataclasses
+(``mobility/planning/estate.py``), built with a fixed number of queries (seven) whatever the size of the estate,
+so that ranking can read every server.
 
-Mapping notes (see ``mobility/planning/snapshot.py`` for where each value comes from on the IVM):
+Mapping notes (see ``mobility/planning/estate.py`` for where each value comes from on the IVM):
 * memory_installed_mb / proc_units_installed are the *configurable* amounts (``configurable_sys_mem``,
   ``configurable_sys_proc_units``), as the planning docstring defines them.
 * the management partition's ``used_slots`` are the slots the IVM lists as used (``vios_used_slots``: serial,
@@ -14,6 +15,7 @@ from collections import defaultdict
 
 from mobility import planning
 from mobility.choices import AdapterKind, AdapterRole, PartitionEnv
+from mobility.inventory.records import MANAGEMENT_LPAR_ID
 from mobility.models import (
     FCPort,
     IOSlot,
@@ -23,8 +25,6 @@ from mobility.models import (
     StorageDevice,
     VirtualAdapter,
 )
-
-MANAGEMENT_LPAR_ID = 1
 
 
 def _build(systems: list[ManagedSystem]) -> list[planning.ManagedSystem]:
@@ -104,21 +104,21 @@ def _partition(p: Partition, adapters, backing, io_slots) -> planning.Partition:
     )
 
 
-def system_snapshot(system: ManagedSystem) -> planning.ManagedSystem:
+def load_system(system: ManagedSystem) -> planning.ManagedSystem:
     """One server with its non-vanished partitions."""
     system = ManagedSystem.objects.select_related("console").get(pk=system.pk)
     return _build([system])[0]
 
 
-def partition_snapshot(partition: Partition) -> planning.Partition:
+def load_partition(partition: Partition) -> planning.Partition:
     """One partition as planning sees it (its system is read with it, for the backing devices)."""
-    snap = system_snapshot(partition.system).partition_named(partition.name)
+    snap = load_system(partition.system).partition_named(partition.name)
     if snap is None:
         raise Partition.DoesNotExist(f"{partition.name} is not a live partition of {partition.system.name}")
     return snap
 
 
-def estate_snapshot() -> list[planning.ManagedSystem]:
+def load_estate() -> list[planning.ManagedSystem]:
     """Every known server (of an enabled IVM) with its non-vanished partitions, in name order."""
     return _build(list(ManagedSystem.objects.filter(console__enabled=True).select_related("console")
                        .order_by("name")))

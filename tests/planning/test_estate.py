@@ -6,7 +6,7 @@ import pytest
 
 from mobility.planning import recommend_mappings
 from mobility.planning.slots import free_slot_count, free_slots
-from mobility.planning.snapshot import BackingDevice, is_generated_vtd_name, system_from_dict
+from mobility.planning.estate import BackingDevice, is_generated_vtd_name, system_from_dict
 
 from .fleet import build_fleet, eth, vios
 

@@ -5,7 +5,7 @@ import pytest
 from mobility import planning
 from mobility.inventory import sync_console
 from mobility.models import Partition
-from mobility.snapshots import estate_snapshot, partition_snapshot, system_snapshot
+from mobility.inventory.estate import load_estate, load_partition, load_system
 from tests.inventory.helpers import Capture
 
 # FLEET.md's table: partition (on ivm1 unless said) -> the check it fails, and against which destination.
@@ -28,7 +28,7 @@ def estate(consoles):
     for console in consoles.values():
         assert sync_console(console).ok
     with Capture() as ctx:
-        snapshot = estate_snapshot()
+        snapshot = load_estate()
     return {s.name: s for s in snapshot}, len(ctx.captured_queries)
 
 
@@ -63,6 +63,6 @@ def test_estate_snapshot_uses_a_fixed_number_of_queries(estate):
 def test_system_and_partition_snapshots_agree_with_the_estate(estate):
     systems, _ = estate
     part = Partition.objects.get(name="db01")
-    assert partition_snapshot(part) == systems[SERVER1].partition_named("db01")
-    assert system_snapshot(part.system) == systems[SERVER1]
+    assert load_partition(part) == systems[SERVER1].partition_named("db01")
+    assert load_system(part.system) == systems[SERVER1]
     assert planning.system_from_dict(systems[SERVER1].to_dict()) == systems[SERVER1]
