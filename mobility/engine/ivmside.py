@@ -9,9 +9,9 @@ on a fresh transport by the client itself (``retry_safe=True``); mutating ones n
 from dataclasses import dataclass
 
 from mobility import journal
-from mobility.inventory.connections import about_migration, client_for
 from mobility.engine import claim
 from mobility.engine.events import command_event
+from mobility.inventory.connections import about_migration, client_for
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandAbandoned, CommandFailed, IVMError
 

@@ -87,10 +87,21 @@ _FC_PORTS = _Table(FCPort, FC_PORT_FIELDS)
 _IO_SLOTS = _Table(IOSlot, IO_SLOT_FIELDS + ("partition_id",))
 
 
-def _stored_rows(table: _Table, queryset) -> dict:
-    """The stored rows of ``queryset`` by key: (pk, column values)."""
+@dataclass(frozen=True)
+class _System:
+    """The managed system's row, and whether this apply created it (then nothing hangs on it yet)."""
+
+    pk: int
+    new: bool
+
+
+def _stored_rows(table: _Table, system: _System, **lookup) -> dict:
+    """The stored rows matching ``lookup`` by key: (pk, column values). None (and no query) when this apply created
+    the managed system: nothing hangs on it yet."""
+    if system.new:
+        return {}
     found = {}
-    for pk, *row in queryset.values_list("pk", *table.columns):
+    for pk, *row in table.model.objects.filter(**lookup).values_list("pk", *table.columns):
         row = tuple(row)
         found[table.key_of(row)] = (pk, row)
     return found
@@ -135,16 +146,16 @@ def _reconcile(table: _Table, stored: dict, wanted: dict, tally: Tally, *, new_r
     return pks
 
 
-def _lock_console(console: IVMConsole) -> str | None:
-    """Lock the console row (two syncs of one IVM, a scheduled one and a manual one, apply one after the other)
-    and return the digest of the inventory applied last."""
-    stored = (IVMConsole.objects.select_for_update(no_key=True).filter(pk=console.pk)
-              .values_list("inventory_digest", flat=True))
-    return stored[0] if stored else None
+def _lock_console(console: IVMConsole) -> tuple[str | None, int | None]:
+    """Lock the console row (two syncs of one IVM, a scheduled one and a manual one, apply one after the other);
+    return the digest of the inventory applied last and the pk of its managed system (None: none yet)."""
+    stored = (IVMConsole.objects.select_for_update(no_key=True, of=("self",)).filter(pk=console.pk)
+              .values_list("inventory_digest", "system__pk"))
+    return stored[0] if stored else (None, None)
 
 
 def _apply_system(console: IVMConsole, system: ManagedSystem | None, record: SystemRecord, now: datetime,
-                  tally: Tally) -> ManagedSystem:
+                  tally: Tally) -> _System:
     clash = ManagedSystem.objects.filter(type_model=record.type_model, serial=record.serial)
     if system is not None:
         clash = clash.exclude(pk=system.pk)
@@ -154,7 +165,7 @@ def _apply_system(console: IVMConsole, system: ManagedSystem | None, record: Sys
     wanted = dict(zip(SYSTEM_FIELDS, values(record, SYSTEM_FIELDS), strict=True))
     if system is None:
         tally.created += 1
-        return ManagedSystem.objects.create(console=console, synced_at=now, **wanted)
+        return _System(ManagedSystem.objects.create(console=console, synced_at=now, **wanted).pk, new=True)
     changed = [name for name, value in wanted.items() if getattr(system, name) != value]
     if changed:
         for name in changed:
@@ -164,14 +175,14 @@ def _apply_system(console: IVMConsole, system: ManagedSystem | None, record: Sys
         tally.updated += 1
     else:
         tally.unchanged += 1
-    return system
+    return _System(system.pk, new=False)
 
 
-def _apply_partitions(system: ManagedSystem, partitions: dict[str, PartitionRecord], now: datetime,
+def _apply_partitions(system: _System, partitions: dict[str, PartitionRecord], now: datetime,
                       tally: Tally) -> dict[int, int]:
     """Partitions by name; return lpar_id -> pk of the live ones. Those the IVM no longer lists are marked vanished
     first, so that a new partition may take a freed name or id in the same transaction."""
-    live = _stored_rows(_PARTITIONS, Partition.objects.filter(system=system, vanished_at__isnull=True))
+    live = _stored_rows(_PARTITIONS, system, system_id=system.pk, vanished_at__isnull=True)
     vanished = [pk for name, (pk, _) in live.items() if name not in partitions]
     if vanished:
         Partition.objects.filter(pk__in=vanished).update(vanished_at=now)
@@ -183,11 +194,11 @@ def _apply_partitions(system: ManagedSystem, partitions: dict[str, PartitionReco
     return {record.lpar_id: pks[name] for name, record in partitions.items()}
 
 
-def _apply_adapters(partition_pks: dict[int, int], adapters: dict[tuple[int, int], AdapterRecord],
-                    tally: Tally) -> dict[int, int]:
+def _apply_adapters(system: _System, partition_pks: dict[int, int],
+                    adapters: dict[tuple[int, int], AdapterRecord], tally: Tally) -> dict[int, int]:
     """Adapters of the live partitions, keyed by (partition row, slot): a renumbered partition keeps its row.
     Return slot -> pk of the management partition's adapters (the server adapters that storage hangs on)."""
-    stored = _stored_rows(_ADAPTERS, VirtualAdapter.objects.filter(partition_id__in=list(partition_pks.values())))
+    stored = _stored_rows(_ADAPTERS, system, partition_id__in=list(partition_pks.values()))
     own_columns = _ADAPTERS.columns[1:]
     wanted = {(partition_pks[lpar_id], slot): (partition_pks[lpar_id], *values(record, own_columns))
               for (lpar_id, slot), record in adapters.items()}
@@ -196,26 +207,27 @@ def _apply_adapters(partition_pks: dict[int, int], adapters: dict[tuple[int, int
     return {slot: pk for (partition_pk, slot), pk in pks.items() if partition_pk == vios}
 
 
-def _apply_storage(system: ManagedSystem, storage: dict[str, StorageRecord], partition_pks: dict[int, int],
+def _apply_storage(system: _System, storage: dict[str, StorageRecord], partition_pks: dict[int, int],
                    vios_adapter_pks: dict[int, int], tally: Tally) -> None:
     wanted = {name: (*values(device, STORAGE_FIELDS), vios_adapter_pks.get(device.server_slot),
                      partition_pks.get(device.client_lpar_id))
               for name, device in storage.items()}
-    _reconcile(_STORAGE, _stored_rows(_STORAGE, StorageDevice.objects.filter(system=system)), wanted, tally,
+    _reconcile(_STORAGE, _stored_rows(_STORAGE, system, system_id=system.pk), wanted, tally,
                new_rows_have={"system_id": system.pk})
 
 
-def _apply_named(table: _Table, system: ManagedSystem, records: dict, tally: Tally) -> None:
+def _apply_named(table: _Table, system: _System, records: dict, tally: Tally) -> None:
     """Rows of the system keyed by name whose columns are all the record's own (SEAs, FC ports)."""
     wanted = {name: values(record, table.columns) for name, record in records.items()}
-    _reconcile(table, _stored_rows(table, table.model.objects.filter(system=system)), wanted, tally,
+    _reconcile(table, _stored_rows(table, system, system_id=system.pk), wanted, tally,
                new_rows_have={"system_id": system.pk})
 
 
-def _apply_io_slots(system: ManagedSystem, io_slots: dict[str, IOSlotRecord], partition_pks: dict[int, int],
+def _apply_io_slots(system: _System, io_slots: dict[str, IOSlotRecord], partition_pks: dict[int, int],
                     tally: Tally) -> None:
-    wanted = {drc: (*values(slot, IO_SLOT_FIELDS), partition_pks.get(slot.lpar_id)) for drc, slot in io_slots.items()}
-    _reconcile(_IO_SLOTS, _stored_rows(_IO_SLOTS, IOSlot.objects.filter(system=system)), wanted, tally,
+    wanted = {drc: (*values(slot, IO_SLOT_FIELDS), partition_pks.get(slot.lpar_id))
+              for drc, slot in io_slots.items()}
+    _reconcile(_IO_SLOTS, _stored_rows(_IO_SLOTS, system, system_id=system.pk), wanted, tally,
                new_rows_have={"system_id": system.pk})
 
 
@@ -223,16 +235,16 @@ def apply_inventory(console: IVMConsole, inventory: Inventory, now: datetime) ->
     """Make the inventory tables say what ``inventory`` says for ``console``; call inside a transaction."""
     tally = Tally()
     digest = inventory_digest(inventory)
-    applied_digest = _lock_console(console)
-    system = ManagedSystem.objects.filter(console=console).first()
-    if system is not None and applied_digest == digest:
+    applied_digest, system_pk = _lock_console(console)
+    if system_pk is not None and applied_digest == digest:
         # The IVM printed what the stored rows were made from, and nothing else wrote them since (the digest
         # is cleared when something does): nothing to compare, nothing to write.
         tally.unchanged = inventory.row_count()
         return tally
-    system = _apply_system(console, system, inventory.system, now, tally)
+    stored_system = ManagedSystem.objects.get(pk=system_pk) if system_pk is not None else None
+    system = _apply_system(console, stored_system, inventory.system, now, tally)
     partition_pks = _apply_partitions(system, inventory.partitions, now, tally)
-    vios_adapter_pks = _apply_adapters(partition_pks, inventory.adapters, tally)
+    vios_adapter_pks = _apply_adapters(system, partition_pks, inventory.adapters, tally)
     _apply_storage(system, inventory.storage, partition_pks, vios_adapter_pks, tally)
     _apply_named(_SEAS, system, inventory.seas, tally)
     _apply_named(_FC_PORTS, system, inventory.fc_ports, tally)

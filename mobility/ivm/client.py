@@ -446,16 +446,17 @@ class IVMClient:
                 stdout: str | None, stderr: str | None, error: str | None, batch: str | None = None) -> None:
         duration = time.monotonic() - started
         level = logging.INFO if outcome == "ok" else logging.WARNING
+        shown = cmd.redacted()
         logger.log(level, "ivm %s:%s %s -> %s exit=%s in %.3fs (attempts %d)", self.host, self.port,
-                   cmd.redacted(), outcome, status, duration, attempts)
+                   shown, outcome, status, duration, attempts)
         if self.on_command is None:
             return
-        record = CommandRecord(self.host, self.port, cmd.redacted(), outcome, status, duration, attempts,
+        record = CommandRecord(self.host, self.port, shown, outcome, status, duration, attempts,
                                _sha256(stdout), _sha256(stderr), error, batch)
         try:
             self.on_command(record)
         except Exception:  # an audit hook must not turn a finished command into a failure
-            logger.exception("ivm on_command callback failed for %s", cmd.redacted())
+            logger.exception("ivm on_command callback failed for %s", shown)
 
 
 def _failure(cmd: Command, status: int, stdout: str, stderr: str) -> CommandFailed:

@@ -15,6 +15,19 @@ from .checks import (
     profile_partition,
 )
 from .destination_rules import destination_checks
+from .estate import (
+    BackingDevice,
+    EthernetAdapter,
+    FcClientAdapter,
+    FcPort,
+    Hdisk,
+    ManagedSystem,
+    ManagementPartition,
+    Partition,
+    ScsiClientAdapter,
+    partition_from_dict,
+    system_from_dict,
+)
 from .mappings import (
     AdapterMapping,
     EthernetMapping,
@@ -36,19 +49,6 @@ from .mappings import (
 from .partition_rules import partition_checks
 from .ranking import Candidate, Effect, Reason, evaluate_destination, rank_destinations
 from .serialize import to_jsonable
-from .estate import (
-    BackingDevice,
-    EthernetAdapter,
-    FcClientAdapter,
-    FcPort,
-    Hdisk,
-    ManagedSystem,
-    ManagementPartition,
-    Partition,
-    ScsiClientAdapter,
-    partition_from_dict,
-    system_from_dict,
-)
 
 __all__ = [
     "AdapterMapping", "Assessment", "BackingDevice", "Candidate", "Check", "Effect", "EthernetAdapter",

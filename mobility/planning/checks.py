@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .serialize import JsonData
 from .estate import (
     HDISK,
     NOT_ACTIVATED,
@@ -31,6 +30,7 @@ from .estate import (
     ManagedSystem,
     Partition,
 )
+from .serialize import JsonData
 
 
 class Status(StrEnum):

@@ -12,10 +12,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mobility.access import allowed
-from mobility.inventory.connections import client_for, discard_client
 from mobility.forms.inventory import ConsoleRegistrationForm, HostKeyConfirmForm
 from mobility.governance.audit import record
 from mobility.inventory import sync_all, sync_console
+from mobility.inventory.connections import client_for, discard_client
 from mobility.ivm import (
     CommandFailed,
     HostKey,

@@ -4,8 +4,8 @@ import pytest
 
 from mobility import planning
 from mobility.inventory import sync_console
-from mobility.models import Partition
 from mobility.inventory.estate import load_estate, load_partition, load_system
+from mobility.models import Partition
 from tests.inventory.helpers import Capture
 
 # FLEET.md's table: partition (on ivm1 unless said) -> the check it fails, and against which destination.

@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from mobility import inventory, planning, plans, policy
 from mobility.inventory import sync_console
-from mobility.models import IVMConsole, ManagedSystem, Partition, Team, VirtualAdapter
 from mobility.inventory.estate import load_estate, load_partition
+from mobility.models import IVMConsole, ManagedSystem, Partition, Team, VirtualAdapter
 from tests.simfleet import SimFleet
 
 FLEET = Path(__file__).parent / "fleets" / "badname.toml"

@@ -37,8 +37,8 @@ def register(entry: dict, *, pin: bool = True):
 @pytest.fixture
 def estate(fleet, personas):
     """Every IVM of the fleet registered and synced through the real sync, owners assigned by name."""
-    from mobility.inventory.connections import discard_client
     from mobility.inventory import sync_console
+    from mobility.inventory.connections import discard_client
     from mobility.models import Partition, Team
 
     consoles = [register(entry) for entry in fleet.ivms]

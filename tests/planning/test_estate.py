@@ -5,8 +5,8 @@ import json
 import pytest
 
 from mobility.planning import recommend_mappings
-from mobility.planning.slots import free_slot_count, free_slots
 from mobility.planning.estate import BackingDevice, is_generated_vtd_name, system_from_dict
+from mobility.planning.slots import free_slot_count, free_slots
 
 from .fleet import build_fleet, eth, vios
 

@@ -49,8 +49,8 @@ def drop_estate() -> None:
 @pytest.fixture(scope="module")
 def estate(fleet, django_db_setup, django_db_blocker):
     """The synced demo estate and the demo people, committed for the whole module."""
-    from mobility.inventory.connections import close_all_clients
     from mobility.demo import ensure_personas
+    from mobility.inventory.connections import close_all_clients
 
     with django_db_blocker.unblock():
         ensure_personas()

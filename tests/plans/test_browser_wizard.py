@@ -5,8 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from mobility.models import Migration
 from mobility.inventory.estate import load_system
+from mobility.models import Migration
 from tests.conftest import login
 from tests.plans.conftest import lpar, server
 
