@@ -24,6 +24,10 @@ from django.utils import timezone
 from mobility import lifecycle, planning, policy
 from mobility.choices import MigrationStatus
 from mobility.governance import audit
+from mobility.governance.approvals import void_approvals
+from mobility.inventory.connections import about_migration, client_for
+from mobility.inventory.estate import load_partition, load_system
+from mobility.ivm import CommandFailed, IVMError, commands
 from mobility.lifecycle.writer import transition
 from mobility.models import AdapterMapping, Migration, PlanVersion
 from mobility.models.migrations import canonical_json, content_hash
@@ -117,8 +121,6 @@ class PlanContext:
 def plan_context(partition, destination=None, mode: str | None = None) -> PlanContext:
     """Snapshot the partition, its server and (optionally) a destination server from the inventory, and run the
     checks. `mode` None follows the partition's state (Running: active, Not Activated: inactive)."""
-    from mobility.inventory.estate import load_partition, load_system
-
     source = load_system(partition.system)
     part = load_partition(partition)
     dest = _with_planned_slots(load_system(destination), destination, partition) if destination else None
@@ -133,8 +135,6 @@ def plan_context(partition, destination=None, mode: str | None = None) -> PlanCo
 def planned_slots(destination, partition=None) -> set[int]:
     """Destination VIOS slots named by the plans in force of unfinished migrations to ``destination`` (other
     than ``partition``'s own): not in its inventory yet, but taken as soon as those migrations start."""
-    from mobility.models import AdapterMapping
-
     latest = (PlanVersion.objects.filter(migration=OuterRef("plan__migration")).order_by("-version")
               .values("pk")[:1])
     rows = (AdapterMapping.objects.filter(plan__migration__destination=destination,
@@ -318,8 +318,6 @@ def revise_plan(migration: Migration, *, user, mappings: Sequence[planning.Adapt
                 digest: str | None = None) -> PlanVersion:
     """Write the next plan version with new mappings (and options); every vote on the old version is voided and
     the migration waits for approval again. An unchanged plan is refused rather than versioned."""
-    from mobility.governance.approvals import void_approvals
-
     if not revisable(migration) or not policy.may(user, "revise", migration):
         audit.record("plan.refused", actor=user, obj=migration, data={"why": "revise not allowed"})
         raise PlanRefused("You may not change this plan (only its requester or owning team, before it runs).")
@@ -427,8 +425,6 @@ def map_ivm_messages(output: str, plan: dict) -> tuple[dict[str, list[dict]], li
 
 def migrlpar_validate_command(partition, destination, mappings: Sequence[planning.AdapterMapping]):
     """The `migrlpar -o v` command for this plan (every value validated by the command builder)."""
-    from mobility.ivm import commands
-
     rows = list(mappings)
     return commands.migrlpar(
         "v", target_system=destination.mtms, target_ip=destination.console.host,
@@ -445,9 +441,6 @@ def validate_plan(partition, destination, mappings: Sequence[planning.AdapterMap
     Returns {"ok", "command", "checks": {key: [{"code", "text"}]}, "ivm_says": [...], "error", "ran_at"};
     records `plan.validated`. Never raises for an IVM problem: it is part of the answer.
     """
-    from mobility.inventory.connections import about_migration, client_for
-    from mobility.ivm import CommandFailed, IVMError
-
     started = timezone.now()
     result: dict[str, Any] = {"ok": False, "command": "", "checks": {}, "ivm_says": [], "error": ""}
     try:

@@ -13,7 +13,6 @@ Key handling (read before changing):
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import re
 import secrets
@@ -37,7 +36,7 @@ from .errors import (
     HostKeyUnknown,
     InvalidValue,
 )
-from .hostkeys import HostKey
+from .hostkeys import HostKey, load_private_key
 from .parse import parse_ivm_message
 
 logger = logging.getLogger("mobility.ivm")
@@ -90,15 +89,6 @@ def _hostkey_name(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
 
 
-def _load_private_key(pem: str) -> paramiko.PKey:
-    for cls in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
-        try:
-            return cls.from_private_key(io.StringIO(pem))
-        except (paramiko.SSHException, ValueError, TypeError):
-            continue
-    raise InvalidValue("private key", "(redacted)", "not an unencrypted Ed25519, ECDSA or RSA private key")
-
-
 def scan_host_key(host: str, port: int = 22, timeout: float = 10.0) -> HostKey:
     """Fetch the host key a server offers, without authenticating (first contact).
 
@@ -148,7 +138,7 @@ class IVMClient:
             raise InvalidValue("max_channels", max_channels, "must be at least 1")
         self.host, self.port, self.username = host, port, username
         self._password = password
-        self._pkey = _load_private_key(private_key_pem) if private_key_pem is not None else None
+        self._pkey = load_private_key(private_key_pem) if private_key_pem is not None else None
         self.pinned_key: HostKey | None = HostKey.parse(host_key) if host_key is not None else None
         self.connect_timeout, self.auth_timeout, self.banner_timeout = connect_timeout, auth_timeout, banner_timeout
         self.command_timeout, self.keepalive_s = command_timeout, keepalive_s

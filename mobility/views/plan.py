@@ -22,6 +22,7 @@ from mobility.access import allowed
 from mobility.choices import PartitionEnv
 from mobility.engine import config as engine_config
 from mobility.forms.plans import MappingForm, SubmitForm, query_for_rows
+from mobility.inventory.estate import load_estate
 from mobility.models import ManagedSystem, Partition
 
 TEMPLATE = "mobility/plan/wizard.html"
@@ -118,8 +119,6 @@ def _candidates(ctx: plans.PlanContext, partition: Partition, estate, mode: str 
 
 def build_wizard(request, *, data=None) -> dict:
     """Everything the wizard shows for the state in `data` (the query string, or a posted form)."""
-    from mobility.inventory.estate import load_estate
-
     data = request.GET if data is None else data
     partition = planner_partition(request, data.get("partition"))
     destination = destination_system(data.get("destination"), partition)
