@@ -1,7 +1,7 @@
 """Pure planning core: requirement checks, destination ranking and adapter mappings for partition mobility.
 
-Input is an inventory snapshot (`snapshot.py`, frozen dataclasses); output is plain data that `to_dict()` turns
-into JSON for a plan snapshot. No Django, no database, no SSH: everything here is a function of its arguments.
+Input is the estate (`estate.py`: servers and partitions as frozen dataclasses); output is plain data that
+`to_dict()` turns into JSON for a plan version's snapshot. No Django, no database, no SSH: everything here is a function of its arguments.
 """
 
 from .assessment import check_partition

@@ -1,4 +1,4 @@
-"""The snapshot's own behaviour: JSON round trip, derived values, refusing nonsense."""
+"""The estate dataclasses' own behaviour: JSON round trip, derived values, refusing nonsense."""
 
 import json
 
