@@ -5,7 +5,7 @@
 * ``reads`` — which commands a sync sends, and how (batched, concurrent);
 * ``records`` — the typed records parsed from what an IVM printed;
 * ``parse`` — from output to records, one step per kind of record;
-* ``apply`` — from records to rows, writing only what differs (``rows``: many new rows at once);
+* ``apply`` — from records to rows, writing only what differs (new rows at once through ``mobility.bulk``);
 * ``digest`` — skip the comparison when an IVM printed what the rows were made from;
 * ``sync`` — one IVM, all IVMs, the due ones, or one read late enough (``sync_since``);
 * ``estate`` — the inventory tables as ``mobility.planning`` reads them (``load_estate``, ``load_system``,

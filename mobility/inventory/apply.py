@@ -18,6 +18,7 @@ from datetime import datetime
 
 from django.db import models
 
+from mobility.bulk import insert_rows
 from mobility.inventory.digest import inventory_digest
 from mobility.inventory.errors import SyncFailed
 from mobility.inventory.records import (
@@ -37,7 +38,6 @@ from mobility.inventory.records import (
     SystemRecord,
     values,
 )
-from mobility.inventory.rows import insert_rows
 from mobility.models import (
     FCPort,
     IOSlot,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from mobility.inventory.records import Inventory
+from mobility.inventory.records import ALL_FIELDS, Inventory, values
 from mobility.models import IVMConsole
 
 # Part of every digest: change it when the apply step maps the same parsed inventory onto different rows, so that
@@ -18,10 +18,18 @@ from mobility.models import IVMConsole
 APPLY_VERSION = "2"
 
 
+def _rows(records: dict) -> list[tuple]:
+    return [values(record, ALL_FIELDS[type(record)]) for record in records.values()]
+
+
 def inventory_digest(inventory: Inventory) -> str:
-    """sha256 of a parsed inventory. ``repr`` is exact for its records' plain values (str, int, Decimal, lists, in
-    the IVM's own output order); the same IVM output always gives the same digest."""
-    return hashlib.sha256(f"{APPLY_VERSION}\n{inventory!r}".encode()).hexdigest()
+    """sha256 of a parsed inventory: of the ``repr`` of every record's values (exact for their plain values: str, int,
+    Decimal, bool, None, lists), kind by kind in the IVM's own output order; the same IVM output always gives the
+    same digest. (Tuples, not the dataclasses' own repr: a third of the time.)"""
+    content = (values(inventory.system, ALL_FIELDS[type(inventory.system)]),
+               *map(_rows, (inventory.partitions, inventory.adapters, inventory.storage, inventory.seas,
+                            inventory.fc_ports, inventory.io_slots)))
+    return hashlib.sha256(f"{APPLY_VERSION}\n{content!r}".encode()).hexdigest()
 
 
 def forget_digests(console_ids) -> None:

@@ -34,6 +34,13 @@ from mobility.ivm import values as ivm_values
 from mobility.models import StorageDevice
 
 NOT_ACTIVATED = "Not Activated"
+# The choices as plain values, looked up once (a TextChoices' ``values`` builds a new list on every access).
+_PARTITION_ENVS = frozenset(PartitionEnv.values)
+_ADAPTER_ROLES = frozenset(AdapterRole.values)
+ETHERNET, SCSI, FC = AdapterKind.ETHERNET.value, AdapterKind.SCSI.value, AdapterKind.FC.value
+SERVER = AdapterRole.SERVER.value
+HDISK, VOPT, FILE, LOGICAL_VOLUME = (StorageDevice.Kind.HDISK.value, StorageDevice.Kind.VOPT.value,
+                                     StorageDevice.Kind.FILE.value, StorageDevice.Kind.LV.value)
 
 # Characters no IVM listing contains: control characters (other than tab and line ends) and the replacement
 # character left by undecodable bytes. A line carrying one is garbled, whatever the parser would make of it.
@@ -52,13 +59,17 @@ _NULL_VALUES = parse.NULL_VALUES
 # --- guards and typed access ----------------------------------------------------------------------------------
 
 
-def parsed_listing(command: Command, stdout: str):
-    """``stdout`` through the command's own parser; garbled characters or unparsable lines raise SyncFailed."""
+def _refuse_garbled(command: Command, stdout: str) -> None:
     if garbled := _GARBLED.search(stdout):
         line_no = stdout.count("\n", 0, garbled.start()) + 1
         line = stdout.split("\n")[line_no - 1]
         raise SyncFailed(f"{command.redacted()}: IVM output not understood (line {line_no}): "
                          f"garbled characters: {line!r}")
+
+
+def parsed_listing(command: Command, stdout: str):
+    """``stdout`` through the command's own parser; garbled characters or unparsable lines raise SyncFailed."""
+    _refuse_garbled(command, stdout)
     try:
         return command.parse_output(stdout)
     except OutputNotUnderstood as exc:
@@ -72,7 +83,7 @@ def attribute_table(command: Command, stdout: str) -> dict[str, str]:
     values are cut at the header's column positions (a value may be empty; a description has spaces).
     Not in ivm-cli.md beyond "lists the attributes" [R]: anything else is refused, naming the line.
     """
-    parsed_listing(command, stdout)  # the garbled-character guard
+    _refuse_garbled(command, stdout)
     lines = stdout.splitlines()
     header_no = next((i for i, line in enumerate(lines) if line.strip()), None)
     header = lines[header_no] if header_no is not None else ""
@@ -121,6 +132,8 @@ class Listing:
 
     def int(self, record: dict, key: str, *, null_ok: bool = False) -> int | None:
         raw = record[key]
+        if raw.isdigit() and raw.isascii():  # most values: no regex needed
+            return int(raw)
         if raw in _NULL_VALUES:
             if not null_ok:
                 self.fail(record, f"{key} is empty")
@@ -251,7 +264,7 @@ def parse_partitions(listings: dict[str, Listing]) -> dict[str, PartitionRecord]
         if name in partitions or lpar_id in seen_ids:
             lpars.fail(line, "partition listed twice")
         seen_ids.add(lpar_id)
-        if line["lpar_env"] not in PartitionEnv.values:
+        if line["lpar_env"] not in _PARTITION_ENVS:
             lpars.fail(line, f"unknown lpar_env {line['lpar_env']!r}")
         memory_line, processors_line = memory_of.get(lpar_id), processors_of.get(lpar_id)
         if memory_line is None or processors_line is None:
@@ -312,7 +325,7 @@ def _add_ethernet_adapters(listing: Listing, collector: _AdapterCollector) -> No
         mac_broken = ([f"MAC address {mac!r} is not 1-12 hexadecimal digits"]
                       if mac and not _MAC.fullmatch(mac) else [])
         collector.add(
-            listing, line, vlan_broken + mac_broken, kind=AdapterKind.ETHERNET, role="",
+            listing, line, vlan_broken + mac_broken, kind=ETHERNET, role="",
             remote_lpar_id=None, remote_lpar_name="", remote_slot=None,
             port_vlan_id=None if vlan_broken else port_vlan, addl_vlan_ids=[] if vlan_broken else extra_vlans,
             is_trunk=listing.flag(line, "is_trunk"), mac_addr="" if mac_broken else mac,
@@ -324,7 +337,7 @@ def _add_storage_adapters(listing: Listing, kind: str, server_devices: dict, npi
     """vSCSI (``kind`` scsi) or virtual FC (fc) adapters, with the VIOS device a server adapter is."""
     for line in listing.records:
         role = line["adapter_type"]
-        if role not in AdapterRole.values:
+        if role not in _ADAPTER_ROLES:
             listing.fail(line, f"unknown adapter_type {role!r}")
         remote_lpar_id = listing.int(line, "remote_lpar_id", null_ok=True)
         remote_lpar_name = listing.text(line, "remote_lpar_name")
@@ -332,19 +345,19 @@ def _add_storage_adapters(listing: Listing, kind: str, server_devices: dict, npi
         slot = listing.int(line, "slot_num")
         broken: list[str] = []
         wwpns: list[str] = []
-        if kind == AdapterKind.FC:
+        if kind == FC:
             wwpns = parse.parse_list(line["wwpns"])
             if reasons := [why for wwpn in wwpns if (why := _broken_rule(ivm_values.wwpn, wwpn))]:
                 broken += reasons
                 wwpns = []
         device_name = fc_port = ""
-        if role == AdapterRole.SERVER:
+        if role == SERVER:
             device = server_devices.get(slot)
             if device is not None:
-                device_name = device.svsa if kind == AdapterKind.SCSI else device.name
-                if kind == AdapterKind.FC:
+                device_name = device.svsa if kind == SCSI else device.name
+                if kind == FC:
                     fc_port = device.fc or ""
-        elif kind == AdapterKind.FC:
+        elif kind == FC:
             # The client's port is the one its server adapter (vfchost) is bound to.
             server = npiv_by_slot.get(remote_slot)
             fc_port = (server.fc or "") if server is not None else ""
@@ -370,8 +383,8 @@ def parse_adapters(listings: dict[str, Listing], partitions: dict[str, Partition
     vhost_by_slot = {_slot_of(mapping.physloc): mapping for mapping in listings["lsmap"].records}
     npiv_by_slot = {_slot_of(mapping.physloc): mapping for mapping in listings["npiv"].records}
     _add_ethernet_adapters(listings["eth"], collector)
-    _add_storage_adapters(listings["scsi"], AdapterKind.SCSI, vhost_by_slot, npiv_by_slot, collector)
-    _add_storage_adapters(listings["fc"], AdapterKind.FC, npiv_by_slot, npiv_by_slot, collector)
+    _add_storage_adapters(listings["scsi"], SCSI, vhost_by_slot, npiv_by_slot, collector)
+    _add_storage_adapters(listings["fc"], FC, npiv_by_slot, npiv_by_slot, collector)
     return collector.adapters
 
 
@@ -388,15 +401,15 @@ def quarantine_partitions_of_broken_adapters(partitions: dict[str, PartitionReco
 
 def _backing_kind(vtd_name: str, device: str) -> str:
     if vtd_name.startswith("vtopt"):
-        return StorageDevice.Kind.VOPT
-    return StorageDevice.Kind.FILE if device.startswith("/") else StorageDevice.Kind.LV
+        return VOPT
+    return FILE if device.startswith("/") else LOGICAL_VOLUME
 
 
 def parse_storage(listings: dict[str, Listing], attributes: dict[str, tuple[str, str]],
                   partition_ids: set[int]) -> dict[str, StorageRecord]:
     """Every hdisk the VIOS sees (with its LUN identity and reserve policy), plus whatever else backs a VTD
     (logical volumes, files, optical media), and which server adapter and client it backs."""
-    storage = {name: StorageRecord(name=name, kind=StorageDevice.Kind.HDISK, unique_id=unique_id,
+    storage = {name: StorageRecord(name=name, kind=HDISK, unique_id=unique_id,
                                    reserve_policy=reserve_policy)
                for name, (unique_id, reserve_policy) in attributes.items()}
     mappings = listings["lsmap"]

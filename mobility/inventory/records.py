@@ -7,6 +7,8 @@ by its ``lpar_id``, a server adapter by its ``server_slot``): the apply step tur
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass, fields
 from decimal import Decimal
 
@@ -151,6 +153,9 @@ class Inventory:
         return {name: p.quarantine_reason for name, p in self.partitions.items() if p.quarantine_reason}
 
 
+# Every field of each record, in declaration order (what the digest covers).
+ALL_FIELDS = {cls: _stored(cls) for cls in (SystemRecord, PartitionRecord, AdapterRecord, StorageRecord, SeaRecord,
+                                             FcPortRecord, IOSlotRecord)}
 # The model fields each record fills by itself (the apply step adds the foreign keys).
 SYSTEM_FIELDS = _stored(SystemRecord)
 PARTITION_FIELDS = _stored(PartitionRecord)
@@ -161,6 +166,12 @@ FC_PORT_FIELDS = _stored(FcPortRecord)
 IO_SLOT_FIELDS = _stored(IOSlotRecord, but=("lpar_id",))
 
 
+@functools.cache
+def _getter(names: tuple[str, ...]):
+    read = operator.attrgetter(*names)
+    return read if len(names) > 1 else lambda record: (read(record),)
+
+
 def values(record, names: tuple[str, ...]) -> tuple:
     """The record's ``names`` fields, in that order."""
-    return tuple(getattr(record, name) for name in names)
+    return _getter(names)(record)

@@ -66,6 +66,8 @@ def parse_ivm_message(text: str) -> IVMMessage | None:
 
 def is_no_results(text: str) -> bool:
     """True when the whole output is the informational "No results were found." (exit 0)."""
+    if "No results were found" not in text:  # a listing, the usual answer: no need to look at each line
+        return False
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return len(lines) == 1 and bool(_NO_RESULTS.match(lines[0]))
 

@@ -121,7 +121,7 @@ def test_resync_without_change_writes_nothing(consoles):
         assert (result.rows_written, result.created, result.updated, result.deleted, result.vanished) == (0,) * 5
         assert result.unchanged > 0
         assert inventory_writes(ctx.captured_queries) == []
-        # Outside the inventory: the console's status (one UPDATE) and the command trail (one bulk INSERT).
+        # Outside the inventory: the console's status (one UPDATE) and the command trail (one COPY).
         other = writes(ctx.captured_queries)
         assert len(other) == 2, other
         assert any('UPDATE "mobility_ivmconsole"' in sql for sql in other)

@@ -1,10 +1,10 @@
-"""Insert many new inventory rows at once and learn their primary keys.
+"""Insert many new rows at once and learn their primary keys: the inventory sync's new rows, the audit trail's
+command events.
 
-A first sync of an IVM creates a few hundred rows. ``bulk_create`` builds a model instance and prepares every
-value of every row in Python (about 0.1 ms a row, most of a first sync's CPU); on PostgreSQL the rows go through
-``COPY`` instead, values adapted by psycopg's C code, with primary keys taken from the table's sequence first (one
-round trip) so that the caller learns them without reading the rows back. Other databases (SQLite in
-development) use ``bulk_create``.
+``bulk_create`` builds a model instance and prepares every value of every row in Python (about 0.1 ms a row: most
+of a first inventory sync's CPU); on PostgreSQL the rows go through ``COPY`` instead, values adapted by psycopg's C
+code, with primary keys taken from the table's sequence first (one round trip) so that the caller learns them
+without reading the rows back. Other databases (SQLite in development) use ``bulk_create``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _copy_rows(model, columns, rows, constant) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                        [meta.db_table, meta.pk.column, len(rows)])
-        pks = [pk for (pk,) in cursor.fetchall()]
+        pks = sorted(pk for (pk,) in cursor.fetchall())  # rows get ascending keys in their order, as bulk_create
         tail = tuple(fixed.values())
         logged = getattr(cursor, "debug_sql", None)  # the debug cursor logs queries (DEBUG, tests): log this one
         with logged(sql) if logged else contextlib.nullcontext(), cursor.cursor.copy(sql) as copy:
