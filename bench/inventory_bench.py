@@ -191,6 +191,8 @@ def main() -> int:
             "failed": len(failed),
         }
         connections.close_all()
+        if hasattr(connections["default"], "close_pool"):
+            connections["default"].close_pool()  # or its workers would try to refill it from the dropped database
     finally:
         admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
     if args.json:

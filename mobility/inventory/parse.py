@@ -311,9 +311,6 @@ class _AdapterCollector:
             quarantine_reason="; ".join(broken), **values)
 
 
-_NOT_ETHERNET = {"port_vlan_id": None, "addl_vlan_ids": [], "is_trunk": False, "mac_addr": ""}
-
-
 def _add_ethernet_adapters(listing: Listing, collector: _AdapterCollector) -> None:
     for line in listing.records:
         # A value that breaks IVM's rules is not stored; the reason names it.
