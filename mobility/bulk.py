@@ -15,8 +15,10 @@ import json
 from django.db import connection, models
 
 
-def insert_rows(model: type[models.Model], columns: tuple[str, ...], rows: list[tuple], constant: dict) -> list[int]:
-    """Insert ``rows`` (values of ``columns``, attnames) with ``constant``'s columns; their pks, in row order.
+def insert_rows(model: type[models.Model], columns: tuple[str, ...], rows: list[tuple], constant: dict, *,
+                returning: bool = True) -> list[int]:
+    """Insert ``rows`` (values of ``columns``, attnames) with ``constant``'s columns; their pks, in row order (none
+    unless ``returning``: on PostgreSQL, learning them costs a round trip).
 
     Every other concrete field gets its model default, as with ``bulk_create``.
     """
@@ -25,11 +27,11 @@ def insert_rows(model: type[models.Model], columns: tuple[str, ...], rows: list[
     if connection.vendor != "postgresql":
         objs = [model(**constant, **dict(zip(columns, row, strict=True))) for row in rows]
         model.objects.bulk_create(objs, batch_size=500)
-        return [obj.pk for obj in objs]
-    return _copy_rows(model, columns, rows, constant)
+        return [obj.pk for obj in objs] if returning else []
+    return _copy_rows(model, columns, rows, constant, returning)
 
 
-def _copy_rows(model, columns, rows, constant) -> list[int]:
+def _copy_rows(model, columns, rows, constant, returning: bool) -> list[int]:
     meta = model._meta
     fields = {field.attname: field for field in meta.concrete_fields}
     given = {meta.pk.attname, *columns, *constant}
@@ -37,22 +39,25 @@ def _copy_rows(model, columns, rows, constant) -> list[int]:
                 for name, field in fields.items() if name not in given}
     fixed = {**{name: _db_value(fields[name], value) for name, value in constant.items()}, **defaults}
     json_positions = [i for i, name in enumerate(columns) if isinstance(fields[name], models.JSONField)]
-    names = [meta.pk.attname, *columns, *fixed]
+    names = [*([meta.pk.attname] if returning else []), *columns, *fixed]
     sql = (f"COPY {connection.ops.quote_name(meta.db_table)} "
            f"({', '.join(connection.ops.quote_name(fields[name].column) for name in names)}) FROM STDIN")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                       [meta.db_table, meta.pk.column, len(rows)])
-        pks = sorted(pk for (pk,) in cursor.fetchall())  # rows get ascending keys in their order, as bulk_create
+        pks = []
+        if returning:  # the keys first, from the table's own sequence, so that the rows carry them
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                           [meta.db_table, meta.pk.column, len(rows)])
+            pks = sorted(pk for (pk,) in cursor.fetchall())  # ascending in row order, as bulk_create gives them
+        lead = [(pk,) for pk in pks] if returning else [()] * len(rows)
         tail = tuple(fixed.values())
         logged = getattr(cursor, "debug_sql", None)  # the debug cursor logs queries (DEBUG, tests): log this one
         with logged(sql) if logged else contextlib.nullcontext(), cursor.cursor.copy(sql) as copy:
-            for pk, row in zip(pks, rows, strict=True):
+            for key, row in zip(lead, rows, strict=True):
                 if json_positions:
                     row = list(row)
                     for i in json_positions:
                         row[i] = json.dumps(row[i])
-                copy.write_row((pk, *row, *tail))
+                copy.write_row((*key, *row, *tail))
     return pks
 
 

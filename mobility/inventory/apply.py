@@ -68,19 +68,21 @@ class Tally:
 @dataclass(frozen=True)
 class _Table:
     """How one kind of record is stored: its model, the columns compared and written (attnames, the key's
-    first), and how many leading columns make the key."""
+    first), how many leading columns make the key, and whether other rows point at these (then the apply needs
+    the pks of the new ones)."""
 
     model: type[models.Model]
     columns: tuple[str, ...]
     key_width: int = 1
+    referenced: bool = False
 
     def key_of(self, row: tuple):
         return row[0] if self.key_width == 1 else row[:self.key_width]
 
 
-_PARTITIONS = _Table(Partition, ("name",) + tuple(f for f in PARTITION_FIELDS if f != "name"))
+_PARTITIONS = _Table(Partition, ("name",) + tuple(f for f in PARTITION_FIELDS if f != "name"), referenced=True)
 _ADAPTERS = _Table(VirtualAdapter, ("partition_id", "slot") + tuple(f for f in ADAPTER_FIELDS if f != "slot"),
-                   key_width=2)
+                   key_width=2, referenced=True)
 _STORAGE = _Table(StorageDevice, STORAGE_FIELDS + ("server_adapter_id", "client_partition_id"))
 _SEAS = _Table(SharedEthernetAdapter, SEA_FIELDS)
 _FC_PORTS = _Table(FCPort, FC_PORT_FIELDS)
@@ -109,7 +111,8 @@ def _stored_rows(table: _Table, system: _System, **lookup) -> dict:
 
 def _reconcile(table: _Table, stored: dict, wanted: dict, tally: Tally, *, new_rows_have: dict,
                delete: bool = True, stamp: tuple[str, datetime] | None = None) -> dict:
-    """Bring ``stored`` (key -> (pk, row)) to ``wanted`` (key -> row); return key -> pk of the result.
+    """Bring ``stored`` (key -> (pk, row)) to ``wanted`` (key -> row); return key -> pk of the result (of the kept
+    rows only, unless the table is ``referenced``).
 
     Only rows that differ are written: new ones in one insert (with ``new_rows_have``'s columns too), changed ones
     with one bulk_update over the columns that changed (and ``stamp``'s), missing ones deleted (``delete``) or left
@@ -140,8 +143,10 @@ def _reconcile(table: _Table, stored: dict, wanted: dict, tally: Tally, *, new_r
         tally.updated += len(changed_rows)
     new_keys = [key for key in wanted if key not in stored]
     if new_keys:
-        new_pks = insert_rows(table.model, table.columns, [wanted[key] for key in new_keys], new_rows_have)
-        pks.update(zip(new_keys, new_pks, strict=True))
+        new_pks = insert_rows(table.model, table.columns, [wanted[key] for key in new_keys], new_rows_have,
+                              returning=table.referenced)
+        if table.referenced:
+            pks.update(zip(new_keys, new_pks, strict=True))
         tally.created += len(new_keys)
     return pks
 
