@@ -118,9 +118,11 @@ def run_reads(client, cmds: dict[str, Command], batches: int = 2) -> dict[str, s
     if len(groups) == 1:
         return {key: result.stdout
                 for key, result in zip(keys, client.run_batch([cmds[k] for k in keys]), strict=True)}
-    with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="ivm-read") as pool:
-        # copy_context: the worker threads must append to the caller's command collector.
+    # The first group runs on this thread, the others on threads of their own (a thread costs more than a batch's
+    # parsing); copy_context: those threads must append to the caller's command collector.
+    with ThreadPoolExecutor(max_workers=len(groups) - 1, thread_name_prefix="ivm-read") as pool:
         futures = [pool.submit(contextvars.copy_context().run, client.run_batch, [cmds[k] for k in group])
-                   for group in groups]
-        return {key: result.stdout for group, future in zip(groups, futures, strict=True)
-                for key, result in zip(group, future.result(), strict=True)}
+                   for group in groups[1:]]
+        answers = [client.run_batch([cmds[k] for k in groups[0]]), *(future.result() for future in futures)]
+    return {key: result.stdout for group, results in zip(groups, answers, strict=True)
+            for key, result in zip(group, results, strict=True)}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import secrets
 import select
 import socket
@@ -463,7 +462,7 @@ class _Batch:
         marker = f":ivmweb-end:{tag}:"  # plain word: nothing for the shell to expand
         self._line = " ; ".join(f"{c.render()} ; echo {marker} $?" for c in cmds)
         self._shown = " ; ".join(f"{c.redacted()} ; echo {marker} $?" for c in cmds)
-        self._split = re.compile(re.escape(marker) + r" ([0-9]+)\n")
+        self._head = f"{marker} "
 
     def render(self) -> str:
         return self._line
@@ -472,11 +471,22 @@ class _Batch:
         return f"batch {self.tag} of {len(self.cmds)} commands: {self._shown}"
 
     def split(self, stdout: str) -> list[tuple[str, int]] | None:
-        """Each command's stdout and exit status; None unless there is exactly one marker per command."""
-        pieces = self._split.split(stdout)
-        if len(pieces) != 2 * len(self.cmds) + 1 or pieces[-1] != "":
+        """Each command's stdout and exit status; None unless there is exactly one marker line (``<marker>
+        <digits>\\n``) per command and nothing after the last. (String search, not a regex: a pattern made of a
+        fresh random marker is compiled anew for every batch, which cost more than the search.)"""
+        found, piece_start, search_from, end_of_output = [], 0, 0, len(stdout)
+        while (at := stdout.find(self._head, search_from)) >= 0:
+            digits_start = end = at + len(self._head)
+            while end < end_of_output and "0" <= stdout[end] <= "9":
+                end += 1
+            if digits_start < end < end_of_output and stdout[end] == "\n":
+                found.append((stdout[piece_start:at], int(stdout[digits_start:end])))
+                piece_start = search_from = end + 1
+            else:  # not a marker line: look further on, as a regex search would
+                search_from = at + 1
+        if len(found) != len(self.cmds) or piece_start != end_of_output:
             return None
-        return [(pieces[i], int(pieces[i + 1])) for i in range(0, len(pieces) - 1, 2)]
+        return found
 
 
 class _NotStarted(Exception):
