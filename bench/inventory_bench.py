@@ -135,7 +135,7 @@ def baseline(consoles, workers: int) -> tuple[float, int]:
         return sum(pool.map(one, consoles))
 
 
-def one_round(fleet, consoles, workers: int, sync_all, close_all_clients) -> dict:
+def one_round(fleet, consoles, workers: int, sync_all, close_all_clients, forget_parses) -> dict:
     """Baseline, full sync, re-sync on the pooled connections, re-sync on new ones."""
     with Phase(fleet.proc.pid) as base:
         base_cmds = baseline(consoles, workers)
@@ -144,7 +144,8 @@ def one_round(fleet, consoles, workers: int, sync_all, close_all_clients) -> dic
     # The engine's periodic sync finds its pooled connections still open (keepalive): re-sync on them.
     with Phase(fleet.proc.pid) as second:
         again = sync_all(consoles)
-    close_all_clients()  # and once more paying for new SSH connections, as after a restart
+    close_all_clients()  # and once more paying for new SSH connections and parsing everything, as after a restart
+    forget_parses()
     with Phase(fleet.proc.pid) as third:
         cold = sync_all(consoles)
     close_all_clients()
@@ -194,7 +195,7 @@ def main() -> int:
         from django.core.management import call_command
         from django.db import connections
 
-        from mobility.inventory import sync_all
+        from mobility.inventory import forget_parses, sync_all
         from mobility.inventory.connections import close_all_clients
         from mobility.management.commands.register_fleet import register_entry
         from mobility.models import Partition, VirtualAdapter
@@ -210,9 +211,10 @@ def main() -> int:
             consoles = [register_entry(e)[0] for e in fleet.ivms]
             for number in range(args.rounds):
                 if number:
-                    empty_inventory()  # the next full sync finds empty tables, and opens new connections
+                    empty_inventory()  # the next full sync finds empty tables, opens new connections, parses all
                     close_all_clients()
-                rounds.append(one_round(fleet, consoles, workers, sync_all, close_all_clients))
+                    forget_parses()
+                rounds.append(one_round(fleet, consoles, workers, sync_all, close_all_clients, forget_parses))
         results = [r for one in rounds for r in one["results"]]
         failed = [r for r in results if not r.ok]
         best = {phase: min((one[phase] for one in rounds), key=lambda p: p.wall_s)

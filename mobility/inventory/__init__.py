@@ -14,7 +14,7 @@
 
 from mobility.inventory.digest import forget_digests, inventory_digest
 from mobility.inventory.errors import SyncFailed
-from mobility.inventory.sync import SyncResult, fetch_inventory, sync_all, sync_console, sync_due, sync_since
+from mobility.inventory.sync import SyncResult, forget_parses, sync_all, sync_console, sync_due, sync_since
 
-__all__ = ["SyncFailed", "SyncResult", "fetch_inventory", "forget_digests", "inventory_digest", "sync_all",
+__all__ = ["SyncFailed", "SyncResult", "forget_digests", "forget_parses", "inventory_digest", "sync_all",
            "sync_console", "sync_due", "sync_since"]

@@ -19,7 +19,6 @@ from datetime import datetime
 from django.db import models
 
 from mobility.bulk import insert_rows
-from mobility.inventory.digest import inventory_digest
 from mobility.inventory.errors import SyncFailed
 from mobility.inventory.records import (
     ADAPTER_FIELDS,
@@ -236,10 +235,10 @@ def _apply_io_slots(system: _System, io_slots: dict[str, IOSlotRecord], partitio
                new_rows_have={"system_id": system.pk})
 
 
-def apply_inventory(console: IVMConsole, inventory: Inventory, now: datetime) -> Tally:
-    """Make the inventory tables say what ``inventory`` says for ``console``; call inside a transaction."""
+def apply_inventory(console: IVMConsole, inventory: Inventory, digest: str, now: datetime) -> Tally:
+    """Make the inventory tables say what ``inventory`` (whose ``inventory_digest`` is ``digest``) says for
+    ``console``; call inside a transaction."""
     tally = Tally()
-    digest = inventory_digest(inventory)
     applied_digest, system_pk = _lock_console(console)
     if system_pk is not None and applied_digest == digest:
         # The IVM printed what the stored rows were made from, and nothing else wrote them since (the digest

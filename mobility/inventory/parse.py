@@ -189,9 +189,12 @@ def parse_listings(listings: Reads) -> dict[str, Listing]:
             for key, command in listings.commands.items()}
 
 
-def devices_to_read(listings: dict[str, Listing]) -> tuple[list[str], list[str]]:
-    """The disks and SEAs whose attributes the sync reads next, from the ``lsdev`` listings."""
-    return ([disk.name for disk in listings["disks"].records], [sea.name for sea in listings["seas"].records])
+def devices_to_read(listings: Reads) -> tuple[list[str], list[str]]:
+    """The disks and SEAs whose attributes the sync reads next, from the two ``lsdev`` listings (parsed alone: the
+    others wait until it is known whether the IVM printed anything new)."""
+    disks = parsed_listing(listings.commands["disks"], listings.stdout["disks"])
+    seas = parsed_listing(listings.commands["seas"], listings.stdout["seas"])
+    return [disk.name for disk in disks], [sea.name for sea in seas]
 
 
 def disk_attributes(devices: Reads, disk_names: list[str]) -> dict[str, tuple[str, str]]:
@@ -461,9 +464,11 @@ def parse_io_slots(listings: dict[str, Listing], partition_ids: set[int]) -> dic
     return found
 
 
-def parse_inventory(parsed: dict[str, Listing], devices: Reads) -> Inventory:
-    """Every record of one IVM, from its parsed listings and the device reads they named."""
-    disk_names, sea_names = devices_to_read(parsed)
+def parse_inventory(listings: Reads, devices: Reads) -> Inventory:
+    """Every record of one IVM, from its listings and the device reads they named."""
+    parsed = parse_listings(listings)
+    disk_names = [disk.name for disk in parsed["disks"].records]
+    sea_names = [sea.name for sea in parsed["seas"].records]
     pvids = sea_pvids(devices, sea_names)
     attributes = disk_attributes(devices, disk_names)
     system = parse_system(parsed)

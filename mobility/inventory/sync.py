@@ -3,7 +3,8 @@
 Three phases per IVM, so that a failure never leaves half an inventory:
 
 1. read (``reads``, no database): the listings, then the per-device reads they name;
-2. parse (``parse``, no database): typed records (``records.Inventory``), or ``SyncFailed`` naming the line;
+2. parse (``parse``, no database): typed records (``records.Inventory``), or ``SyncFailed`` naming the line (not
+   again when the IVM printed exactly what it printed last time, in this process);
 3. apply (``apply``), in ONE transaction: write only what differs, nothing at all when the digest
    (``digest``) says the IVM printed what the stored rows were made from.
 
@@ -25,10 +26,11 @@ from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from mobility.inventory import digest as digests
 from mobility.inventory.apply import apply_inventory
 from mobility.inventory.connections import client_for, collect_commands, discard_client, write_command_events
 from mobility.inventory.errors import SyncFailed
-from mobility.inventory.parse import devices_to_read, parse_inventory, parse_listings
+from mobility.inventory.parse import devices_to_read, parse_inventory
 from mobility.inventory.reads import read_devices, read_listings
 from mobility.inventory.records import Inventory
 from mobility.ivm import AuthenticationFailed, ConnectionFailed, HostKeyMismatch, HostKeyUnknown, IVMError
@@ -66,11 +68,39 @@ class SyncResult:
                 + "".join(f"; QUARANTINED {name!r}: {why}" for name, why in self.quarantined.items()))
 
 
-def fetch_inventory(client) -> Inventory:
-    """Read and parse one IVM (no database access)."""
-    listings = parse_listings(read_listings(client))
+@dataclass(frozen=True)
+class _Parse:
+    """One IVM's outputs, the inventory parsed from them, and its digest (under that apply version)."""
+
+    outputs: tuple[dict[str, str], dict[str, str]]
+    inventory: Inventory
+    digest: str
+    apply_version: str
+
+
+# Parsing is a function of what the IVM printed (and of this process's code): the last parse of each IVM is kept, and
+# an IVM that printed exactly the same again (most periodic syncs) is neither parsed nor digested again. In memory
+# only, one entry per IVM: a new process, or new code, parses afresh.
+_last_parse: dict[int, _Parse] = {}
+
+
+def forget_parses() -> None:
+    """Parse every IVM afresh at its next sync (as a new process would)."""
+    _last_parse.clear()
+
+
+def fetch_inventory(console: IVMConsole, client) -> tuple[Inventory, str]:
+    """Read and parse one IVM (no database access): its inventory and the inventory's digest."""
+    listings = read_listings(client)
     devices = read_devices(client, *devices_to_read(listings))
-    return parse_inventory(listings, devices)
+    outputs = (listings.stdout, devices.stdout)
+    last = _last_parse.get(console.pk)
+    if last is not None and last.outputs == outputs and last.apply_version == digests.APPLY_VERSION:
+        return last.inventory, last.digest
+    inventory = parse_inventory(listings, devices)
+    parsed = _last_parse[console.pk] = _Parse(outputs, inventory, digests.inventory_digest(inventory),
+                                                digests.APPLY_VERSION)
+    return inventory, parsed.digest
 
 
 def _explain(exc: Exception) -> str:
@@ -105,9 +135,9 @@ def sync_console(console: IVMConsole) -> SyncResult:
         try:
             if not console.has_credentials:
                 raise SyncFailed("no password or private key stored for this IVM")
-            inventory = fetch_inventory(client_for(console))
+            inventory, digest = fetch_inventory(console, client_for(console))
             with transaction.atomic():
-                tally = apply_inventory(console, inventory, timezone.now())
+                tally = apply_inventory(console, inventory, digest, timezone.now())
             result.ok = True
             result.created, result.updated, result.deleted = tally.created, tally.updated, tally.deleted
             result.vanished, result.unchanged, result.rows_written = tally.vanished, tally.unchanged, tally.rows_written

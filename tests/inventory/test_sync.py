@@ -266,3 +266,28 @@ def test_sync_since_shares_a_sync_that_began_late_enough_and_runs_one_otherwise(
     assert IVMConsole.objects.get(pk=console.pk).last_sync_at == IVMConsole.objects.get(pk=console.pk).last_sync_ok_at
     later = sync_since(console, timezone.now())  # asked after that sync began: read the IVM again
     assert later.ok and not later.shared and later.commands > 0
+
+
+def test_an_ivm_that_printed_the_same_again_is_not_parsed_again(consoles, fleet):
+    from mobility.inventory import forget_parses
+    from mobility.inventory.connections import client_for
+    from mobility.inventory.sync import fetch_inventory
+
+    console = consoles["ivm2"]
+    first, first_digest = fetch_inventory(console, client_for(console))
+    again, again_digest = fetch_inventory(console, client_for(console))
+    assert again is first and again_digest == first_digest
+    forget_parses()  # as a new process: parsed afresh, to the same records
+    fresh, fresh_digest = fetch_inventory(console, client_for(console))
+    assert fresh is not first and fresh == first and fresh_digest == first_digest
+    # Something the IVM prints differently is parsed again.
+    ssh_ok(fleet, "ivm2", "chsysstate -r lpar -o on -n db11")
+    try:
+        fleet.wait_for("ivm2", "lssyscfg -r lpar --filter lpar_names=db11 -F state",
+                       lambda out: out.strip() == "Running")
+        changed, changed_digest = fetch_inventory(console, client_for(console))
+        assert changed.partitions["db11"].state == "Running" and changed_digest != first_digest
+    finally:
+        ssh_ok(fleet, "ivm2", "chsysstate -r lpar -o shutdown --immed -n db11")
+        fleet.wait_for("ivm2", "lssyscfg -r lpar --filter lpar_names=db11 -F state",
+                       lambda out: out.strip() == "Not Activated")
