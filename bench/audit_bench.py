@@ -29,6 +29,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -55,7 +56,7 @@ def _configure(db_name: str, base_url: str) -> None:
         "DATABASE_URL": f"{base_url.rstrip('/')}/{db_name}", "DEBUG": "0", "SECRET_KEY": "b" * 64,
         "IVMWEB_ENCRYPTION_KEYS": os.environ.get("BENCH_FERNET_KEY") or Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "testserver", "SECURE_SSL_REDIRECT": "0", "DJANGO_SETTINGS_MODULE": "ivmweb.settings",
-        "IVMWEB_DATA_DIR": "/tmp/ivmweb-audit-bench", "IVMWEB_AUDIT_CHECKPOINT_KEY": "c" * 64,
+        "IVMWEB_DATA_DIR": tempfile.mkdtemp(prefix="audit-bench-"), "IVMWEB_AUDIT_CHECKPOINT_KEY": "c" * 64,
     })
     os.environ["BENCH_FERNET_KEY"] = os.environ["IVMWEB_ENCRYPTION_KEYS"]
     import django

@@ -184,9 +184,9 @@ def main() -> int:
         from django.core.management import call_command
         from django.db import connections
 
-        from mobility.connections import close_all_clients
         from mobility.engine.config import load
         from mobility.inventory import sync_all
+        from mobility.inventory.connections import close_all_clients
         from mobility.management.commands.register_fleet import register_entry
         from mobility.models import Partition
 

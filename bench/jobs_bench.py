@@ -94,8 +94,8 @@ def main() -> int:
         from django.contrib.auth import get_user_model
         from django.core.management import call_command
 
-        from mobility.connections import client_for, close_all_clients, discard_client
         from mobility.inventory import sync_all
+        from mobility.inventory.connections import client_for, close_all_clients, discard_client
         from mobility.ivm import commands
         from mobility.management.commands.register_fleet import register_entry
 

@@ -34,6 +34,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -136,7 +137,6 @@ def _production_settings() -> None:
     if "DEBUG" in os.environ:
         return
     import secrets
-    import tempfile
 
     from cryptography.fernet import Fernet
 
@@ -191,8 +191,13 @@ def _free_port() -> int:
 
 def _daphne(app: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'bench'}"}
+    if os.environ.get("BENCH_DEBUG"):  # daphne's log in a scratch file of its own, named on stderr
+        log = tempfile.NamedTemporaryFile("a", prefix="live-bench-daphne-", suffix=".log", delete=False)  # noqa: SIM115
+        print(f"daphne log: {log.name}", file=sys.stderr)
+    else:
+        log = open(os.devnull, "a")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app], cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL, stderr=open(os.devnull if not os.environ.get("BENCH_DEBUG") else "/tmp/h_daphne.log", "a"))  # noqa: SIM115
+                            env=env, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -344,8 +344,8 @@ def run(args, lb) -> int:
         from django.core.management import call_command
         from django.db import connections
 
-        from mobility.connections import close_all_clients
         from mobility.inventory import sync_all
+        from mobility.inventory.connections import close_all_clients
         from mobility.management.commands.register_fleet import register_entry
         from mobility.models import Migration, MigrationEvent, MigrationStep, Partition
 

@@ -4,7 +4,7 @@ Goal: median ≤ 50 ms. Run from the repository root:  .venv/bin/python bench/pl
 
 Every candidate passes every check (the slowest path: no rule stops early), each has 128 hdisks, 24 partitions
 and 64 used virtual slots. The baselines, measured in the same run, show the floor: iterating the 200
-snapshots and making a shallow copy of each (`dataclasses.replace`), and a deep copy of each.
+servers and making a shallow copy of each (`dataclasses.replace`), and a deep copy of each.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mobility.planning import rank_destinations, recommend_mappings  # noqa: E402
-from mobility.planning.snapshot import (  # noqa: E402
+from mobility.planning.estate import (  # noqa: E402
     BackingDevice,
     EthernetAdapter,
     FcClientAdapter,

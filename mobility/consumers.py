@@ -22,6 +22,7 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from mobility import policy
@@ -78,8 +79,6 @@ class _Watch:
         await asyncio.shield(self.hub_ready)
 
     async def _hub(self, ready):
-        from channels.layers import get_channel_layer
-
         layer = get_channel_layer()
         channel = await layer.new_channel()
         joined = False
@@ -136,8 +135,6 @@ class _Watch:
             if self.ticks % REJOIN_TICKS == 0:
                 await s.rejoin()
         if self.ticks % REJOIN_TICKS == 0 and self.hub_channel is not None:
-            from channels.layers import get_channel_layer
-
             await get_channel_layer().group_add(DASHBOARD_GROUP, self.hub_channel)
 
     def dashboard_rows(self, user, refresh: str):

@@ -13,6 +13,8 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
+from mobility import policy
+
 logger = logging.getLogger(__name__)
 
 
@@ -52,8 +54,6 @@ def _send_on_commit(subject: str, body: str, recipients: list[str]) -> None:
 
 def notify_new_request(migration) -> None:
     """Tell the owning team's approvers that a request waits for them."""
-    from mobility import policy
-
     recipients = list(policy.approvers(migration).values_list("email", flat=True))
     link = _link(("mobility:approval", (migration.pk,)), ("mobility:approvals", ()))
     _send_on_commit(

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from mobility import consumers
+from mobility.engine.worker import EngineConsumer
 
 websocket_urlpatterns = [
     path("ws/live/", consumers.LiveConsumer.as_asgi()),
@@ -12,6 +13,4 @@ websocket_urlpatterns = [
 
 def worker_consumers(channel_name: str) -> dict:
     """`manage.py runworker <channel_name>` (or `manage.py run_engine`) serves these: the engine's wake-ups."""
-    from mobility.engine.worker import EngineConsumer
-
     return {channel_name: EngineConsumer.as_asgi()}

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mobility import policy
+from mobility.api import planning
 from mobility.api import serializers as s
 from mobility.api.common import ERRORS, query, require, visible
 from mobility.api.problems import Problem
@@ -95,8 +96,6 @@ class Destinations(APIView):
     and the partition's own checks (the wizard's step 2). ``?mode=inactive`` ranks for a shut-down-first move."""
 
     def get(self, request, pk):
-        from mobility.api import planning
-
         require(request.user, "plan")  # the wizard's gate
         context = planning.wizard(request, {"partition": pk, "mode": request.query_params.get("mode", "")})
         partition = context["partition"]

@@ -7,10 +7,9 @@ What asks an IVM runs in the engine's workers, never inside the request (as on t
 relies on the answer of a recent validation job of exactly the same plan (``mobility.jobs.validations``, the
 wizard's own lookup) and is refused (409) without one.
 
-The wizard's own code builds every answer (``mobility.views.plan.build_wizard``: the partition the caller may plan,
-404 for another team's, the checks, the ranking, the mapping form) and ``mobility.plans`` stores, validates and
-refuses, so the API gives the same checks and errors as the wizard. (``build_wizard`` lives with the pages today;
-it belongs below both doors, beside ``mobility.plans``, once issue 18's restructuring settles.)"""
+The wizard's own code builds every answer (``mobility.wizard.build_wizard``, below both doors: the partition the
+caller may plan, 404 for another team's, the checks, the ranking, the mapping form) and ``mobility.plans`` stores,
+validates and refuses, so the API gives the same checks and errors as the wizard."""
 
 from __future__ import annotations
 
@@ -25,11 +24,12 @@ from mobility import planning as rules
 from mobility.api import serializers as s
 from mobility.api.common import ERRORS, PROBLEM, form_invalid, parsed, require, visible
 from mobility.api.jobs import ACCEPTED, ACCEPTED_HEADERS, accepted
+from mobility.api.migrations import detail
 from mobility.api.problems import Problem
 from mobility.forms.plans import MappingForm, SubmitForm, port_field_name, slot_field_name
 from mobility.jobs import validations
 from mobility.models import IVMJob, Migration
-from mobility.views.plan import build_wizard, titled
+from mobility.wizard import build_wizard, titled
 
 
 def checks(found) -> list[dict]:
@@ -143,8 +143,6 @@ class PlanSubmit(APIView):
     minutes; without one it is refused (409, ``validation-needed``) and nothing is submitted."""
 
     def post(self, request):
-        from mobility.api.migrations import detail
-
         require(request.user, "plan")
         body = parsed(s.SubmitInput, request.data)
         context = _draft_context(request, body)

@@ -4,7 +4,7 @@ Layout:
   * ``config``   — tunables read from settings (``IVMWEB_ENGINE_*``), overridable by ``run_engine`` options;
   * ``claim``    — who drives a migration: conditional UPDATEs on ``claimed_by``/``lease_until``;
   * ``events``   — the sequenced event stream (``MigrationEvent``) and step bookkeeping, pushed on commit;
-  * ``ivmside``  — the IVM questions and commands the steps need (through ``mobility.connections``);
+  * ``ivmside``  — the IVM questions and commands the steps need (through ``mobility.inventory.connections``);
   * ``admission``— the per-IVM active/inactive limits and the queue;
   * ``steps``    — one function per step; each does one bounded piece of work and returns;
   * ``driver``   — the loop that drives one claimed migration, with its heartbeat;

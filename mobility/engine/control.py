@@ -6,12 +6,16 @@ a person whom ``mobility.policy`` allows. Stop and Recover do not talk to the IV
 ``migrlpar -o s|r`` from its thread.
 """
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from mobility import policy
 from mobility.choices import MigrationStatus, StepStatus
 from mobility.engine.events import emit, step_change
+from mobility.governance.approvals import void_approvals
 from mobility.governance.audit import record
 from mobility.lifecycle import TransitionRefused, allowed_actions, refusal
 from mobility.lifecycle.writer import transition
@@ -72,8 +76,6 @@ def request_recover(m: Migration, user, force: bool = False) -> None:
 
 def withdraw(m: Migration, user, reason: str) -> None:
     """The request goes before anything ran: cancelled, its votes voided, who and why on record."""
-    from mobility.governance.approvals import void_approvals
-
     reason = (reason or "").strip()
     _check(user, "withdraw", m)
     if not reason:
@@ -107,10 +109,6 @@ def tick_task(m: Migration, user, index: int, done: bool) -> None:
 
 def wake_engine() -> None:
     """A hint for the workers (at most once, may be lost): they also find due work by polling."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-    from django.conf import settings
-
     def send():
         try:
             async_to_sync(get_channel_layer().send)(settings.IVMWEB_WORKER_CHANNEL, {"type": "engine.wake"})

@@ -22,6 +22,7 @@ from mobility import journal
 from mobility.choices import MigrationStatus, StepStatus
 from mobility.engine import admission, claim, control, ivmside, steps
 from mobility.engine.events import emit, step_change
+from mobility.governance.approvals import check_runnable
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandFailed, IVMError
 from mobility.journal import FenceLost, guarded_update
@@ -139,8 +140,6 @@ class Driver:
             return None
 
     def _admit(self, m: Migration) -> float | None:
-        from mobility.governance.approvals import check_runnable
-
         ok, why = check_runnable(m)
         if not ok:
             if m.outcome != f"Not started: {why}":

@@ -1,4 +1,4 @@
-"""What the steps ask the IVMs and tell them, through the pooled, audited clients of ``mobility.connections``.
+"""What the steps ask the IVMs and tell them, through the pooled, audited clients of ``mobility.inventory.connections``.
 
 Each helper returns plain values and records the command in the migration's event stream (except the
 once-a-second transfer poll, whose figures become ``progress`` events instead). A lost connection is raised as
@@ -9,9 +9,9 @@ on a fresh transport by the client itself (``retry_safe=True``); mutating ones n
 from dataclasses import dataclass
 
 from mobility import journal
-from mobility.connections import about_migration, client_for
 from mobility.engine import claim
 from mobility.engine.events import command_event
+from mobility.inventory.connections import about_migration, client_for
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandAbandoned, CommandFailed, IVMError
 

@@ -15,13 +15,16 @@ from django.utils import timezone
 from mobility.choices import MigrationMode, StepStatus
 from mobility.engine import ivmside
 from mobility.engine.events import emit, step_change, step_data
+from mobility.governance.approvals import check_runnable, void_approvals
 from mobility.governance.audit import record
+from mobility.inventory import forget_digests, sync_since
 from mobility.ivm import commands
 from mobility.ivm.errors import CommandFailed
 from mobility.journal import guarded_update
 from mobility.lifecycle.writer import transition
 from mobility.models import IVMConsole, Migration, MigrationStep, Partition, StorageDevice, VirtualAdapter
 from mobility.notifications import notify_started
+from mobility.plans import latest_plan, plan_drift
 
 DEFAULT_FOLLOW_UPS = (
     "Check that the application answers on the destination server",
@@ -51,8 +54,6 @@ class RunState:
 
 
 def plan_of(m: Migration) -> dict:
-    from mobility.plans import latest_plan
-
     return latest_plan(m).snapshot
 
 
@@ -92,10 +93,6 @@ def fail(m: Migration, reason: str, *, recover_needed: bool = False) -> None:
 
 def requirements(m: Migration, run: RunState, cfg) -> float | None:
     """Re-check at start: approval in force, fresh inventory of both servers, no drift that matters."""
-    from mobility.governance.approvals import check_runnable, void_approvals
-    from mobility.inventory import sync_since
-    from mobility.plans import latest_plan, plan_drift
-
     asked = timezone.now()
     _running(m, 1, "Re-checking the approval and refreshing both servers' inventory")
     ok, why = check_runnable(m)
@@ -326,8 +323,6 @@ def resume(m: Migration, run: RunState, cfg) -> float | None:
 def rehome(m: Migration, dest_lpar_id: int) -> None:
     """Point the existing Partition row (its team, its history) at the destination; retire a duplicate that the
     destination's sync may have created, moving its adapters and disks to the kept row."""
-    from mobility.inventory import forget_digests
-
     now = timezone.now()
     consoles = sorted({m.source.console_id, m.destination.console_id})
     with transaction.atomic():
@@ -356,8 +351,6 @@ def rehome(m: Migration, dest_lpar_id: int) -> None:
 
 
 def complete(m: Migration, run: RunState, cfg) -> float | None:
-    from mobility.inventory import sync_since
-
     name = m.partition.name
     _running(m, 9, "Waiting for the partition to leave the source")
     if ivmside.lpar_state(m, m.source.console, name, quiet=True) is not None:

@@ -23,6 +23,8 @@ from mobility.engine import claim
 from mobility.engine.config import CONFIG
 from mobility.engine.driver import Driver
 from mobility.governance import audit, checkpoints
+from mobility.governance.approvals import expire_stale
+from mobility.inventory import sync_due
 from mobility.jobs import queue as jobs
 from mobility.jobs.runner import run_claimed
 
@@ -109,9 +111,6 @@ class Engine:
     def housekeeping(self) -> None:
         """Expire stale requests, re-sync IVMs whose inventory is due, seal audit events whose writer died between
         its commit and sealing them, and write the audit checkpoint when due; every worker may do it (idempotent)."""
-        from mobility.governance.approvals import expire_stale
-        from mobility.inventory import sync_due
-
         try:
             expired = expire_stale()
             if expired:

@@ -9,7 +9,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from mobility.choices import PartitionState
-from mobility.ivm import HostKey, InvalidValue, IVMClient, values
+from mobility.ivm import values
+from mobility.ivm.errors import InvalidValue
+from mobility.ivm.hostkeys import HostKey, load_private_key
 from mobility.models import IVMConsole, ManagedSystem, Team
 
 CONSOLE_NAME_MAX = 47
@@ -61,8 +63,7 @@ class ConsoleRegistrationForm(forms.Form):
     def clean_private_key(self):
         pem = self.cleaned_data.get("private_key", "")
         if pem.strip():
-            # Building a client parses the key without connecting; paramiko stays inside mobility.ivm.
-            _check(lambda v: IVMClient("localhost", 22, "padmin", private_key_pem=v), pem)
+            _check(load_private_key, pem)  # parsed by mobility.ivm (paramiko stays there), nothing connects
         return pem if pem.strip() else ""
 
     def clean(self):

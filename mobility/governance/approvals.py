@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
-from mobility import policy
+from mobility import notifications, policy
 from mobility.choices import MigrationStatus
 from mobility.governance import audit
 from mobility.lifecycle import TransitionRefused
@@ -112,7 +112,6 @@ def _vote(migration: Migration, user, comment: str, decision: str, plan_hash: st
             else:
                 transition(migration, "reject", actor=user,
                            outcome=f"Rejected by {user.get_username()}: {comment.strip()}")
-            from mobility import notifications
 
             notifications.notify_decision(approval)
             return approval

@@ -13,9 +13,7 @@ Key handling (read before changing):
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
-import re
 import secrets
 import select
 import socket
@@ -37,7 +35,7 @@ from .errors import (
     HostKeyUnknown,
     InvalidValue,
 )
-from .hostkeys import HostKey
+from .hostkeys import HostKey, load_private_key
 from .parse import parse_ivm_message
 
 logger = logging.getLogger("mobility.ivm")
@@ -90,15 +88,6 @@ def _hostkey_name(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
 
 
-def _load_private_key(pem: str) -> paramiko.PKey:
-    for cls in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
-        try:
-            return cls.from_private_key(io.StringIO(pem))
-        except (paramiko.SSHException, ValueError, TypeError):
-            continue
-    raise InvalidValue("private key", "(redacted)", "not an unencrypted Ed25519, ECDSA or RSA private key")
-
-
 def scan_host_key(host: str, port: int = 22, timeout: float = 10.0) -> HostKey:
     """Fetch the host key a server offers, without authenticating (first contact).
 
@@ -148,7 +137,7 @@ class IVMClient:
             raise InvalidValue("max_channels", max_channels, "must be at least 1")
         self.host, self.port, self.username = host, port, username
         self._password = password
-        self._pkey = _load_private_key(private_key_pem) if private_key_pem is not None else None
+        self._pkey = load_private_key(private_key_pem) if private_key_pem is not None else None
         self.pinned_key: HostKey | None = HostKey.parse(host_key) if host_key is not None else None
         self.connect_timeout, self.auth_timeout, self.banner_timeout = connect_timeout, auth_timeout, banner_timeout
         self.command_timeout, self.keepalive_s = command_timeout, keepalive_s
@@ -446,16 +435,17 @@ class IVMClient:
                 stdout: str | None, stderr: str | None, error: str | None, batch: str | None = None) -> None:
         duration = time.monotonic() - started
         level = logging.INFO if outcome == "ok" else logging.WARNING
+        shown = cmd.redacted()
         logger.log(level, "ivm %s:%s %s -> %s exit=%s in %.3fs (attempts %d)", self.host, self.port,
-                   cmd.redacted(), outcome, status, duration, attempts)
+                   shown, outcome, status, duration, attempts)
         if self.on_command is None:
             return
-        record = CommandRecord(self.host, self.port, cmd.redacted(), outcome, status, duration, attempts,
+        record = CommandRecord(self.host, self.port, shown, outcome, status, duration, attempts,
                                _sha256(stdout), _sha256(stderr), error, batch)
         try:
             self.on_command(record)
         except Exception:  # an audit hook must not turn a finished command into a failure
-            logger.exception("ivm on_command callback failed for %s", cmd.redacted())
+            logger.exception("ivm on_command callback failed for %s", shown)
 
 
 def _failure(cmd: Command, status: int, stdout: str, stderr: str) -> CommandFailed:
@@ -472,7 +462,7 @@ class _Batch:
         marker = f":ivmweb-end:{tag}:"  # plain word: nothing for the shell to expand
         self._line = " ; ".join(f"{c.render()} ; echo {marker} $?" for c in cmds)
         self._shown = " ; ".join(f"{c.redacted()} ; echo {marker} $?" for c in cmds)
-        self._split = re.compile(re.escape(marker) + r" ([0-9]+)\n")
+        self._head = f"{marker} "
 
     def render(self) -> str:
         return self._line
@@ -481,11 +471,22 @@ class _Batch:
         return f"batch {self.tag} of {len(self.cmds)} commands: {self._shown}"
 
     def split(self, stdout: str) -> list[tuple[str, int]] | None:
-        """Each command's stdout and exit status; None unless there is exactly one marker per command."""
-        pieces = self._split.split(stdout)
-        if len(pieces) != 2 * len(self.cmds) + 1 or pieces[-1] != "":
+        """Each command's stdout and exit status; None unless there is exactly one marker line (``<marker>
+        <digits>\\n``) per command and nothing after the last. (String search, not a regex: a pattern made of a
+        fresh random marker is compiled anew for every batch, which cost more than the search.)"""
+        found, piece_start, search_from, end_of_output = [], 0, 0, len(stdout)
+        while (at := stdout.find(self._head, search_from)) >= 0:
+            digits_start = end = at + len(self._head)
+            while end < end_of_output and "0" <= stdout[end] <= "9":
+                end += 1
+            if digits_start < end < end_of_output and stdout[end] == "\n":
+                found.append((stdout[piece_start:at], int(stdout[digits_start:end])))
+                piece_start = search_from = end + 1
+            else:  # not a marker line: look further on, as a regex search would
+                search_from = at + 1
+        if len(found) != len(self.cmds) or piece_start != end_of_output:
             return None
-        return [(pieces[i], int(pieces[i + 1])) for i in range(0, len(pieces) - 1, 2)]
+        return found
 
 
 class _NotStarted(Exception):

@@ -8,6 +8,7 @@ VIOS commands get the ``ioscli`` prefix that non-interactive exec channels need 
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,14 @@ from . import parse
 from . import values as v
 from .errors import InvalidValue
 from .values import FcMapping, ScsiMapping
+
+
+@functools.lru_cache(maxsize=2048)
+def _quoted(argv: tuple[str, ...]) -> str:
+    """The quoted command line of a command without secrets: an inventory sync sends the same ~60 commands to
+    every IVM, each rendered for the batch line, its audit record and its log line."""
+    return " ".join(shlex.quote(a) for a in argv)
+
 
 # Delimiters allowed for -F: single punctuation characters that IVM values of interest do not contain.
 DELIMITERS = frozenset(",:;|/#@%+~!^")
@@ -36,10 +45,14 @@ class Command:
 
     def render(self) -> str:
         """The command line sent on the exec channel, each argument quoted for the remote shell."""
-        return " ".join(shlex.quote(a) for a in self.argv)
+        if self.secret_positions:  # never kept in the cache below
+            return " ".join(shlex.quote(a) for a in self.argv)
+        return _quoted(self.argv)
 
     def redacted(self) -> str:
         """``render()`` with secret arguments replaced, for logs and the audit trail."""
+        if not self.secret_positions:
+            return _quoted(self.argv)
         return " ".join(
             "'***'" if i in self.secret_positions else shlex.quote(a) for i, a in enumerate(self.argv)
         )

@@ -1,10 +1,12 @@
-"""SSH host keys in the OpenSSH "type base64" form an administrator pins, and their fingerprints."""
+"""SSH keys: host keys in the OpenSSH "type base64" form an administrator pins (and their fingerprints), and the
+private keys ivmweb signs in with."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hashlib
+import io
 from dataclasses import dataclass
 
 import paramiko
@@ -58,3 +60,14 @@ class HostKey:
 
     def __str__(self) -> str:
         return f"{self.type} {self.fingerprint}"
+
+
+def load_private_key(pem: str) -> paramiko.PKey:
+    """An unencrypted Ed25519, ECDSA or RSA private key from its PEM text; ``InvalidValue`` (never naming the key)
+    for anything else."""
+    for cls in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return cls.from_private_key(io.StringIO(pem))
+        except (paramiko.SSHException, ValueError, TypeError):
+            continue
+    raise InvalidValue("private key", "(redacted)", "not an unencrypted Ed25519, ECDSA or RSA private key")

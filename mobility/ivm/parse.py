@@ -27,6 +27,9 @@ _AIX_MSG = re.compile(r"^(\d{4}-\d{3})\s+(.*?)\s*$")
 # English sentence without an id.
 NO_RESULTS_ID = "VIOSI01040010-0003"
 _NO_RESULTS = re.compile(r"^(?:\[" + NO_RESULTS_ID + r"\](?:\s.*)?|No results were found\.?)$")
+# A line parse_message_line could recognise starts (after blanks) like one of the three patterns above: data lines,
+# almost all of them, are told apart with this one match instead of three.
+_MAYBE_MESSAGE = re.compile(r"\s*(?:\[|HSCL|\d{4}-\d{3}\s)")
 
 
 # --- IVM / HMC messages ---------------------------------------------------------------------------
@@ -66,6 +69,8 @@ def parse_ivm_message(text: str) -> IVMMessage | None:
 
 def is_no_results(text: str) -> bool:
     """True when the whole output is the informational "No results were found." (exit 0)."""
+    if NO_RESULTS_ID not in text and "No results were found" not in text:  # a listing, the usual answer
+        return False
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return len(lines) == 1 and bool(_NO_RESULTS.match(lines[0]))
 
@@ -90,7 +95,7 @@ def _data_lines(text: str) -> list[tuple[int, str]] | None:
                 lines.append(pending)
                 pending = None
             continue
-        msg = parse_message_line(line)
+        msg = parse_message_line(line) if _MAYBE_MESSAGE.match(line) else None
         if msg is not None and msg.severity != "info":
             raise OutputNotUnderstood(line, f"IVM message {msg.code} where data was expected", line_no=no)
         if _open_quote(line):
@@ -112,6 +117,8 @@ def _open_quote(line: str) -> bool:
 
 def split_fields(line: str, delimiter: str = ",", *, line_no: int | None = None) -> list[str]:
     """Split one line on ``delimiter`` honouring IBM quoting; quotes are removed, ``""`` becomes ``"``."""
+    if '"' not in line:  # no quoting at all (most lines): what the loop below would do, in C
+        return line.split(delimiter)
     fields: list[str] = []
     i, n = 0, len(line)
     while True:

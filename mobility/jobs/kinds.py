@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.db import transaction
 
 from mobility import plans
-from mobility.connections import client_for, discard_client
 from mobility.governance.audit import record
 from mobility.inventory import sync_console
+from mobility.inventory.connections import client_for, discard_client
 from mobility.ivm import (
     CommandFailed,
     HostKey,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from mobility import notifications
 from mobility.choices import MigrationStatus as S
 from mobility.governance.audit import record
 from mobility.journal import FenceLost, emit, fence_in_force
@@ -60,8 +61,6 @@ def _why_not(m: Migration, spec: Move, token: int | None):
 
 def _notify(m: Migration, status: str) -> None:
     """Mail the requester how it ended (sent on commit). The start mail goes from step 3, once IVM accepted it."""
-    from mobility import notifications
-
     if status == S.COMPLETED:
         notifications.notify_completed(m)
     elif status == S.FAILED:

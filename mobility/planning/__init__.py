@@ -1,7 +1,7 @@
 """Pure planning core: requirement checks, destination ranking and adapter mappings for partition mobility.
 
-Input is an inventory snapshot (`snapshot.py`, frozen dataclasses); output is plain data that `to_dict()` turns
-into JSON for a plan snapshot. No Django, no database, no SSH: everything here is a function of its arguments.
+Input is the estate (`estate.py`: servers and partitions as frozen dataclasses); output is plain data that
+`to_dict()` turns into JSON for a plan version's snapshot. No Django, no database, no SSH: everything here is a function of its arguments.
 """
 
 from .assessment import check_partition
@@ -15,6 +15,19 @@ from .checks import (
     profile_partition,
 )
 from .destination_rules import destination_checks
+from .estate import (
+    BackingDevice,
+    EthernetAdapter,
+    FcClientAdapter,
+    FcPort,
+    Hdisk,
+    ManagedSystem,
+    ManagementPartition,
+    Partition,
+    ScsiClientAdapter,
+    partition_from_dict,
+    system_from_dict,
+)
 from .mappings import (
     AdapterMapping,
     EthernetMapping,
@@ -36,19 +49,6 @@ from .mappings import (
 from .partition_rules import partition_checks
 from .ranking import Candidate, Effect, Reason, evaluate_destination, rank_destinations
 from .serialize import to_jsonable
-from .snapshot import (
-    BackingDevice,
-    EthernetAdapter,
-    FcClientAdapter,
-    FcPort,
-    Hdisk,
-    ManagedSystem,
-    ManagementPartition,
-    Partition,
-    ScsiClientAdapter,
-    partition_from_dict,
-    system_from_dict,
-)
 
 __all__ = [
     "AdapterMapping", "Assessment", "BackingDevice", "Candidate", "Check", "Effect", "EthernetAdapter",

@@ -8,11 +8,11 @@ from .checks import (
     mode_for_state,
 )
 from .destination_rules import destination_checks
-from .partition_rules import partition_checks
-from .snapshot import (
+from .estate import (
     ManagedSystem,
     Partition,
 )
+from .partition_rules import partition_checks
 
 
 def check_partition(partition: Partition, source: ManagedSystem, destination: ManagedSystem | None = None,

@@ -4,7 +4,7 @@ and `destination_rules.py` (a destination); `assessment.check_partition` runs th
 
 Each rule gives one `Check` with a stable `key`; the message names the objects involved, the remedy says what
 to do, and `facts` records the inventory values the rule looked at, so that a stored plan can show later that the
-inventory has drifted. Checks only read the snapshot; they never contact an IVM. `migrlpar -o v` remains the
+inventory has drifted. Checks only read the estate; they never contact an IVM. `migrlpar -o v` remains the
 final word, run by the engine before the move.
 
 Keys and where they apply (A = active, I = inactive, - = both, dest = needs a destination):
@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .serialize import JsonData
-from .snapshot import (
+from .estate import (
     HDISK,
     NOT_ACTIVATED,
     RUNNING,
@@ -31,6 +30,7 @@ from .snapshot import (
     ManagedSystem,
     Partition,
 )
+from .serialize import JsonData
 
 
 class Status(StrEnum):

@@ -17,12 +17,12 @@ from .checks import (
     mode_for_state,
     profile_partition,
 )
-from .slots import free_slot_count
-from .snapshot import (
+from .estate import (
     NO_RESERVE,
     ManagedSystem,
     Partition,
 )
+from .slots import free_slot_count
 
 
 def _check_name_free(p: Partition, dest: ManagedSystem) -> Check:

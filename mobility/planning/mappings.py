@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from .estate import VIRTUAL_OPTICAL, ManagedSystem, Partition, is_generated_vtd_name
 from .mapping_syntax import (
     ATTRIBUTE,
     FC,
@@ -34,7 +35,6 @@ from .mapping_syntax import (
 )
 from .serialize import JsonData
 from .slots import SLOT_OUT_OF_RANGE, SLOT_TAKEN, free_slots, slot_problem
-from .snapshot import VIRTUAL_OPTICAL, ManagedSystem, Partition, is_generated_vtd_name
 
 __all__ = [
     "ATTRIBUTE", "FC", "SCSI", "SLOT_OUT_OF_RANGE", "SLOT_TAKEN", "AdapterMapping", "EthernetMapping", "MappingNote",

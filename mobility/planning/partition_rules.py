@@ -13,7 +13,7 @@ from .checks import (
     _warn,
     mode_for_state,
 )
-from .snapshot import (
+from .estate import (
     FILE_BACKED,
     HDISK,
     LOGICAL_VOLUME,

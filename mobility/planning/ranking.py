@@ -33,8 +33,8 @@ from .checks import (
     profile_partition,
 )
 from .destination_rules import destination_checks
+from .estate import ManagedSystem, Partition
 from .serialize import JsonData
-from .snapshot import ManagedSystem, Partition
 
 MEMORY_POINTS = 30.0
 PROCESSOR_POINTS = 30.0

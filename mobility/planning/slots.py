@@ -9,7 +9,7 @@ collide with a migrated partition. It is a project rule [R], kept in this one co
 
 from __future__ import annotations
 
-from .snapshot import ManagementPartition
+from .estate import ManagementPartition
 
 RESERVED_SLOT_LIMIT = 10
 FIRST_ASSIGNABLE_SLOT = RESERVED_SLOT_LIMIT + 1

@@ -11,7 +11,7 @@ the partition) and reach IVMs through the pooled clients of the real consoles. A
 that and must never reach a real IVM, so it keeps its state in memory and holds its own ``IVMClient``s, pinned to
 the twin's host keys from its ready file. What it sends is the engine's own: the same command builders and parsers
 (``mobility.engine.ivmside``, ``steps.start_command``), the same inventory reads as the engine's re-syncs
-(``inventory.fetch_inventory``), the same step sequence for the mode, the same polling of ``lslparmigr`` (the
+(``inventory.read_inventory``), the same step sequence for the mode, the same polling of ``lslparmigr`` (the
 engine's cadence on the twin's clock) and the same Recover (``migrlpar -o r``) after a failure that left the
 partition half-moved. What differs is only where: ``--ip`` names the twin's destination IVM.
 """
@@ -24,68 +24,29 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from mobility import plans
-from mobility.choices import MigrationMode, MigrationStatus, steps_for
+from mobility.choices import MigrationMode, steps_for
 from mobility.engine import ivmside, steps
 from mobility.engine.config import CONFIG
 from mobility.governance.audit import record
-from mobility.inventory import SyncFailed, fetch_inventory
+from mobility.inventory import SyncFailed, read_inventory
 from mobility.ivm import CommandFailed, HostKeyMismatch, IVMClient, IVMError, commands
 from mobility.ivm.commands import Command
 from mobility.jobs.errors import JobFailed
 from mobility.models import IVMJob, Migration, Rehearsal
 from mobility.twin import export
+from mobility.twin.rehearsals import (  # noqa: F401  (FAULTS, refusal, latest: read here by the job's callers too)
+    FAULTS,
+    REHEARSABLE,
+    RETRIES,
+    SLOW_LINK_FACTOR,
+    UNREACHABLE_DROPS,
+    RehearsalRefused,
+    bound_s,
+    latest,
+    refusal,
+    time_scale_for,
+)
 from mobility.twin.simulator import TwinNotStarted, TwinSimulator
-
-# The faults a rehearsal may inject (``Rehearsal.Fault``), each on the source IVM as ivmsim/FLEET.md describes.
-SLOW_LINK_FACTOR = 0.25
-UNREACHABLE_DROPS = 1_000_000  # every connection to the source IVM closed, for the whole rehearsal
-FAULTS = dict(Rehearsal.Fault.choices)
-# Statuses a plan is rehearsed in: its plan is settled enough to ask for a vote, and nothing has run yet.
-REHEARSABLE = (MigrationStatus.PENDING_APPROVAL, MigrationStatus.APPROVED, MigrationStatus.QUEUED)
-
-# The twin's clock runs fast enough for a rehearsal to take seconds, not so fast that a poll's round trip on the
-# wall clock hides the suspend window (ivmsim's default MSP link: 80 MB/s; pre-copy sends at most ~3× the memory).
-MSP_MB_S = 80.0
-TARGET_WALL_S = 8.0
-MIN_SCALE, MAX_SCALE = 20.0, 100.0
-RETRIES = 3  # an IVM that cannot be reached this many passes in a row ends the rehearsal (the engine would go on)
-
-
-class RehearsalRefused(Exception):
-    """The plan cannot be rehearsed now (wrong status, no plan, nothing synced to make a twin of)."""
-
-
-def estimate_s(memory_mb: int, mode: str, faults=()) -> float:
-    """Simulated seconds the move may take on the twin, at worst."""
-    if mode == MigrationMode.INACTIVE:
-        return 60.0  # shutdown, the definition's copy, activation: fixed design values of ivmsim
-    rate = MSP_MB_S * (SLOW_LINK_FACTOR if "slow_link" in faults else 1.0)
-    return 30.0 + 3.0 * max(memory_mb, 256) / rate
-
-
-def time_scale_for(memory_mb: int, mode: str, faults=()) -> float:
-    return min(MAX_SCALE, max(MIN_SCALE, estimate_s(memory_mb, mode, faults) / TARGET_WALL_S))
-
-
-def bound_s(migration: Migration, faults=()) -> float:
-    """The job's time bound: the simulator's start and the inventory reads, then the move on the twin's clock."""
-    memory = migration.partition.memory_mb
-    scale = time_scale_for(memory, migration.mode, faults)
-    return 45.0 + 3.0 * estimate_s(memory, migration.mode, faults) / scale
-
-
-def refusal(migration: Migration) -> str | None:
-    """Why this migration's plan cannot be rehearsed now, or None. (Who may is ``policy``'s: "validate".)"""
-    if migration.status not in REHEARSABLE:
-        return f"A {migration.get_status_display().lower()} migration is not rehearsed: it has run or will not run."
-    if not migration.plans.exists():
-        return "This migration has no plan to rehearse."
-    return None
-
-
-def latest(migration: Migration) -> Rehearsal | None:
-    return migration.rehearsals.select_related("plan", "requested_by").order_by("-pk").first()
-
 
 # --- the job -----------------------------------------------------------------------------------------------------
 
@@ -240,10 +201,10 @@ class TwinRun:
     def lpar_state(self, ivm):
         return ivmside.lpar_state_of(self.ask(ivm, ivmside.lpar_state_command(self.name)).parsed())
 
-    def inventory(self, ivm) -> dict:
+    def inventory(self, ivm):
         """The reads of the engine's re-sync of one server (its inventory is not written anywhere)."""
         try:
-            return fetch_inventory(self.clients[ivm.name])
+            return read_inventory(self.clients[ivm.name])
         except SyncFailed as exc:
             raise Failure(f"Inventory of {ivm.name} could not be read: {exc}", recover=False) from exc
 
@@ -355,7 +316,7 @@ class TwinRun:
         found = {}
         for ivm in (self.src, self.dst):
             found[ivm.name] = self.inventory(ivm)
-        if self.name not in found[self.src.name]["partitions"]:
+        if self.name not in found[self.src.name].partitions:
             raise Failure(f"{self.name} is not on the twin of {self.m.source.name}.", recover=False)
         diffs, _ctx, problems = plans.plan_drift(plans.latest_plan(self.m))
         blocking = [f"{d.title}: {d.field} was {d.before!r}, now {d.after!r}" for d in diffs

@@ -20,7 +20,7 @@ from mobility.governance import approvals as approval_rules
 from mobility.governance import audit, checkpoints
 from mobility.governance import history as history_rules
 from mobility.models import Migration
-from mobility.twin import rehearse
+from mobility.twin import rehearsals
 
 
 def _approval_scope(user):
@@ -58,7 +58,7 @@ def _card(request, migration, form=None, error=""):
         "error": error,
         "expires_at": approval_rules.request_expires_at(plan) if plan else None,
         "runnable": approval_rules.check_runnable(migration) if plan else (False, ""),
-        "rehearsal": rehearse.latest(migration),  # the approver sees how the plan ran on a twin (or that it did not)
+        "rehearsal": rehearsals.latest(migration),  # the approver sees how the plan ran on a twin (or that it did not)
     }
 
 

@@ -10,186 +10,19 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from mobility import planning, plans, policy
+from mobility import plans, policy
 from mobility.access import allowed
-from mobility.choices import PartitionEnv
-from mobility.engine import config as engine_config
-from mobility.forms.plans import MappingForm, SubmitForm, query_for_rows
+from mobility.forms.plans import SubmitForm
 from mobility.jobs import validations
-from mobility.models import IVMJob, ManagedSystem, Partition
+from mobility.models import IVMJob
+from mobility.wizard import build_wizard
 
 TEMPLATE = "mobility/plan/wizard.html"
-
-
-def _object_id(raw: str | None) -> int | None:
-    """A positive integer id from the URL, or None when absent; anything else is a 404, never a 500."""
-    if raw in (None, ""):
-        return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:  # isdigit() alone takes '²', int() does not
-        raise Http404("No such object.")
-    return int(raw)
-
-
-def planner_partition(request, raw: str | None) -> Partition | None:
-    """The partition the user may plan, or 404. Another team's partition is audited as `plan.refused` but
-    answered like an unknown id, so that nothing about it leaks."""
-    pk = _object_id(raw)
-    if pk is None:
-        return None
-    partition = (Partition.objects.select_related("system__console", "team")
-                 .filter(pk=pk, vanished_at__isnull=True).exclude(env=PartitionEnv.VIOSERVER).first())
-    if partition is None:
-        raise Http404("No such partition.")
-    if not policy.may(request.user, "plan", partition):
-        if partition.is_quarantined and policy.may_see(request.user, partition):
-            return partition  # its team is shown why: the quarantine check blocks the wizard at step 2
-        plans.refuse(request.user, partition, "partition of another team")
-        raise Http404("No such partition.")
-    return partition
-
-
-def destination_system(raw: str | None, partition: Partition | None) -> ManagedSystem | None:
-    pk = _object_id(raw)
-    if pk is None or partition is None:
-        return None
-    system = ManagedSystem.objects.select_related("console").filter(pk=pk).first()
-    if system is None or system.pk == partition.system_id:
-        raise Http404("No such destination server.")
-    return system
-
-
-class BadMode(ValueError):
-    """The URL asks for a move the partition cannot make now."""
-
-
-def requested_mode(raw: str | None, partition: Partition) -> str | None:
-    """The move asked for in the URL (``mode=inactive`` shuts a running partition down first), or None to
-    follow the partition's state. A mode the partition cannot make now raises ``BadMode`` naming the choices."""
-    if raw in (None, ""):
-        return None
-    allowed = plans.modes_for(partition)
-    if raw not in allowed:
-        raise BadMode(f"{partition.name} cannot make a move of mode {raw[:20]!r} now; "
-                      f"it can move: {', '.join(allowed) or 'not at all in its state'}.")
-    return None if raw == plans.mode_of(partition) else raw
-
-
-def wizard_url(**params) -> str:
-    clean = {k: v for k, v in params.items() if v not in (None, "")}
-    return reverse("mobility:plan_new") + ("?" + urlencode(clean) if clean else "")
-
-
-def _partition_rows(user, estate) -> list[dict]:
-    """Step 1: the partitions this user may plan, with their mode and what blocks them."""
-    by_name = {s.name: s for s in estate}
-    partitions = policy.partitions(user, Partition.objects.filter(vanished_at__isnull=True)
-                                    .exclude(env=PartitionEnv.VIOSERVER).select_related("system", "team"))
-    rows = []
-    for p in partitions:
-        system = by_name.get(p.system.name)
-        snap = system.partition_named(p.name) if system else None
-        checks = planning.partition_checks(snap, system) if snap else []
-        rows.append({"partition": p, "mode": plans.mode_of(p), "url": wizard_url(partition=p.pk),
-                     "blocking": [c for c in checks if c.is_error]})
-    return rows
-
-
-def _candidates(ctx: plans.PlanContext, partition: Partition, estate, mode: str | None) -> list[dict]:
-    """Step 2: every other server, ranked, each with its model row for the links."""
-    systems = {s.mtms: s for s in ManagedSystem.objects.select_related("console")}
-    ranked = planning.rank_destinations(ctx.partition, ctx.source, estate, ctx.mode)
-    rows = []
-    for cand in ranked:
-        system = systems.get(cand.target_name)
-        if system is None:
-            continue
-        rows.append({"candidate": cand, "system": system,
-                     "url": wizard_url(partition=partition.pk, destination=system.pk, mode=mode)})
-    return rows
-
-
-def build_wizard(request, *, data=None) -> dict:
-    """Everything the wizard shows for the state in `data` (the query string, or a posted form)."""
-    from mobility.snapshots import estate_snapshot
-
-    data = request.GET if data is None else data
-    partition = planner_partition(request, data.get("partition"))
-    destination = destination_system(data.get("destination"), partition)
-    estate = estate_snapshot()
-    context: dict = {"partition": partition, "destination": destination, "step": 1}
-    if partition is None:
-        context["partitions"] = _partition_rows(request.user, estate)
-        return context
-
-    try:
-        asked = requested_mode(data.get("mode"), partition)  # "inactive" for a Running partition: shut down first
-    except BadMode as exc:
-        context.update(refused=str(exc), bad_input=True)
-        asked = None
-    ctx = plans.plan_context(partition, destination, asked)
-    context.update(step=2, ctx=ctx, mode=ctx.mode.value if ctx.mode else None, shutdown_first=asked is not None,
-                   partition_checks=titled(c for c in ctx.checks if c.key in _PARTITION_KEYS),
-                   change_partition_url=wizard_url(),
-                   other_mode_url=wizard_url(partition=partition.pk, destination=destination and destination.pk,
-                                             mode=None if asked else "inactive")
-                   if len(plans.modes_for(partition)) > 1 else None)
-    partition_errors = [c for c in ctx.checks if c.key in _PARTITION_KEYS and c.is_error]
-    context["partition_blocked"] = bool(partition_errors)
-    if partition_errors:
-        return context
-    context["candidates"] = _candidates(ctx, partition, estate, asked)
-    if destination is None:
-        return context
-
-    dest_checks = [c for c in ctx.checks if c.key not in _PARTITION_KEYS]
-    recommended = planning.recommend_mappings(ctx.partition, ctx.destination)
-    form = MappingForm(recommended.rows, data=_mapping_data(data, recommended.rows))
-    rows = form.rows() if form.is_valid() else recommended.rows
-    problems = planning.check_mappings(ctx.partition, ctx.destination, rows) if form.is_valid() else ()
-    context.update(
-        step=3, dest_checks=titled(dest_checks), dest_blocked=any(c.is_error for c in dest_checks),
-        recommended=recommended, form=form, rows=rows, problems=problems,
-        mapping_rows=mapping_rows(form, problems, recommended.notes), digest=ctx.digest,
-        reset_url=wizard_url(partition=partition.pk, destination=destination.pk, mode=asked),
-        change_destination_url=wizard_url(partition=partition.pk, mode=asked),
-        hidden_state=[("partition", partition.pk), ("destination", destination.pk),
-                      *([("mode", asked)] if asked else []), *query_for_rows(rows).items()],
-    )
-    context["ready"] = form.is_valid() and not problems and not context["dest_blocked"]
-    context["shutdown_timeout_s"] = round(engine_config.CONFIG.shutdown_timeout_s)
-    return context
-
-
-_PARTITION_KEYS = frozenset({"quarantine", "state", "not_vios", "physical_io", "migration_state", "rmc", "dlpar", "vopt",
-                             "disk_backing", "reserve_policy", "capability", "migration_limit"})
-
-
-def titled(checks) -> list[dict]:
-    """Checks as the templates show them, with a title per key."""
-    return [{"key": c.key, "title": plans.CHECK_TITLES.get(c.key, c.key), "status": c.status.value,
-             "message": c.message, "remedy": c.remedy, "is_error": c.is_error} for c in checks]
-
-
-def _mapping_data(data, rows):
-    """Only the mapping fields the URL or post gives; the others keep the recommendation."""
-    merged = query_for_rows(rows)
-    merged.update({k: data[k] for k in merged if k in data})
-    return merged
-
-
-def mapping_rows(form: MappingForm, problems, notes=()) -> list[dict]:
-    """One entry per editable row: its fields, its conflicts and the recommendation's notes."""
-    out = []
-    for row, slot, port in form.row_fields():
-        mine = [p for p in problems if p.kind == row.kind and p.client_slot == row.client_slot]
-        out.append({"row": row, "slot": slot, "port": port, "problems": mine,
-                    "notes": [n.text for n in notes if n.kind == row.kind and n.client_slot == row.client_slot]})
-    return out
 
 
 def render_wizard(request, context: dict, status: int = 200) -> HttpResponse:

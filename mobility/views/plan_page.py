@@ -14,8 +14,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from mobility import jobs, planning, plans, policy
 from mobility.forms.plans import DigestForm, MappingForm
 from mobility.models import IVMJob, Migration
-from mobility.twin import rehearse
-from mobility.views.plan import mapping_rows, validation_rows
+from mobility.twin import rehearsals
+from mobility.views.plan import validation_rows
+from mobility.wizard import mapping_rows
 
 TEMPLATE = "mobility/plan/detail.html"
 
@@ -36,8 +37,8 @@ def _page_context(request, migration: Migration, *, data=None) -> dict:
     context = {"migration": migration, "versions": versions, "latest": latest,
                "may_revise": _may_revise(request.user, migration),
                "may_validate": _may_validate(request.user, migration),
-               "may_rehearse": may_rehearse(request.user, migration), "rehearsal": rehearse.latest(migration),
-               "rehearse_faults": rehearse.FAULTS}
+               "may_rehearse": may_rehearse(request.user, migration), "rehearsal": rehearsals.latest(migration),
+               "rehearse_faults": rehearsals.FAULTS}
     if latest is None:
         return context
     drift, ctx, problems = plans.plan_drift(latest)
@@ -65,7 +66,7 @@ def _may_validate(user, migration: Migration) -> bool:
 def may_rehearse(user, migration: Migration) -> bool:
     # A rehearsal talks only to a twin, but it is the validation's kind of question: who may validate may rehearse
     # (never an auditor); when is the rehearsal's own rule (a plan not yet run).
-    return rehearse.refusal(migration) is None and policy.may(user, "validate", migration)
+    return rehearsals.refusal(migration) is None and policy.may(user, "validate", migration)
 
 
 def _render(request, context, status=200):
@@ -197,7 +198,7 @@ def plan_rehearse(request, pk: int):
     if not policy.may(request.user, "validate", migration):
         raise PermissionDenied("Your role does not allow rehearsing plans.")
     context = _page_context(request, migration)
-    why = rehearse.refusal(migration)
+    why = rehearsals.refusal(migration)
     form = RehearseForm(request.POST)
     if why is not None:
         context["rehearsal_error"] = why
@@ -208,7 +209,7 @@ def plan_rehearse(request, pk: int):
     faults = form.cleaned_data["faults"]
     job = jobs.enqueue(IVMJob.Kind.REHEARSE, user=request.user, migration=migration,
                        params={"faults": faults, "target": "#plan-rehearsal"},
-                       timeout_s=rehearse.bound_s(migration, faults))
+                       timeout_s=rehearsals.bound_s(migration, faults))
     job.params["then"] = reverse("mobility:plan_detail", args=[migration.pk]) + f"?rehearsal={job.pk}"
     job.save(update_fields=["params"])
     context.update(rehearsal_job=job, started_job=job)
@@ -216,4 +217,4 @@ def plan_rehearse(request, pk: int):
 
 
 class RehearseForm(forms.Form):
-    faults = forms.MultipleChoiceField(choices=list(rehearse.FAULTS.items()), required=False)
+    faults = forms.MultipleChoiceField(choices=list(rehearsals.FAULTS.items()), required=False)

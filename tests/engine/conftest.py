@@ -24,8 +24,8 @@ def fleet():
 @pytest.fixture
 def estate(transactional_db, fleet, personas):
     """Every IVM registered and synced into the test database; partitions owned as in the demo."""
-    from mobility.connections import close_all_clients
     from mobility.inventory import sync_all
+    from mobility.inventory.connections import close_all_clients
     from mobility.management.commands.register_fleet import assign_demo_teams, register_entry
 
     consoles = {e["name"]: register_entry(e)[0] for e in fleet.ivms}

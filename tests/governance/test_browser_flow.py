@@ -33,8 +33,8 @@ def sim():
 @pytest.fixture
 def fleet_estate(transactional_db, sim, personas):
     """Every IVM registered and synced (committed, so daphne and the engine see it), owned as in the demo."""
-    from mobility.connections import close_all_clients
     from mobility.inventory import sync_console
+    from mobility.inventory.connections import close_all_clients
     from mobility.management.commands.register_fleet import assign_demo_teams, register_entry
 
     consoles = {e["name"]: register_entry(e)[0] for e in sim.ivms}

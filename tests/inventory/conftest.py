@@ -22,7 +22,7 @@ def demo_spec():
 @pytest.fixture
 def consoles(db, fleet):
     """Every IVM of the running simulator registered (key pinned from the ready file, password encrypted)."""
-    from mobility.connections import close_all_clients
+    from mobility.inventory.connections import close_all_clients
     from mobility.management.commands.register_fleet import register_entry
 
     registered = {e["name"]: register_entry(e)[0] for e in fleet.ivms}

@@ -24,8 +24,8 @@ def inventory_state() -> dict:
 
 
 def writes(queries) -> list[str]:
-    """The INSERT/UPDATE/DELETE statements among captured queries."""
-    return [q["sql"] for q in queries if q["sql"].lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+    """The INSERT/UPDATE/DELETE/COPY statements among captured queries."""
+    return [q["sql"] for q in queries if q["sql"].lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE", "COPY")]
 
 
 def inventory_writes(queries) -> list[str]:

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from mobility.connections import close_all_clients
 from mobility.inventory import sync_all, sync_due
+from mobility.inventory.connections import close_all_clients
 from mobility.models import AuditEvent, IVMConsole, Partition
 
 

@@ -3,8 +3,8 @@
 import paramiko
 import pytest
 
-from mobility.connections import client_for
 from mobility.inventory import sync_console
+from mobility.inventory.connections import client_for
 from mobility.models import IVMConsole, Partition
 from tests.inventory.conftest import ssh_ok
 from tests.inventory.helpers import inventory_state

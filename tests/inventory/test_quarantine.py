@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from mobility import inventory, planning, plans, policy
 from mobility.inventory import sync_console
+from mobility.inventory.estate import load_estate, load_partition
 from mobility.models import IVMConsole, ManagedSystem, Partition, Team, VirtualAdapter
-from mobility.snapshots import estate_snapshot, partition_snapshot
 from tests.simfleet import SimFleet
 
 FLEET = Path(__file__).parent / "fleets" / "badname.toml"
@@ -27,7 +27,7 @@ def fleet():
 
 @pytest.fixture
 def consoles(db, fleet):
-    from mobility.connections import close_all_clients
+    from mobility.inventory.connections import close_all_clients
     from mobility.management.commands.register_fleet import register_entry
 
     yield {e["name"]: register_entry(e)[0] for e in fleet.ivms}
@@ -109,12 +109,12 @@ def test_planning_refuses_it_with_the_reason(synced, client, personas, fleet):
     assert policy.refusal(rita, "plan", good) is None
     assert "virtual adapter in slot 4" in policy.refusal(rita, "plan", Partition.objects.get(name=BAD_ADAPTER))
 
-    snap = partition_snapshot(bad)
-    source = next(s for s in estate_snapshot()
+    snap = load_partition(bad)
+    source = next(s for s in load_estate()
                   if s.name == bad.system.name)
     quarantine = [c for c in planning.partition_checks(snap, source) if c.key == "quarantine"]
     assert len(quarantine) == 1 and quarantine[0].is_error and "shell metacharacter" in quarantine[0].message
-    assert not [c for c in planning.partition_checks(partition_snapshot(good), source) if c.key == "quarantine"]
+    assert not [c for c in planning.partition_checks(load_partition(good), source) if c.key == "quarantine"]
 
     destination = ManagedSystem.objects.get(console__name="ivmr")
     with pytest.raises(plans.PlanRefused, match="quarantined"):

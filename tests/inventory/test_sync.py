@@ -122,7 +122,7 @@ def test_resync_without_change_writes_nothing(consoles):
         assert (result.rows_written, result.created, result.updated, result.deleted, result.vanished) == (0,) * 5
         assert result.unchanged > 0
         assert inventory_writes(ctx.captured_queries) == []
-        # Outside the inventory: the console's status (one UPDATE) and the command trail (one bulk INSERT).
+        # Outside the inventory: the console's status (one UPDATE) and the command trail (one COPY).
         other = writes(ctx.captured_queries)
         assert len(other) == 2, other
         assert any('UPDATE "mobility_ivmconsole"' in sql for sql in other)
@@ -146,7 +146,7 @@ def test_an_ivm_that_prints_what_it_printed_last_time_is_not_even_compared(conso
     assert same.ok and same.rows_written == 0 and same.unchanged > 0
     assert _rows_read(ctx.captured_queries) == []
     # A new way of applying (APPLY_VERSION) makes every sync compare again.
-    monkeypatch.setattr(inventory, "APPLY_VERSION", "test")
+    monkeypatch.setattr(inventory.digest, "APPLY_VERSION", "test")
     with Capture() as ctx:
         assert sync_console(console).rows_written == 0
     assert _rows_read(ctx.captured_queries)
@@ -225,7 +225,7 @@ def test_vanished_partition_is_marked_and_ownership_kept(consoles, fleet):
 
 @pytest.mark.parametrize("name", ["web01; reboot", "web01$(id)", "web01|tail", "-p"])
 def test_a_name_with_shell_metacharacters_never_reaches_the_ivm(consoles, fleet, name):
-    from mobility.connections import client_for
+    from mobility.inventory.connections import client_for
     from mobility.ivm import InvalidValue, commands
 
     client = client_for(consoles["ivm1"])
@@ -240,7 +240,7 @@ def test_a_name_with_shell_metacharacters_never_reaches_the_ivm(consoles, fleet,
 
 
 def test_the_management_partitions_used_slots_are_what_the_ivm_lists(consoles, fleet):
-    from mobility.snapshots import system_snapshot
+    from mobility.inventory.estate import load_system
 
     console = consoles["ivm1"]
     assert sync_console(console).ok
@@ -249,7 +249,7 @@ def test_the_management_partitions_used_slots_are_what_the_ivm_lists(consoles, f
     listed = sorted(int(line.split(",")[0]) for line in out.splitlines() if line.split(",")[1] not in ("", "null"))
     system = ManagedSystem.objects.get(console=console)
     assert system.vios_used_slots == listed and {0, 1} <= set(listed)  # the serial adapters are among them
-    assert set(listed) <= set(system_snapshot(system).management_partition.used_slots)
+    assert set(listed) <= set(load_system(system).management_partition.used_slots)
 
 
 def test_sync_since_shares_a_sync_that_began_late_enough_and_runs_one_otherwise(consoles):
@@ -267,3 +267,28 @@ def test_sync_since_shares_a_sync_that_began_late_enough_and_runs_one_otherwise(
     assert IVMConsole.objects.get(pk=console.pk).last_sync_at == IVMConsole.objects.get(pk=console.pk).last_sync_ok_at
     later = sync_since(console, timezone.now())  # asked after that sync began: read the IVM again
     assert later.ok and not later.shared and later.commands > 0
+
+
+def test_an_ivm_that_printed_the_same_again_is_not_parsed_again(consoles, fleet):
+    from mobility.inventory import forget_parses
+    from mobility.inventory.connections import client_for
+    from mobility.inventory.sync import fetch_inventory
+
+    console = consoles["ivm2"]
+    first, first_digest = fetch_inventory(console, client_for(console))
+    again, again_digest = fetch_inventory(console, client_for(console))
+    assert again is first and again_digest == first_digest
+    forget_parses()  # as a new process: parsed afresh, to the same records
+    fresh, fresh_digest = fetch_inventory(console, client_for(console))
+    assert fresh is not first and fresh == first and fresh_digest == first_digest
+    # Something the IVM prints differently is parsed again.
+    ssh_ok(fleet, "ivm2", "chsysstate -r lpar -o on -n db11")
+    try:
+        fleet.wait_for("ivm2", "lssyscfg -r lpar --filter lpar_names=db11 -F state",
+                       lambda out: out.strip() == "Running")
+        changed, changed_digest = fetch_inventory(console, client_for(console))
+        assert changed.partitions["db11"].state == "Running" and changed_digest != first_digest
+    finally:
+        ssh_ok(fleet, "ivm2", "chsysstate -r lpar -o shutdown --immed -n db11")
+        fleet.wait_for("ivm2", "lssyscfg -r lpar --filter lpar_names=db11 -F state",
+                       lambda out: out.strip() == "Not Activated")

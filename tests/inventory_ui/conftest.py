@@ -37,8 +37,8 @@ def register(entry: dict, *, pin: bool = True):
 @pytest.fixture
 def estate(fleet, personas):
     """Every IVM of the fleet registered and synced through the real sync, owners assigned by name."""
-    from mobility.connections import discard_client
     from mobility.inventory import sync_console
+    from mobility.inventory.connections import discard_client
     from mobility.models import Partition, Team
 
     consoles = [register(entry) for entry in fleet.ivms]
@@ -55,7 +55,7 @@ def estate(fleet, personas):
 @pytest.fixture(autouse=True)
 def fresh_client_pool():
     """Every test starts without pooled SSH clients (their consoles' rows are gone after a rollback)."""
-    from mobility.connections import close_all_clients
+    from mobility.inventory.connections import close_all_clients
 
     close_all_clients()
     yield

@@ -60,8 +60,8 @@ WATCH = """() => {
 
 def test_sync_all_of_twenty_ivms_answers_at_once_and_shows_each_ivm_live(fleet20, asgi_server, job_worker, page,
                                                                          admin_user):
-    from mobility.connections import close_all_clients
     from mobility.inventory import sync_console
+    from mobility.inventory.connections import close_all_clients
     from mobility.models import IVMConsole, IVMJob, ManagedSystem
 
     for entry in fleet20.ivms:

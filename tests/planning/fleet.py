@@ -1,4 +1,4 @@
-"""Builders for planning snapshots, and a small fleet where every answer is known.
+"""Builders for estates as planning reads them, and a small fleet where every answer is known.
 
 The fleet: source `srcA` and four destinations.
   dstB  big and idle                         → the best destination for anything that can move
@@ -15,7 +15,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, replace
 
-from mobility.planning.snapshot import (
+from mobility.planning.estate import (
     BackingDevice,
     EthernetAdapter,
     FcClientAdapter,

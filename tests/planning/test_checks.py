@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from mobility.planning import Mode, Status, check_partition, mode_for_state
-from mobility.planning.snapshot import BackingDevice, FcPort, Hdisk
+from mobility.planning.estate import BackingDevice, FcPort, Hdisk
 
 from .fleet import build_fleet, fc, partition, scsi, vios
 

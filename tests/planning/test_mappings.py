@@ -12,8 +12,8 @@ from mobility.planning import (
     parse_mapping,
     recommend_mappings,
 )
+from mobility.planning.estate import FcPort
 from mobility.planning.slots import RESERVED_SLOT_LIMIT
-from mobility.planning.snapshot import FcPort
 
 from .fleet import build_fleet, eth, fc, hdisk_backing, scsi, uid, vios
 

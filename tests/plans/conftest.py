@@ -35,7 +35,7 @@ def load_estate(fleet) -> dict:
 def drop_estate() -> None:
     from django.contrib.auth.models import User
 
-    from mobility.connections import close_all_clients
+    from mobility.inventory.connections import close_all_clients
     from mobility.models import IVMConsole, ManagedSystem, Partition, Team
 
     close_all_clients()
@@ -49,8 +49,8 @@ def drop_estate() -> None:
 @pytest.fixture(scope="module")
 def estate(fleet, django_db_setup, django_db_blocker):
     """The synced demo estate and the demo people, committed for the whole module."""
-    from mobility.connections import close_all_clients
     from mobility.demo import ensure_personas
+    from mobility.inventory.connections import close_all_clients
 
     with django_db_blocker.unblock():
         ensure_personas()

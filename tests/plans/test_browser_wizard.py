@@ -5,8 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from mobility.inventory.estate import load_system
 from mobility.models import Migration
-from mobility.snapshots import system_snapshot
 from tests.conftest import login
 from tests.plans.conftest import lpar, server
 
@@ -18,7 +18,7 @@ def test_a_requester_goes_through_the_five_steps_changes_a_mapping_validates_and
     requester.set_password("pw-rita")
     requester.save()
     dest = server("ivm2")
-    vios = system_snapshot(dest).management_partition
+    vios = load_system(dest).management_partition
     taken = max(s for s in vios.used_slots if s > 10)
     free = next(s for s in range(170, 199) if s not in vios.used_slots)
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from mobility import plans
-from mobility.snapshots import system_snapshot
+from mobility.inventory.estate import load_system
 from tests.jobs import answer
 from tests.plans.conftest import lpar, server
 
@@ -51,7 +51,7 @@ def test_recommended_slots_are_free_assignable_slots_on_the_destination(estate, 
     html = wizard(rita, lpar("db01"), dest)
     values = inputs(html)
     assert set(values) == {"slot-scsi-3", "slot-fc-4", "port-fc-4"}
-    vios = system_snapshot(dest).management_partition
+    vios = load_system(dest).management_partition
     slots = [int(values["slot-scsi-3"]), int(values["slot-fc-4"])]
     assert len(set(slots)) == 2
     assert all(10 < s < vios.max_virtual_slots and s not in vios.used_slots for s in slots)
@@ -61,7 +61,7 @@ def test_recommended_slots_are_free_assignable_slots_on_the_destination(estate, 
 
 def test_an_edit_to_a_taken_slot_is_flagged_inline_without_a_full_page(estate, rita):
     dest = server("ivm2")
-    taken = max(s for s in system_snapshot(dest).management_partition.used_slots if s > 10)
+    taken = max(s for s in load_system(dest).management_partition.used_slots if s > 10)
     html = wizard(rita, lpar("db01"), dest, **{"slot-scsi-3": str(taken)})
     assert "<html" not in html and html.lstrip().startswith('<div id="wizard"')
     assert 'data-problem="slot_taken"' in row(html, "scsi-3")
@@ -101,7 +101,7 @@ def test_bad_fc_ports_are_refused_inline(estate, rita, port, expected):
 
 def test_a_free_slot_of_ones_choice_is_accepted(estate, rita):
     dest = server("ivm2")
-    vios = system_snapshot(dest).management_partition
+    vios = load_system(dest).management_partition
     free = next(s for s in range(150, 199) if s not in vios.used_slots)
     html = wizard(rita, lpar("db01"), dest, **{"slot-scsi-3": str(free)})
     assert 'data-problem' not in html
@@ -110,7 +110,7 @@ def test_a_free_slot_of_ones_choice_is_accepted(estate, rita):
 
 def test_validation_with_ivm_passes_for_a_good_plan_and_offers_submit(estate, rita, fleet):
     dest = server("ivm2")
-    vios = system_snapshot(dest).management_partition
+    vios = load_system(dest).management_partition
     free = next(s for s in range(120, 199) if s not in vios.used_slots)
     html = wizard(rita, lpar("db01"), dest, **{"slot-scsi-3": str(free)})
     response = rita.post(VALIDATE, hidden(html, VALIDATE), headers={"HX-Request": "true"})

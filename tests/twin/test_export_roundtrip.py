@@ -7,8 +7,8 @@ import tomllib
 import pytest
 from django.core.management import CommandError, call_command
 
-from mobility.connections import close_all_clients
 from mobility.inventory import sync_all
+from mobility.inventory.connections import close_all_clients
 from mobility.management.commands.register_fleet import register_entry
 from mobility.models import (
     FCPort,

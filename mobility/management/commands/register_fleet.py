@@ -14,9 +14,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from mobility.choices import PartitionEnv
-from mobility.connections import discard_client
 from mobility.governance import audit
 from mobility.inventory import sync_all
+from mobility.inventory.connections import discard_client
 from mobility.ivm import HostKey, IVMError
 from mobility.models import IVMConsole, Partition, Team
 

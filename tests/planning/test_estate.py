@@ -1,12 +1,12 @@
-"""The snapshot's own behaviour: JSON round trip, derived values, refusing nonsense."""
+"""The estate dataclasses' own behaviour: JSON round trip, derived values, refusing nonsense."""
 
 import json
 
 import pytest
 
 from mobility.planning import recommend_mappings
+from mobility.planning.estate import BackingDevice, is_generated_vtd_name, system_from_dict
 from mobility.planning.slots import free_slot_count, free_slots
-from mobility.planning.snapshot import BackingDevice, is_generated_vtd_name, system_from_dict
 
 from .fleet import build_fleet, eth, vios
 

@@ -1,10 +1,10 @@
-"""The inventory snapshot that planning reads: frozen, plain data, no Django.
+"""The estate that planning reads: servers and partitions as frozen, plain data, no Django.
 
-The inventory sync fills Django models from real IVM output; an adapter (outside this package) turns those rows
-into these objects. Each field names the IVM command and attribute it comes from (ivm-cli.md §4), so that a value
-that looks wrong can be traced back to the command line. Collections are tuples (not lists or sets) so that a
-snapshot is immutable, JSON-ready through `to_dict()` in a stable order, and compares equal when the inventory
-has not changed.
+The inventory sync fills Django models from real IVM output; `mobility.inventory.estate` (outside this package)
+turns those rows into these objects. Each field names the IVM command and attribute it comes from (ivm-cli.md §4),
+so that a value that looks wrong can be traced back to the command line. Collections are tuples (not lists or
+sets) so that a loaded estate is immutable, JSON-ready through `to_dict()` in a stable order, and compares equal when
+the inventory has not changed.
 """
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ class ManagedSystem(JsonData):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Reading a stored snapshot back (the inverse of to_dict), e.g. to re-run the checks of an approved plan
+# Reading stored estate data back (the inverse of to_dict), e.g. to re-run the checks of an approved plan
 # ---------------------------------------------------------------------------------------------------------------
 
 

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import logging
 from collections.abc import Iterator
 
 from mobility.governance import audit
 from mobility.ivm import ClientPool, CommandRecord, IVMClient
 from mobility.models import IVMConsole
-
-logger = logging.getLogger("mobility.connections")
 
 ACTION = "ivm.command"
 # Four channels is the default of IVMClient; the inventory sync runs its independent reads on them.

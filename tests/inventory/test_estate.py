@@ -1,11 +1,11 @@
-"""The planning snapshot of the synced demo fleet drives mobility.planning to the fleet file's verdicts."""
+"""The estate loaded from the synced demo fleet drives mobility.planning to the fleet file's verdicts."""
 
 import pytest
 
 from mobility import planning
 from mobility.inventory import sync_console
+from mobility.inventory.estate import load_estate, load_partition, load_system
 from mobility.models import Partition
-from mobility.snapshots import estate_snapshot, partition_snapshot, system_snapshot
 from tests.inventory.helpers import Capture
 
 # FLEET.md's table: partition (on ivm1 unless said) -> the check it fails, and against which destination.
@@ -28,8 +28,8 @@ def estate(consoles):
     for console in consoles.values():
         assert sync_console(console).ok
     with Capture() as ctx:
-        snapshot = estate_snapshot()
-    return {s.name: s for s in snapshot}, len(ctx.captured_queries)
+        loaded = load_estate()
+    return {s.name: s for s in loaded}, len(ctx.captured_queries)
 
 
 def _errors(estate, name, source, dest):
@@ -55,14 +55,14 @@ def test_good_partitions_pass_and_lmb_mismatch_is_caught(estate):
     assert systems[SERVER1].bridged_vlans == (1, 100, 200, 999)
 
 
-def test_estate_snapshot_uses_a_fixed_number_of_queries(estate):
+def test_the_estate_loads_with_a_fixed_number_of_queries(estate):
     _, queries = estate
     assert queries <= 7
 
 
-def test_system_and_partition_snapshots_agree_with_the_estate(estate):
+def test_one_system_or_partition_loads_as_in_the_whole_estate(estate):
     systems, _ = estate
     part = Partition.objects.get(name="db01")
-    assert partition_snapshot(part) == systems[SERVER1].partition_named("db01")
-    assert system_snapshot(part.system) == systems[SERVER1]
+    assert load_partition(part) == systems[SERVER1].partition_named("db01")
+    assert load_system(part.system) == systems[SERVER1]
     assert planning.system_from_dict(systems[SERVER1].to_dict()) == systems[SERVER1]
