@@ -434,7 +434,9 @@ class IVMClient:
     def _record(self, cmd: Command, outcome: str, status: int | None, started: float, attempts: int,
                 stdout: str | None, stderr: str | None, error: str | None, batch: str | None = None) -> None:
         duration = time.monotonic() - started
-        level = logging.INFO if outcome == "ok" else logging.WARNING
+        # A read that answered is routine (a sync sends dozens; the audit trail keeps every one): DEBUG. A command that
+        # changes an IVM is logged at INFO, any command that failed or timed out at WARNING.
+        level = logging.WARNING if outcome != "ok" else logging.DEBUG if cmd.read_only else logging.INFO
         shown = cmd.redacted()
         logger.log(level, "ivm %s:%s %s -> %s exit=%s in %.3fs (attempts %d)", self.host, self.port,
                    shown, outcome, status, duration, attempts)

@@ -207,9 +207,12 @@ def test_concurrent_runs_share_one_transport_and_respect_max_channels(ivm):
 
 def test_commands_are_logged_and_reported_with_digests(ivm, caplog):
     records = []
-    with client_for(ivm, on_command=records.append) as client, caplog.at_level(logging.INFO, "mobility.ivm"):
+    with client_for(ivm, on_command=records.append) as client, caplog.at_level(logging.DEBUG, "mobility.ivm"):
         client.run(commands.lssyscfg("lpar", fields=["name"]))
         client.run(Command(("lshmc", "-V")), check=False)
+    # once each: a read that answered at DEBUG, a failure at WARNING
+    levels = {r.getMessage().split(" -> ")[0].split(" ", 2)[2]: r.levelname for r in caplog.records if " -> " in r.getMessage()}
+    assert levels == {"lssyscfg -r lpar -F name": "DEBUG", "lshmc -V": "WARNING"}
     assert [r.outcome for r in records] == ["ok", "failed"]
     assert records[0].command == "lssyscfg -r lpar -F name" and records[0].exit_status == 0
     assert len(records[0].stdout_sha256) == 64 and records[0].duration_s > 0
