@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from ivmweb.env import env_bool, env_int, env_list, env_str
+from mobility.observability.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("IVMWEB_DATA_DIR", str(BASE_DIR / "data")))
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "mobility.observability.logs.request_id_middleware",  # X-Request-ID (from nginx, or new) in every log line
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "mobility.request_input.readable_input",  # zero server errors: a non-UTF-8 body or a NUL is a 400
@@ -263,6 +265,8 @@ if not DEBUG:
     proxy_header = env_str("SECURE_PROXY_SSL_HEADER_NAME")
     if proxy_header:
         SECURE_PROXY_SSL_HEADER = (proxy_header, "https")
+# Probes and scrapes reach a web process directly over plain HTTP (its own port): answered, not redirected to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # ivmweb's own knobs.
 IVMWEB_SYNC_INTERVAL_S = env_int("IVMWEB_SYNC_INTERVAL_S", 300, minimum=10)
@@ -316,13 +320,24 @@ IVMWEB_AUDIT_CHECKPOINT_FILE = Path(env_str("IVMWEB_AUDIT_CHECKPOINT_FILE", str(
 IVMWEB_AUDIT_CHECKPOINT_INTERVAL_S = env_int("IVMWEB_AUDIT_CHECKPOINT_INTERVAL_S", 3600, minimum=30)
 IVMWEB_AUDIT_CLOCK_TOLERANCE_S = env_int("IVMWEB_AUDIT_CLOCK_TOLERANCE_S", 300, minimum=1)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {
-        "mobility": {"handlers": ["console"], "level": env_str("IVMWEB_LOG_LEVEL", "INFO")},
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
-    },
-}
+# Metrics (mobility.observability): /metrics answers only these networks (loopback unless set; behind nginx, the
+# address nginx passes), and only with "Authorization: Bearer <token>" when IVMWEB_METRICS_TOKEN is set.
+def _networks(items: list[str]) -> list:
+    import ipaddress
+
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in items]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"IVMWEB_METRICS_ALLOWED_NETS: {exc}") from None
+
+
+IVMWEB_METRICS_ALLOWED_NETS = _networks(env_list("IVMWEB_METRICS_ALLOWED_NETS", ["127.0.0.0/8", "::1/128"]))
+IVMWEB_METRICS_TOKEN = env_str("IVMWEB_METRICS_TOKEN")
+if IVMWEB_METRICS_TOKEN and len(IVMWEB_METRICS_TOKEN) < 32 and not DEBUG:
+    raise ImproperlyConfigured("IVMWEB_METRICS_TOKEN must be at least 32 characters long.")
+
+# Logs: one line per event, plain or JSON (IVMWEB_LOG_FORMAT), with the request id and migration id they are about.
+IVMWEB_LOG_FORMAT = env_str("IVMWEB_LOG_FORMAT", "plain")
+if IVMWEB_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("IVMWEB_LOG_FORMAT must be 'plain' or 'json'.")
+LOGGING = logging_config(IVMWEB_LOG_FORMAT, env_str("IVMWEB_LOG_LEVEL", "INFO"))

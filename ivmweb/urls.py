@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from mobility.observability import views as observability
 from mobility.views.csp_report import csp_report
 
 urlpatterns = [
@@ -9,5 +10,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("csp-report/", csp_report, name="csp_report"),  # SECURE_CSP's report-uri
+    # Probes and metrics (mobility.observability): no sign-in, no session; /metrics restricted by address and token.
+    path("healthz", observability.healthz, name="healthz"),
+    path("readyz", observability.readyz, name="readyz"),
+    path("metrics", observability.metrics, name="metrics"),
     path("", include("mobility.urls")),
 ]

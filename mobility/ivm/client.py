@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import paramiko
 
+from mobility.observability import metrics
+
 from .commands import Command
 from .errors import (
     AuthenticationFailed,
@@ -445,6 +447,7 @@ class IVMClient:
     def _record(self, cmd: Command, outcome: str, status: int | None, started: float, attempts: int,
                 stdout: str | None, stderr: str | None, error: str | None, batch: str | None = None) -> None:
         duration = time.monotonic() - started
+        metrics.ivm_command(self.host, self.port, cmd, outcome, duration)
         level = logging.INFO if outcome == "ok" else logging.WARNING
         logger.log(level, "ivm %s:%s %s -> %s exit=%s in %.3fs (attempts %d)", self.host, self.port,
                    cmd.redacted(), outcome, status, duration, attempts)

@@ -14,6 +14,7 @@ from mobility.models.inventory import (
 )
 from mobility.models.migrations import AdapterMapping, Migration, MigrationEvent, MigrationStep, PlanVersion
 from mobility.models.teams import Team
+from mobility.models.workers import WorkerHeartbeat
 
 __all__ = [
     "AdapterMapping",
@@ -33,4 +34,5 @@ __all__ = [
     "StorageDevice",
     "Team",
     "VirtualAdapter",
+    "WorkerHeartbeat",
 ]
