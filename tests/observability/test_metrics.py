@@ -15,9 +15,12 @@ from mobility.engine import claim
 from mobility.governance import checkpoints
 from mobility.journal import FenceLost, driving, guarded_update
 from mobility.models import Migration
-from tests.engine.conftest import approved_migration, engine, estate, fleet, status_of, wait_for  # noqa: F401
+from tests.engine import conftest as engine_fixtures
+from tests.engine.conftest import approved_migration, status_of, wait_for
 from tests.factories import make_partition, make_system
 from tests.markers import redis_only
+
+fleet, estate, engine = engine_fixtures.fleet, engine_fixtures.estate, engine_fixtures.engine  # the engine tests' own
 
 HELPED = ("ivmweb_migrations", "ivmweb_migration_queue_length", "ivmweb_migrations_without_live_lease",
           "ivmweb_engine_workers_alive", "ivmweb_migration_step_duration_seconds",
