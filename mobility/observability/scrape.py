@@ -5,14 +5,17 @@ migrations being driven without a live lease, the engine workers' heartbeats, th
 process answers the same figures (aggregate them with ``max`` across instances, not ``sum``).
 """
 
+import hmac
+import ipaddress
 import os
+import re
 from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 from prometheus_client import REGISTRY as PROCESS_REGISTRY
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -111,11 +114,47 @@ class _Both:
         yield from _database.collect()
 
 
+def _forget_dead_processes(directory: str) -> None:
+    """The websocket gauge is a sum over live processes: drop the files of processes that are gone (a restarted or
+    killed daphne), as prometheus_client's ``mark_process_dead`` does, at each scrape."""
+    for name in os.listdir(directory):
+        match = re.fullmatch(r"gauge_live\w*?_(\d+)\.db", name)
+        if match and not _running(int(match.group(1))):
+            multiprocess.mark_process_dead(int(match.group(1)), directory)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def exposition() -> bytes:
     """The text format: this host's ivmweb processes (multiprocess mode) or else this process, and the database."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        _forget_dead_processes(directory)
         processes = CollectorRegistry()
-        MultiProcessCollector(processes)
+        MultiProcessCollector(processes, path=directory)
     else:
         processes = PROCESS_REGISTRY
     return generate_latest(_Both(processes))
+
+
+def refusal(remote_addr: str, authorization: str) -> tuple[int, str] | None:
+    """Why this client may not read the metrics (status, text), or None: its address must be in
+    ``IVMWEB_METRICS_ALLOWED_NETS`` and, when ``IVMWEB_METRICS_TOKEN`` is set, it must send that token as a bearer."""
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        address = None
+    if address is None or not any(address in net for net in settings.IVMWEB_METRICS_ALLOWED_NETS):
+        return 403, "metrics are not served to this address"
+    token = settings.IVMWEB_METRICS_TOKEN
+    if token and not hmac.compare_digest((authorization or "").encode(), f"Bearer {token}".encode()):
+        return 401, "send the metrics token (Authorization: Bearer ...)"
+    return None

@@ -6,14 +6,11 @@ default, whatever the proxy in front does. Behind nginx the address is the one n
 ``--proxy-headers``); the shipped site refuses ``/metrics`` from outside the allowed networks as well.
 """
 
-import hmac
-import ipaddress
-
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from mobility.observability import health, scrape
 
@@ -41,27 +38,15 @@ async def readyz(request):
     return response
 
 
-def _address_allowed(request) -> bool:
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return any(address in net for net in settings.IVMWEB_METRICS_ALLOWED_NETS)
-
-
 @login_not_required
 @never_cache
 @require_safe
 def metrics(request):
-    if not _address_allowed(request):
-        return JsonResponse({"error": "metrics are not served to this address"}, status=403)
-    token = settings.IVMWEB_METRICS_TOKEN
-    if token:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            response = JsonResponse({"error": "send the metrics token (Authorization: Bearer ...)"}, status=401)
+    refused = scrape.refusal(request.META.get("REMOTE_ADDR", ""), request.headers.get("Authorization", ""))
+    if refused is not None:
+        response = JsonResponse({"error": refused[1]}, status=refused[0])
+        if refused[0] == 401:
             response["WWW-Authenticate"] = 'Bearer realm="ivmweb metrics"'
-            return response
-    from prometheus_client import CONTENT_TYPE_LATEST
+        return response
 
     return HttpResponse(scrape.exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -144,3 +144,28 @@ def test_metrics_are_refused_outside_the_allowed_networks_and_without_the_token(
     settings.IVMWEB_METRICS_ALLOWED_NETS = [__import__("ipaddress").ip_network("203.0.113.0/24")]
     assert Client().get("/metrics", HTTP_HOST="127.0.0.1", REMOTE_ADDR="203.0.113.9",
                         HTTP_AUTHORIZATION="Bearer " + "t" * 40).status_code == 200
+
+
+def test_in_multiprocess_mode_the_scrape_adds_up_every_process_of_the_host(tmp_path):
+    """PROMETHEUS_MULTIPROC_DIR (the shipped units set it): what a worker process counted, after it exited, shows in
+    the exposition of another process of the host; a dead process's websocket clients do not."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    record = ("from mobility.observability import metrics\n"
+              "metrics.lease_takeover(); metrics.lease_takeover(); metrics.websocket_opened()")
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", record], env=env, check=True, cwd=settings.BASE_DIR, timeout=60)
+    read = ("import django; django.setup()\n"
+            "from mobility.observability import scrape\n"
+            "import sys; sys.stdout.write(scrape.exposition().decode())")
+    done = subprocess.run([sys.executable, "-c", read], env=env, capture_output=True, text=True,
+                          cwd=settings.BASE_DIR, timeout=60)
+    assert done.returncode == 0, done.stderr
+    families = {f.name: f for f in text_string_to_metric_families(done.stdout)}
+    assert value(families, "ivmweb_engine_lease_takeovers_total") == 4
+    assert value(families, "ivmweb_live_websocket_clients") == 0  # both processes are gone

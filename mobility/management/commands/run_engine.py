@@ -28,6 +28,8 @@ class Command(RunWorker):
         parser.add_argument("--lease", type=float, help="Lease length in seconds.")
         parser.add_argument("--poll", type=float, help="Poll interval in seconds.")
         parser.add_argument("--worker-id", help="Name this worker writes into Migration.claimed_by.")
+        parser.add_argument("--metrics", metavar="ADDR:PORT",
+                            help="Serve this host's metrics on /metrics there (hosts without a web process).")
 
     def handle(self, *args, **options):
         # Dozens of driver threads share one GIL; a thread back from PostgreSQL or the IVM waits for it up to the
@@ -40,6 +42,10 @@ class Command(RunWorker):
         if options.get("poll"):
             CONFIG.poll_s = options["poll"]
         engine = process_engine(worker_id=options.get("worker_id"), cfg=CONFIG)
+        if options.get("metrics"):
+            from mobility.observability.serve import serve
+
+            serve(options["metrics"])
 
         def terminate(signum, frame):
             engine.stop(timeout=5)
