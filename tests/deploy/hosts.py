@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -23,6 +24,8 @@ import time
 from pathlib import Path
 
 PREFIX = "ivw23"
+REPO = Path(__file__).resolve().parents[2]
+HOST_NAME = "ivmweb.test"  # the site's name in the test copy of the nginx site
 
 
 def _sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -73,6 +76,10 @@ class Network:
         self.bridge = f"iw{self.tag}br"
         self.procs: list[subprocess.Popen] = []
         self.mode, self.why_loopback = "netns", ""
+        if os.environ.get("IVMWEB_TEST_HOSTS") == "loopback":  # (to run the fallback on purpose)
+            self.mode, self.why_loopback = "loopback", "IVMWEB_TEST_HOSTS=loopback"
+            self._loopback()
+            return
         try:
             self._make()
         except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as exc:
@@ -174,3 +181,54 @@ def wait_listening(host: str, port: int, proc: subprocess.Popen | None = None, t
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s") from None
             time.sleep(0.1)
+
+
+# --- the shipped deployment files, as a test or a bench runs them ----------------------------------------------
+
+def unit(name: str) -> tuple[list[str], dict, int]:
+    """A shipped unit's ExecStart (continuation lines joined), its Environment= and its Nice=."""
+    text = (REPO / "deploy" / "systemd" / name).read_text().replace("\\\n", " ")
+    argv = shlex.split(re.search(r"^ExecStart=(.*)$", text, re.M).group(1))
+    env = dict(line.split("=", 1) for line in re.findall(r"^Environment=(.*)$", text, re.M))
+    nice = re.search(r"^Nice=(\d+)$", text, re.M)
+    return argv, env, int(nice.group(1)) if nice else 0
+
+
+def nginx_site(upstreams: list[str], port: int, http_port: int, cert: Path, key: Path) -> str:
+    """The shipped site with this test's names, ports, certificate and web processes (each change asserted, so a
+    reshaped site breaks this test rather than passing untested)."""
+    site = (REPO / "deploy" / "nginx" / "ivmweb.conf").read_text()
+    changes = [
+        (r"(    server 127\.0\.0\.1:800\d max_fails=1 fail_timeout=10s;\n)+",
+         "".join(f"    server {u} max_fails=1 fail_timeout=10s;\n" for u in upstreams)),
+        (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
+        (r"listen 443 ssl http2;", f"listen 127.0.0.1:{port} ssl http2;"),
+        (r"    listen \[::\]:\d+( ssl http2)?;\n", ""),
+        (r"server_name ivmweb\.example\.com;", f"server_name {HOST_NAME};"),
+        (r"/etc/ssl/certs/ivmweb\.example\.com\.pem", str(cert)),
+        (r"/etc/ssl/private/ivmweb\.example\.com\.key", str(key)),
+        (r"/opt/ivmweb/staticfiles/", f"{REPO / 'static'}/"),
+    ]
+    for pattern, replacement in changes:
+        site, n = re.subn(pattern, replacement, site)
+        assert n, f"the shipped nginx site no longer has {pattern!r}"
+    return site
+
+
+def nginx_conf(tmp: Path, site: Path) -> str:
+    temp = tmp / "nginx-temp"
+    temp.mkdir()
+    return (f"daemon off;\nuser root;\nworker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/nginx-error.log warn;\n"
+            "events { worker_connections 2048; }\n"
+            f"http {{\n  access_log {tmp}/nginx-access.log;\n  client_body_temp_path {temp}/body;\n"
+            f"  proxy_temp_path {temp}/proxy;\n  fastcgi_temp_path {temp}/fastcgi;\n  uwsgi_temp_path {temp}/uwsgi;\n"
+            f"  scgi_temp_path {temp}/scgi;\n  include {site};\n}}\n")
+
+
+def self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A throw-away certificate for HOST_NAME (the test copy of the site serves TLS as the shipped one does)."""
+    cert, key = tmp / "tls.pem", tmp / "tls.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    f"/CN={HOST_NAME}", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True,
+                   timeout=60)
+    return cert, key

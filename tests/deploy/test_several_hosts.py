@@ -15,7 +15,6 @@ import json
 import os
 import re
 import secrets
-import shlex
 import ssl
 import subprocess
 import sys
@@ -29,7 +28,16 @@ import pytest
 from django.conf import settings
 
 from mobility.models import Migration, MigrationEvent, Partition, Team
-from tests.deploy.hosts import Network, free_port, wait_listening
+from tests.deploy.hosts import (
+    HOST_NAME,
+    Network,
+    free_port,
+    nginx_conf,
+    nginx_site,
+    self_signed,
+    unit,
+    wait_listening,
+)
 from tests.engine.conftest import submitted_migration, wait_for
 from tests.markers import postgresql_only, redis_only
 
@@ -37,8 +45,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), postgresql_only, redis_on
 
 REPO = Path(settings.BASE_DIR)
 MIGRATIONS, CLIENTS, PER_PAIR, PAIRS = 20, 100, 10, 2
-HOST_NAME = "ivmweb.test"
-WEB_PORT = 8001  # each web host runs ivmweb-web@8001 (on its own address)
+WEB_PORT = 8001  # each web host runs ivmweb-web@8001 on its own address (a free port each on loopback)
 LEASE_S = 4
 
 
@@ -48,46 +55,6 @@ def fleet_toml() -> str:
     from live_ivmsim import fleet_toml as bench_fleet
 
     return bench_fleet(PAIRS, PER_PAIR, memory_mb=4096, touched_mb=3072)
-
-
-def unit(name: str) -> tuple[list[str], dict, int]:
-    """A shipped unit's ExecStart (continuation lines joined), its Environment= and its Nice=."""
-    text = (REPO / "deploy" / "systemd" / name).read_text().replace("\\\n", " ")
-    argv = shlex.split(re.search(r"^ExecStart=(.*)$", text, re.M).group(1))
-    env = dict(line.split("=", 1) for line in re.findall(r"^Environment=(.*)$", text, re.M))
-    nice = re.search(r"^Nice=(\d+)$", text, re.M)
-    return argv, env, int(nice.group(1)) if nice else 0
-
-
-def nginx_site(upstreams: list[str], port: int, http_port: int, cert: Path, key: Path) -> str:
-    """The shipped site with this test's names, ports, certificate and web processes (each change asserted, so a
-    reshaped site breaks this test rather than passing untested)."""
-    site = (REPO / "deploy" / "nginx" / "ivmweb.conf").read_text()
-    changes = [
-        (r"(    server 127\.0\.0\.1:800\d max_fails=1 fail_timeout=10s;\n)+",
-         "".join(f"    server {u} max_fails=1 fail_timeout=10s;\n" for u in upstreams)),
-        (r"listen 80;", f"listen 127.0.0.1:{http_port};"),
-        (r"listen 443 ssl http2;", f"listen 127.0.0.1:{port} ssl http2;"),
-        (r"    listen \[::\]:\d+( ssl http2)?;\n", ""),
-        (r"server_name ivmweb\.example\.com;", f"server_name {HOST_NAME};"),
-        (r"/etc/ssl/certs/ivmweb\.example\.com\.pem", str(cert)),
-        (r"/etc/ssl/private/ivmweb\.example\.com\.key", str(key)),
-        (r"/opt/ivmweb/staticfiles/", f"{REPO / 'static'}/"),
-    ]
-    for pattern, replacement in changes:
-        site, n = re.subn(pattern, replacement, site)
-        assert n, f"the shipped nginx site no longer has {pattern!r}"
-    return site
-
-
-def nginx_conf(tmp: Path, site: Path) -> str:
-    temp = tmp / "nginx-temp"
-    temp.mkdir()
-    return (f"daemon off;\nuser root;\nworker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/nginx-error.log warn;\n"
-            "events { worker_connections 2048; }\n"
-            f"http {{\n  access_log {tmp}/nginx-access.log;\n  client_body_temp_path {temp}/body;\n"
-            f"  proxy_temp_path {temp}/proxy;\n  fastcgi_temp_path {temp}/fastcgi;\n  uwsgi_temp_path {temp}/uwsgi;\n"
-            f"  scgi_temp_path {temp}/scgi;\n  include {site};\n}}\n")
 
 
 def session_cookie(user, secret_key: str) -> str:
@@ -122,7 +89,7 @@ def websocket_clients(address: str) -> float | None:
     """The web process's open live sockets, from its own /metrics (scraped from the root namespace)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    status, body = get(f"http://{address}:{WEB_PORT}/metrics")
+    status, body = get(f"http://{address}/metrics")
     if status != 200:
         return None
     for family in text_string_to_metric_families(body.decode()):
@@ -175,17 +142,19 @@ def deployment(tmp_path, request):
     assert sim.poll() is None, (tmp_path / "ivmsim.log").read_text()[-2000:]
 
     web_argv, web_env, _ = unit("ivmweb-web@.service")
-    webs = {}
+    webs, web_at = {}, {}
     for host in ("web1", "web2"):
+        port = WEB_PORT if net.mode == "netns" else free_port(net.address(host))
+        web_at[host] = f"{net.address(host)}:{port}"
         argv = [sys.executable, "-m", "daphne", *web_argv[1:]]
         argv[argv.index("--bind") + 1] = net.address(host)
-        argv = [a.replace("%i", str(WEB_PORT)) for a in argv]
+        argv = [a.replace("%i", str(port)) for a in argv]
         metrics_dir = tmp_path / f"{host}-metrics"  # the host's PROMETHEUS_MULTIPROC_DIR
         metrics_dir.mkdir()
         host_env = {**env, **web_env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         webs[host] = net.start(host, argv, env=host_env, log=tmp_path / f"{host}.log", cwd=REPO)
     for host, proc in webs.items():
-        wait_listening(net.address(host), WEB_PORT, proc)
+        wait_listening(net.address(host), int(web_at[host].rsplit(":", 1)[1]), proc)
 
     worker_argv, worker_env, nice = unit("ivmweb-worker@.service")
     workers = {}
@@ -197,12 +166,8 @@ def deployment(tmp_path, request):
         host_env = {**env, **worker_env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         workers[host] = net.start(host, argv, env=host_env, log=tmp_path / f"{host}.log", cwd=REPO)
 
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    f"/CN={HOST_NAME}", "-keyout", str(tmp_path / "tls.key"), "-out", str(tmp_path / "tls.pem")],
-                   check=True, capture_output=True, timeout=60)
     site = tmp_path / "ivmweb.conf"
-    site.write_text(nginx_site([f"{net.address(h)}:{WEB_PORT}" for h in ("web1", "web2")], nginx_port,
-                               free_port(), tmp_path / "tls.pem", tmp_path / "tls.key"))
+    site.write_text(nginx_site([web_at["web1"], web_at["web2"]], nginx_port, free_port(), *self_signed(tmp_path)))
     conf = tmp_path / "nginx.conf"
     conf.write_text(nginx_conf(tmp_path, site))
     checked = subprocess.run(["/usr/sbin/nginx", "-t", "-c", str(conf)], capture_output=True, text=True, timeout=30)
@@ -212,7 +177,8 @@ def deployment(tmp_path, request):
     wait_listening("127.0.0.1", nginx_port, nginx)
 
     yield {"net": net, "tmp": tmp_path, "ready": json.loads(ready.read_text()), "webs": webs, "workers": workers,
-           "nginx": f"https://127.0.0.1:{nginx_port}", "nginx_port": nginx_port, "secret_key": secret_key}
+           "nginx": f"https://127.0.0.1:{nginx_port}", "nginx_port": nginx_port, "secret_key": secret_key,
+           "web_at": web_at}
     for name in ("web1", "web2", "wk1", "wk2", "nginx-error"):
         log = tmp_path / f"{name}.log"
         if log.exists():
@@ -265,7 +231,7 @@ def test_two_web_hosts_behind_nginx_and_two_worker_hosts_survive_losing_one_of_e
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     net.procs.append(clients)
     assert clients.stdout.readline().strip() == "READY"
-    web1, web2 = net.address("web1"), net.address("web2")
+    web1, web2 = d["web_at"]["web1"], d["web_at"]["web2"]
     spread = wait_for(lambda: (lambda a, b: (a, b) if a is not None and b is not None and a + b == CLIENTS
                                else None)(websocket_clients(web1), websocket_clients(web2)),
                       30, 0.5, "both web hosts to count the clients")
