@@ -182,6 +182,11 @@ def p99(values: list[float]) -> float | None:
     return round(values[min(len(values) - 1, int(0.99 * len(values)))], 1) if values else None
 
 
+def p50(values: list[float]) -> float | None:
+    values = sorted(values)
+    return round(values[len(values) // 2], 1) if values else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30.0, help="how long migrations keep being started")
@@ -343,7 +348,8 @@ def main() -> int:
                 "migration_id", "seq", "at"):
             events.setdefault(mid, {})[seq] = at.timestamp()
         lost = disorder = duplicates = 0
-        first5, last5 = [], []
+        first5, last5, every = [], [], []
+        window = min(300.0, (deadline - started) / 2)  # five minutes, or half of a shorter run
         for per_client in answer["got"].values():
             for mid, received in per_client.items():
                 expected = events.get(int(mid), {})
@@ -354,9 +360,10 @@ def main() -> int:
                 for s, t in received:
                     if s in expected:
                         delay = (t - expected[s]) * 1000
-                        if expected[s] < started + 300:
+                        every.append(delay)
+                        if expected[s] < started + window:
                             first5.append(delay)
-                        elif deadline - 300 < expected[s] <= deadline:  # the last five minutes under full load
+                        elif deadline - window < expected[s] <= deadline:  # the last five minutes under full load
                             last5.append(delay)
         never_subscribed = sum(1 for i in range(args.clients) if not answer["got"][str(i)])
         pool_total = (args.web + args.workers + 1) * args.pool  # (+1: this process, which plans and approves)
@@ -366,6 +373,7 @@ def main() -> int:
             "run_s": round(ended - started, 1), "total_s": round(time.time() - began, 1),
             "events": sum(len(v) for v in events.values()), "lost": lost, "out_of_order": disorder,
             "duplicates": duplicates, "socket_closes": answer["closes"], "clients_without_events": never_subscribed,
+            "push_window_s": window, "push_p99_ms_all": p99(every), "push_p50_ms_all": p50(every),
             "push_p99_ms_first_5_min": p99(first5), "push_p99_ms_last_5_min": p99(last5),
             "push_deliveries_first_5_min": len(first5), "push_deliveries_last_5_min": len(last5),
             **figures, "pg_pool_total": pool_total, "load_average": os.getloadavg(), "logs": str(tmp),
