@@ -169,3 +169,47 @@ def test_in_multiprocess_mode_the_scrape_adds_up_every_process_of_the_host(tmp_p
     families = {f.name: f for f in text_string_to_metric_families(done.stdout)}
     assert value(families, "ivmweb_engine_lease_takeovers_total") == 4
     assert value(families, "ivmweb_live_websocket_clients") == 0  # both processes are gone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_only_host_serves_its_metrics_with_the_same_restriction(tmp_path):
+    """``run_engine --metrics ADDR:PORT``: the exposition, parsed by prometheus_client's parser; the token is asked
+    for when set; nothing but /metrics is served."""
+    import os
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from django.conf import settings
+
+    from tests.deploy.hosts import free_port
+    from tests.engine.conftest import database_url
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url(), "IVMWEB_METRICS_TOKEN": "k" * 40,
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "manage.py", "run_engine", "--worker-id", "metrics-w", "--lease", "3",
+                             "--metrics", f"127.0.0.1:{port}"], cwd=settings.BASE_DIR, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from tests.deploy.hosts import wait_listening
+
+        wait_listening("127.0.0.1", port, proc)
+
+        def fetch(path, token=None):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                             headers={"Authorization": f"Bearer {token}"} if token else {})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read().decode()
+
+        assert fetch("/metrics")[0] == 401 and fetch("/metrics", "wrong")[0] == 401
+        assert fetch("/other", "k" * 40)[0] == 404
+        wait_for(lambda: value({f.name: f for f in text_string_to_metric_families(fetch("/metrics", "k" * 40)[1])},
+                               "ivmweb_engine_workers_alive") == 1, 20, 0.3, "the worker's own heartbeat to show")
+    finally:
+        proc.terminate()
+        proc.wait(20)
