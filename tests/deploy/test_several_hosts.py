@@ -127,6 +127,8 @@ def deployment(tmp_path, request):
         "REDIS_URL": f"redis://{gateway}:{rport}/{redis_db}",
         "IVMWEB_METRICS_ALLOWED_NETS": f"{net.subnet}.0/24,127.0.0.0/8",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend", "IVMWEB_LOG_FORMAT": "json",
+        # 4 processes x 5 under the shared server's max_connections (docs/deploy.md, "Sizing")
+        "DATABASE_POOL_MAX_SIZE": "5",
     })
     if db.get("PASSWORD"):
         env["PGPASSWORD"] = db["PASSWORD"]
