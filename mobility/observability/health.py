@@ -14,7 +14,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.utils import timezone
@@ -37,9 +37,12 @@ def database() -> dict:
             params.pop("pool", None)  # (not a connection argument)
             with psycopg.connect(**{**params, "connect_timeout": int(TIMEOUT_S)}, autocommit=True) as conn:
                 conn.execute("SELECT 1")
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
+        else:  # SQLite (development): this thread's own connection, closed again
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+            finally:
+                connection.close()
     except Exception as exc:  # noqa: BLE001 — any failure is "not ready"
         return _failed(exc)
     return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
@@ -76,15 +79,21 @@ async def channel_layer() -> dict:
     return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
 
 
-@database_sync_to_async
-def _database_checks() -> dict:
-    checks = {"database": database()}
+def _engine_checks() -> tuple[dict, dict]:
+    try:
+        return engine()
+    except Exception as exc:  # noqa: BLE001 — the pool gave up, a table is missing (migrations pending)...
+        logger.warning("readiness: the engine checks failed", exc_info=True)
+        return _failed(exc), _failed(exc)
+
+
+async def _database_checks() -> dict:
+    # The connection test opens its own connection (no Django one): off the thread that serves sync views, which a
+    # 2 s connect timeout must not hold. The ORM reads run where Django runs an async view's ORM calls (its
+    # thread-sensitive thread, whose connections the request signals close).
+    checks = {"database": await sync_to_async(database, thread_sensitive=False)()}
     if checks["database"]["ok"]:
-        try:
-            checks["workers"], checks["migrations"] = engine()
-        except Exception as exc:  # noqa: BLE001 — the pool gave up, a table is missing (migrations pending)...
-            logger.warning("readiness: the engine checks failed", exc_info=True)
-            checks["workers"] = checks["migrations"] = _failed(exc)
+        checks["workers"], checks["migrations"] = await sync_to_async(_engine_checks)()
     else:
         checks["workers"] = checks["migrations"] = {"ok": False, "error": "database unreachable"}
     return checks
