@@ -264,6 +264,8 @@ def main() -> int:
         nginx_port = free_port()
         host = f"{HOST_NAME}:{nginx_port}"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "CSRF_TRUSTED_ORIGINS": f"https://{host}"}
+        metrics_dir = tmp / "metrics"  # the host's multiprocess directory, as the units have it
+        metrics_dir.mkdir()
         web_argv, web_env, _ = unit("ivmweb-web@.service")
         upstreams = []
         for w in range(args.web):
@@ -271,7 +273,7 @@ def main() -> int:
             argv = [sys.executable, "-m", "daphne", *web_argv[1:]]
             argv = [a.replace("%i", str(port)) for a in argv]
             log = open(tmp / f"web{w}.log", "w")  # noqa: SIM115
-            procs[f"web{w}"] = subprocess.Popen(argv, cwd=REPO, env={**env, "PROMETHEUS_MULTIPROC_DIR": ""},
+            procs[f"web{w}"] = subprocess.Popen(argv, cwd=REPO, env={**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
                                                 stdout=log, stderr=subprocess.STDOUT)
             wait_listening("127.0.0.1", port, procs[f"web{w}"])
             upstreams.append(f"127.0.0.1:{port}")
@@ -281,7 +283,7 @@ def main() -> int:
                     *[a.replace("%H-%i", f"soak-{w}") for a in worker_argv[1:]]]
             log = open(tmp / f"worker{w}.log", "w")  # noqa: SIM115
             procs[f"worker{w}"] = subprocess.Popen(argv, cwd=REPO, env={**env, **worker_env,
-                                                                         "PROMETHEUS_MULTIPROC_DIR": ""},
+                                                                         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
                                                    stdout=log, stderr=subprocess.STDOUT)
         site = tmp / "ivmweb.conf"
         site.write_text(nginx_site(upstreams, nginx_port, free_port(), *self_signed(tmp)))
