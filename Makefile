@@ -33,6 +33,7 @@ run: migrate
 # answer, otherwise SQLite and the in-memory layer (the pytest header says which).
 test: setup
 	@scripts/ensure-chromium
+	@scripts/ensure-deploy-tools
 	@if [ -z "$${DATABASE_URL:-}" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 	  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/ivmweb; fi; \
 	if [ -z "$${REDIS_URL:-}" ] && [ "$$(redis-cli -h 127.0.0.1 ping 2>/dev/null)" = PONG ]; then \

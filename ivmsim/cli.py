@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per wall second")
     p.add_argument("--seed", type=int, default=0, help="seed for the simulator's randomness")
     p.add_argument("--ready-file", help="write a JSON description of the running fleet here once it listens")
-    p.add_argument("--addresses-from", default="127.0.1.1", help="loopback address of the first IVM")
+    p.add_argument("--addresses-from", default="127.0.1.1", help="address of the first IVM (loopback, or private in a network namespace of its own)")
     return p
 
 
@@ -40,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     except (FleetError, ValueError) as exc:
         print(f"ivmsim: {exc}", file=sys.stderr)
         return 2
-    if not first.is_loopback:
-        print("ivmsim: --addresses-from must be a loopback address", file=sys.stderr)
+    # Loopback, or a private address (a test's network namespace of its own, tests/deploy): a simulated IVM with a
+    # known password is never offered on a routable network.
+    if not (first.is_loopback or first.is_private) or first.is_link_local or first.is_unspecified:
+        print("ivmsim: --addresses-from must be a loopback or private address", file=sys.stderr)
         return 2
     state = StateDir(opts.state)
     try:

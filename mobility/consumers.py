@@ -19,6 +19,7 @@ gone, or an old queue position) gets its user's rows again.
 import asyncio
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -29,6 +30,7 @@ from mobility import policy
 from mobility.live import DASHBOARD_GROUP, frames, group_name
 from mobility.live.presenters import dashboard_rows, job_html, missed_html
 from mobility.live.publish import jobs_group, latest_seqs
+from mobility.observability import metrics
 
 logger = logging.getLogger("mobility.live")
 
@@ -216,10 +218,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.dash_shown: dict[int, tuple] = {}  # dashboard: migration id -> (seq, queue position) the browser shows
         self.lock = asyncio.Lock()  # the watch's repairs and the pushes take turns: never twice, never backwards
         await self.accept()
+        metrics.websocket_opened()
         _watch().add(self)
 
     async def disconnect(self, code):
         if hasattr(self, "lock"):
+            metrics.websocket_closed()
             _watch().discard(self)
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
@@ -291,6 +295,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 self.sent_seq[migration_id] = event["seq"]
             if "html" in event:
                 await self.send(text_data=event["html"])
+                metrics.push_delivered(event, time.time())
             else:
                 await self.send(text_data=json.dumps(event.get("data", {})))
 

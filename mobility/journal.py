@@ -19,6 +19,7 @@ from django.db.models import F
 
 from mobility import live
 from mobility.models import Migration, MigrationEvent
+from mobility.observability import metrics
 
 # The worker driving a migration on this thread and its fencing token (set by ``driving``, read by every write).
 current = threading.local()
@@ -83,6 +84,7 @@ def _next_seq(migration_id: int, token: int | None) -> int:
 
 def _refused(migration_id: int, token: int | None):
     if token is not None and Migration.objects.filter(pk=migration_id).exists():
+        metrics.fenced_write_refused()
         raise FenceLost(migration_id, token)
     raise Migration.DoesNotExist(f"migration {migration_id}")
 

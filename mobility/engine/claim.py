@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from mobility.choices import MigrationStatus
 from mobility.models import Migration
+from mobility.observability import metrics
 
 # Statuses a worker acts on: approved/queued ones wait for admission, the active ones are being driven.
 DRIVABLE = frozenset({MigrationStatus.APPROVED, MigrationStatus.QUEUED}) | MigrationStatus.active()
@@ -43,9 +44,11 @@ def claim(migration_id: int, worker: str, lease_s: float) -> int | None:
         cursor.execute(
             f"UPDATE {TABLE} SET claimed_by = %s, lease_until = %s, fence = fence + 1 "
             f"WHERE id = %s AND status IN ({marks}) AND (lease_until IS NULL OR lease_until < %s OR claimed_by = %s) "
-            "RETURNING fence",
+            "RETURNING fence, status",
             [worker, stamp(now + timedelta(seconds=lease_s)), migration_id, *drivable, stamp(now), worker])
         row = cursor.fetchone()
+    if row and row[1] in MigrationStatus.active():
+        metrics.lease_takeover()  # it was being driven: another worker's lease expired, or it handed over
     return row[0] if row else None
 
 

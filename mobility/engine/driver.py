@@ -28,6 +28,7 @@ from mobility.ivm.errors import CommandFailed, IVMError
 from mobility.journal import FenceLost, guarded_update
 from mobility.lifecycle.writer import transition
 from mobility.models import Migration, MigrationStep
+from mobility.observability import logs
 
 logger = logging.getLogger("mobility.engine")
 
@@ -59,7 +60,7 @@ class Driver:
             close_old_connections()
 
     def run(self) -> None:
-        with journal.driving(self.worker, self.fence, self.cfg.lease_s, self.lost):
+        with journal.driving(self.worker, self.fence, self.cfg.lease_s, self.lost), logs.about(self.migration_id):
             self._run()
 
     def _run(self) -> None:

@@ -14,6 +14,7 @@ from mobility.choices import StepStatus
 from mobility.governance.audit import record
 from mobility.journal import check_fence, emit
 from mobility.models import Migration, MigrationStep
+from mobility.observability import metrics
 
 logger = logging.getLogger("mobility.engine")
 
@@ -37,6 +38,7 @@ def step_change(migration: Migration, number: int, status: str, detail: str | No
         if data:
             step.data = {**step.data, **data}
         step.save()
+        transaction.on_commit(lambda: metrics.step_changed(step, migration.mode))
         record("engine.step", actor=actor, obj=migration,
                data={"step": number, "key": step.key, "status": status, "detail": step.detail})
         emit(migration.pk, "step", {"number": number, "key": step.key, "status": status,

@@ -24,6 +24,7 @@ from mobility.journal import guarded_update
 from mobility.lifecycle.writer import transition
 from mobility.models import IVMConsole, Migration, MigrationStep, Partition, StorageDevice, VirtualAdapter
 from mobility.notifications import notify_started
+from mobility.observability import metrics
 from mobility.plans import latest_plan, plan_drift
 
 DEFAULT_FOLLOW_UPS = (
@@ -231,6 +232,7 @@ def _progress(m: Migration, run: RunState, seen) -> None:
     pairs = zip(run.samples, run.samples[1:], strict=False)
     rates = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in pairs if b[0] > a[0] and b[1] > a[1]]
     rate = rates[-1] if rates else None
+    metrics.transfer_rate(m.mode, rate)
     eta = [round(left / max(rates), 1), round(left / min(rates), 1)] if rates and left else None
     converging = None if len(run.samples) < 3 else run.samples[-1][2] < run.samples[0][2]
     values = {"bytes_transmitted": sent, "bytes_remaining": left, "percent": percent,
@@ -295,6 +297,7 @@ def suspend_resume(m: Migration, run: RunState, cfg) -> float | None:
     if began:
         window = round((timezone.now() - timezone.datetime.fromisoformat(began)).total_seconds(), 2)
         guarded_update(m.pk, suspend_window_s=window)
+        metrics.suspend_window(window)
         m.suspend_window_s = window
         emit(m.pk, "suspend", {"window_s": window})
         _done(m, 7, f"Suspend window about {window} s (measured between polls)", window_s=window)

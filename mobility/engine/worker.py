@@ -22,11 +22,13 @@ from django.db import close_old_connections
 from mobility.engine import claim
 from mobility.engine.config import CONFIG
 from mobility.engine.driver import Driver
+from mobility.engine.heartbeat import Heartbeat
 from mobility.governance import audit, checkpoints
 from mobility.governance.approvals import expire_stale
 from mobility.inventory import sync_due
 from mobility.jobs import queue as jobs
 from mobility.jobs.runner import run_claimed
+from mobility.observability import metrics
 
 logger = logging.getLogger("mobility.engine")
 HOUSEKEEPING_S = 30.0  # how often a worker expires stale requests and looks for IVMs due a sync
@@ -44,6 +46,7 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._housekeeping: threading.Thread | None = None
         self._housekeeping_at = 0.0
+        self.heartbeat = Heartbeat(self.worker_id, cfg)  # what /readyz reads: some worker is alive
 
     def start(self) -> Engine:
         if self._thread is None:
@@ -64,6 +67,7 @@ class Engine:
             self._thread.join(timeout)
         for thread in [*self._driving.values(), *self._jobs.values()]:
             thread.join(timeout)
+        self.heartbeat.gone()
 
     def poll_once(self) -> int:
         """Claim what is due (up to the thread budget) and start a driver for each; returns how many started."""
@@ -116,11 +120,13 @@ class Engine:
             if expired:
                 logger.info("expired %d migration request(s)", expired)
             for result in sync_due():
+                metrics.sync_finished(result)
                 logger.info("periodic sync: %s", result.summary())
             audit.seal(wait=False)
             # Anchor the chain outside the database; the file's last checkpoint says when one is due, so the
             # workers sharing it write one per interval between them.
-            checkpoints.write_checkpoint(due_after_s=settings.IVMWEB_AUDIT_CHECKPOINT_INTERVAL_S)
+            metrics.checkpoint_written(
+                checkpoints.write_checkpoint(due_after_s=settings.IVMWEB_AUDIT_CHECKPOINT_INTERVAL_S))
         except checkpoints.CheckpointRefused as exc:
             logger.error("audit checkpoint refused: %s", exc)
         except Exception:
@@ -142,6 +148,7 @@ class Engine:
     def _loop(self) -> None:
         while not self.stopping.is_set():
             try:
+                self.heartbeat.beat()
                 self.poll_jobs()
                 if self.cfg.migrations:
                     self.poll_once()

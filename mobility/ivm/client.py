@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import paramiko
 
+from mobility.observability import metrics
+
 from .commands import Command
 from .errors import (
     AuthenticationFailed,
@@ -434,6 +436,7 @@ class IVMClient:
     def _record(self, cmd: Command, outcome: str, status: int | None, started: float, attempts: int,
                 stdout: str | None, stderr: str | None, error: str | None, batch: str | None = None) -> None:
         duration = time.monotonic() - started
+        metrics.ivm_command(self.host, self.port, cmd, outcome, duration)
         # A read that answered is routine (a sync sends dozens; the audit trail keeps every one): DEBUG. A command that
         # changes an IVM is logged at INFO, any command that failed or timed out at WARNING.
         level = logging.WARNING if outcome != "ok" else logging.DEBUG if cmd.read_only else logging.INFO

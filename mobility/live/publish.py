@@ -140,7 +140,10 @@ def push_migration(migration_id: int, event=None) -> None:
         events = [event]
     seq = events[0].seq if events else migration.last_seq
     html = events_html(migration, events) + (figures_html(migration) if figures_only else state_html(migration))
-    _send(group_name(migration_id), {"type": "live.push", "migration": migration_id, "seq": seq, "html": html})
+    message = {"type": "live.push", "migration": migration_id, "seq": seq, "html": html}
+    if event is not None:
+        message["at"] = event.at.timestamp()  # the push delay metric's start (mobility.observability.metrics)
+    _send(group_name(migration_id), message)
     # A status change: its row (or its removal); anything else: the progress cell.
     push_dashboard(migration, status_changed=event is None or any(e.kind == "status" for e in events))
 

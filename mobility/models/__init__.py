@@ -17,6 +17,7 @@ from mobility.models.migrations import AdapterMapping, Migration, MigrationEvent
 from mobility.models.rehearsals import Rehearsal
 from mobility.models.teams import Team
 from mobility.models.tokens import ApiToken
+from mobility.models.workers import WorkerHeartbeat
 
 __all__ = [
     "AdapterMapping",
@@ -39,4 +40,5 @@ __all__ = [
     "StorageDevice",
     "Team",
     "VirtualAdapter",
+    "WorkerHeartbeat",
 ]

@@ -16,6 +16,7 @@ from django.conf import settings
 
 from mobility.engine.config import CONFIG
 from mobility.engine.worker import process_engine
+from mobility.observability.serve import serve
 
 logger = logging.getLogger("mobility.engine")
 
@@ -30,6 +31,8 @@ class Command(RunWorker):
         parser.add_argument("--worker-id", help="Name this worker writes into Migration.claimed_by.")
         parser.add_argument("--jobs-only", action="store_true",
                             help="Run IVM jobs asked from pages only: no migration, no housekeeping.")
+        parser.add_argument("--metrics", metavar="ADDR:PORT",
+                            help="Serve this host's metrics on /metrics there (hosts without a web process).")
 
     def handle(self, *args, **options):
         # Dozens of driver threads share one GIL; a thread back from PostgreSQL or the IVM waits for it up to the
@@ -42,6 +45,9 @@ class Command(RunWorker):
         if options.get("jobs_only"):
             CONFIG.migrations = False
         engine = process_engine(worker_id=options.get("worker_id"), cfg=CONFIG)
+        if options.get("metrics"):
+
+            serve(options["metrics"])
 
         def terminate(signum, frame):
             engine.stop(timeout=5)

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from mobility.inventory import sync_all
 from mobility.models import IVMConsole
+from mobility.observability import metrics
 
 
 class Command(BaseCommand):
@@ -21,6 +22,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no IVM registered as {', '.join(missing)}")
         results = sync_all(list(consoles))
         for result in results:
+            metrics.sync_finished(result)
             self.stdout.write(result.summary())
         failed = [r.console.name for r in results if not r.ok]
         if failed:
