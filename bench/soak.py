@@ -240,7 +240,7 @@ def main() -> int:
         setup_django(db_name, args.pg)
         from django.core.management import call_command
         from django.db import connections
-        from mobility.connections import close_all_clients
+        from mobility.inventory.connections import close_all_clients
 
         from mobility.governance.approvals import approve
         from mobility.inventory import sync_all

@@ -146,6 +146,7 @@ def test_metrics_are_refused_outside_the_allowed_networks_and_without_the_token(
                         HTTP_AUTHORIZATION="Bearer " + "t" * 40).status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)  # the reading process scrapes the test database's gauges too
 def test_in_multiprocess_mode_the_scrape_adds_up_every_process_of_the_host(tmp_path):
     """PROMETHEUS_MULTIPROC_DIR (the shipped units set it): what a worker process counted, after it exited, shows in
     the exposition of another process of the host; a dead process's websocket clients do not."""
@@ -155,7 +156,9 @@ def test_in_multiprocess_mode_the_scrape_adds_up_every_process_of_the_host(tmp_p
 
     from django.conf import settings
 
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    from tests.workers import database_url
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DATABASE_URL": database_url()}
     record = ("from mobility.observability import metrics\n"
               "metrics.lease_takeover(); metrics.lease_takeover(); metrics.websocket_opened()")
     for _ in range(2):
