@@ -155,6 +155,13 @@ def revise(job: IVMJob, report) -> dict:
     return {"validation": validation, "version": version.version}
 
 
+def batch_member(job: IVMJob, report) -> dict:
+    """One member of a batch: validated by IVM, then submitted (or its edit applied) as the batch's member."""
+    from mobility.batches.planning import run_member_job
+
+    return run_member_job(job, report)
+
+
 RUN = {
     IVMJob.Kind.TEST: test_connection,
     IVMJob.Kind.SCAN: scan,
@@ -162,4 +169,5 @@ RUN = {
     IVMJob.Kind.SYNC: sync,
     IVMJob.Kind.VALIDATE: validate,
     IVMJob.Kind.REVISE: revise,
+    IVMJob.Kind.BATCH_MEMBER: batch_member,
 }

@@ -21,6 +21,7 @@ class IVMJob(models.Model):
         SYNC = "sync", "inventory sync"
         VALIDATE = "validate", "plan validation"
         REVISE = "revise", "plan revision"
+        BATCH_MEMBER = "batch_member", "batch member validation"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
