@@ -42,6 +42,16 @@ def batch_turn(m: Migration) -> str | None:
     return None
 
 
+def batch_holds(m: Migration) -> str | None:
+    """Why a member admitted already must not start now (its batch was paused or stopped meanwhile), or None."""
+    if m.batch_id is None:
+        return None
+    status = Batch.objects.filter(pk=m.batch_id).values_list("status", flat=True).first()
+    if status == BatchStatus.RUNNING:
+        return None
+    return f"Not started: batch #{m.batch_id} is {BatchStatus(status).label.lower() if status else 'gone'}."
+
+
 def _queued_at(m: Migration):
     """A member queues in its batch's order (the batch's start, plus its position in microseconds), so the queue
     of a server serves the batch's members as the batch orders them; anything else queues now."""

@@ -174,6 +174,12 @@ def start(m: Migration, run: RunState, cfg) -> float | None:
             notify_started(m)
         return 0
     # Not migrating and still on the source: no migration of ours is in progress, so (re)issuing is safe.
+    held = _start_refused(m)
+    if held is not None:  # the window closed, or the batch paused or stopped, since step 1: nothing starts now
+        with transaction.atomic():
+            step_change(m, 3, StepStatus.PENDING, held)
+            transition(m, "not_started", outcome=held)
+        return None
     scsi, fc = mappings_of(plan_of(m))
     cmd = commands.migrlpar("m", target_system=m.destination.mtms, target_ip=dst.host, target_user=dst.username,
                             lpar_name=name, scsi_mappings=scsi, fc_mappings=fc, async_=True)
@@ -190,6 +196,18 @@ def start(m: Migration, run: RunState, cfg) -> float | None:
         guarded_update(m.pk, last_progress_at=timezone.now())
         notify_started(m)  # on commit: only now has the migration really started
     return cfg.poll_s
+
+
+def _start_refused(m: Migration) -> str | None:
+    """Asked right before ``-o m``: the approval (and its window) still in force, and the member's batch still
+    letting members start."""
+    from mobility.engine.admission import batch_holds
+    from mobility.governance.approvals import check_runnable
+
+    ok, why = check_runnable(m)
+    if not ok:
+        return f"Not started: {why}"
+    return batch_holds(m)
 
 
 # --- steps 4 and 5 -----------------------------------------------------------------------------------------------
