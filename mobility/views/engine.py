@@ -93,7 +93,12 @@ def migration_task(request, pk, index):
 
 
 def dashboard(request):
+    from mobility.batches.figures import totals
+    from mobility.live.batch_presenters import LIVE
+
     rows = [(m, queue_position(m)) for m in dashboard_queryset(request.user)]
-    return render(request, "mobility/engine/dashboard.html", {"rows": rows, "rendered_at": timezone.now()})
+    batches = [(b, totals(b)) for b in policy.batches(request.user).filter(status__in=LIVE).select_related("source")]
+    return render(request, "mobility/engine/dashboard.html", {"rows": rows, "rendered_at": timezone.now(),
+                                                              "batches": batches})
 
 
