@@ -19,8 +19,6 @@ from mobility.models import Batch, BatchStatus, ManagedSystem, Migration
 from mobility.models.migrations import queue_position
 from mobility.models.migrations import shares_a_server as _shares_a_server
 
-
-
 # --- batches: members start in the batch's order, never more at once than its parallelism ---------------------------
 
 def batch_turn(m: Migration) -> str | None:

@@ -94,6 +94,9 @@ class BatchApproval(models.Model):
     class Meta:
         ordering = ["batch", "created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.decision} by {self.approver_id} on batch {self.batch_id}"
+
 
 class BatchEvent(models.Model):
     """A batch's status changes and requests, in order (the page's log)."""
@@ -105,3 +108,6 @@ class BatchEvent(models.Model):
 
     class Meta:
         ordering = ["batch", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of batch {self.batch_id}"

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from tests.batches.fleet import write_fleet
-from tests.engine.conftest import engine, estate, wait_for, workers  # noqa: F401  (fixtures used by these tests)
+from tests.engine.conftest import engine, estate, wait_for, workers  # noqa: F401,F811  (fixtures used by these tests)
 from tests.simfleet import SimFleet
 
 TIME_SCALE = 40.0
@@ -23,7 +23,7 @@ def fleet(tmp_path_factory):
 
 
 @pytest.fixture
-def payments(estate, personas):
+def payments(estate, personas):  # noqa: F811
     from mobility.models import Partition, Team
 
     team = Team.objects.get(name="Payments")
