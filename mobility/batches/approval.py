@@ -90,7 +90,7 @@ def approve(batch: Batch, user, comment: str, *, batch_hash_seen: str, not_befor
         for m in members(locked):
             plan = m.latest_plan()
             approvals.approve(m, user, f"Batch #{locked.pk}: {comment}", plan_hash=plan.content_hash,
-                              not_before=not_before, not_after=not_after)
+                              not_before=not_before, not_after=not_after, batch_id=locked.pk)
         transition_batch(locked, "approve", actor=user, parallelism=vote.parallelism, not_before=not_before,
                          not_after=not_after, outcome=f"Approved by {user.get_username()}: {comment}")
         audit.record("batch.approval", actor=user, obj=locked, data={
@@ -112,7 +112,8 @@ def reject(batch: Batch, user, comment: str, *, batch_hash_seen: str) -> BatchAp
         vote = BatchApproval.objects.create(batch=locked, content_hash=batch_hash_seen, approver=user,
                                             decision="rejected", comment=comment)
         for m in members(locked):
-            approvals.reject(m, user, f"Batch #{locked.pk}: {comment}", plan_hash=m.latest_plan().content_hash)
+            approvals.reject(m, user, f"Batch #{locked.pk}: {comment}", plan_hash=m.latest_plan().content_hash,
+                             batch_id=locked.pk)
         transition_batch(locked, "reject", actor=user, outcome=f"Rejected by {user.get_username()}: {comment}")
     batch.refresh_from_db()
     return vote
@@ -161,6 +162,27 @@ def edit_member(batch: Batch, member: Migration, user, *, destination: ManagedSy
                              "batch": batch.pk, "position": member.batch_position, "partition": member.partition_id,
                              "destination": destination.pk, "mode": member.mode, "edit": True, "member": member.pk,
                              "mappings": [r.to_dict() for r in mappings]})
+
+
+def reorder(batch: Batch, member: Migration, user, position: int) -> None:
+    """Move a member to ``position`` in the start order (the others shift); the order is part of the batch's hash,
+    so its approval is void."""
+    if member.batch_id != batch.pk or member.status == MigrationStatus.CANCELLED:
+        raise BatchRefused("This migration is not a member of the batch.")
+    why = policy.refusal(user, "revise", batch) or lifecycle.batch_refusal("edit", batch)
+    if why is not None:
+        raise BatchRefused(why)
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update(no_key=True).get(pk=batch.pk)
+        if lifecycle.batch_refusal("edit", locked):
+            raise BatchRefused(lifecycle.batch_refusal("edit", locked))
+        order = [m.pk for m in members(locked) if m.pk != member.pk]
+        if not 1 <= position <= len(order) + 1:
+            raise BatchRefused(f"The position must be between 1 and {len(order) + 1}.")
+        order.insert(position - 1, member.pk)
+        for number, pk in enumerate(order, start=1):
+            Migration.objects.filter(pk=pk).update(batch_position=number)
+        void(locked, user, f"{member.partition.name} now starts in place {position}")
 
 
 def apply_edit(batch: Batch, user, partition, destination, rows, validation: dict, params: dict) -> None:

@@ -38,6 +38,12 @@ def tick(now=None) -> int:
 def _tick(batch: Batch, now) -> int:
     made = 0
     if batch.status == BatchStatus.APPROVED and (batch.not_before is None or batch.not_before <= now):
+        from mobility.batches.approval import void
+        from mobility.batches.hashing import batch_hash
+
+        if batch_hash(batch) != batch.content_hash:  # a member withdrawn or changed on its own since the vote
+            void(batch, None, "a member changed since the approval")
+            return made + 1
         transition_batch(batch, "open", started_at=now, outcome="The window is open: members start as slots free.")
         made += 1
     rows = batch.migrations.exclude(status=MigrationStatus.CANCELLED)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from mobility.choices import MigrationStatus
 from mobility.engine import ivmside
-from mobility.engine.claim import ADMITTED, WAITING
+from mobility.engine.claim import ADMITTED, LOOKAHEAD, WAITING
 from mobility.lifecycle.writer import transition
 from mobility.models import Batch, BatchStatus, ManagedSystem, Migration
 from mobility.models.migrations import queue_position
@@ -38,6 +38,15 @@ def batch_turn(m: Migration) -> str | None:
     if ahead >= free:
         return f"Waiting for its turn in batch #{m.batch_id} ({ahead} member(s) before it)."
     return None
+
+
+def next_in_line(m: Migration) -> bool:
+    """A member of a running batch among the next ones to start: its driver waits in place for a slot."""
+    if m.batch_id is None or not Batch.objects.filter(pk=m.batch_id, status=BatchStatus.RUNNING).exists():
+        return False
+    ahead = Migration.objects.filter(batch_id=m.batch_id, status__in=WAITING,
+                                     batch_position__lt=m.batch_position).count()
+    return ahead < LOOKAHEAD + 1
 
 
 def batch_holds(m: Migration) -> str | None:

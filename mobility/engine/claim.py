@@ -21,6 +21,7 @@ DRIVABLE = frozenset({MigrationStatus.APPROVED, MigrationStatus.QUEUED}) | Migra
 TABLE = Migration._meta.db_table
 ADMITTED = (MigrationStatus.RUNNING, MigrationStatus.STOPPING, MigrationStatus.RECOVERING)  # holding an IVM slot
 WAITING = (MigrationStatus.APPROVED, MigrationStatus.QUEUED)  # approved, not started
+LOOKAHEAD = 2  # members of a running batch claimed ahead of a free slot, waiting for one in place
 
 
 def batch_due_ids() -> list[int]:
@@ -29,9 +30,10 @@ def batch_due_ids() -> list[int]:
     for batch in Batch.objects.filter(status=BatchStatus.RUNNING).only("parallelism"):
         crew = Migration.objects.filter(batch=batch)
         free = (batch.parallelism or 1) - crew.filter(status__in=ADMITTED).count()
-        if free > 0:
-            found += list(crew.filter(status__in=WAITING).order_by("batch_position")
-                          .values_list("pk", flat=True)[:free])
+        # The next ones in line too (``LOOKAHEAD``): their drivers wait in place for a slot (``Driver._admit``), and
+        # start the moment one frees, without a wake-up, a poll and a claim in between.
+        found += list(crew.filter(status__in=WAITING).order_by("batch_position")
+                      .values_list("pk", flat=True)[:max(free, 0) + LOOKAHEAD])
     return found
 
 

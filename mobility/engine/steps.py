@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -104,8 +105,12 @@ def requirements(m: Migration, run: RunState, cfg) -> float | None:
             step_change(m, 1, StepStatus.PENDING, f"Not started: {why}")
             transition(m, "not_started", outcome=f"Not started: {why}")
         return None
+    # A batch starts members on the same source every few seconds: each reading the whole source again (one sync
+    # at a time per IVM) capped the batch at one start per sync. A sync begun at most ``batch_sync_age_s`` before
+    # serves its members; the IVM validates the move again at ``-o m`` whatever the inventory said.
+    since = asked - timedelta(seconds=cfg.batch_sync_age_s) if m.batch_id is not None else asked
     for system in (m.source, m.destination):
-        result = sync_since(system.console, asked)
+        result = sync_since(system.console, since)
         if not result.ok:
             _running(m, 1, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
             return cfg.poll_s * 5

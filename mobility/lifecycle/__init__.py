@@ -39,6 +39,17 @@ def _not_started(m: Migration) -> str | None:
     return "The migration has started." if m.start_intent_at is not None else None
 
 
+def _batch_editable(m: Migration) -> str | None:
+    """A member of a batch changes only while its batch may change (then through the batch, which voids its
+    approval); once the batch runs, its members' plans stay as approved."""
+    if m.batch_id is None:
+        return None
+    status = Batch.objects.filter(pk=m.batch_id).values_list("status", flat=True).first()
+    if status in (B.PENDING_APPROVAL, B.APPROVED):
+        return None
+    return f"This migration is a member of batch #{m.batch_id}, which is {B(status).label.lower()}."
+
+
 def _recover_needed(m: Migration) -> str | None:
     if m.start_intent_at is None:
         return "Nothing was sent to IVM for this migration: there is nothing to recover."
@@ -68,7 +79,7 @@ MOVES: dict[str, Move] = {m.name: m for m in (
     # Four eyes and the request's own life.
     _move("approve", [S.PENDING_APPROVAL], S.APPROVED, PERSON, "vote"),
     _move("reject", [S.PENDING_APPROVAL], S.REJECTED, PERSON, "vote"),
-    _move("revise", [S.PENDING_APPROVAL, S.APPROVED], S.PENDING_APPROVAL, PERSON, "revise"),
+    _move("revise", [S.PENDING_APPROVAL, S.APPROVED], S.PENDING_APPROVAL, PERSON, "revise", _batch_editable),
     _move("withdraw", UNSTARTED, S.CANCELLED, PERSON, "withdraw", _not_started),
     _move("expire", [S.PENDING_APPROVAL, S.APPROVED], S.EXPIRED, HOUSEKEEPING),
     # People steer a run; the engine carries the request out.

@@ -165,6 +165,21 @@ def member(request, pk, member_pk):
 
 
 @require_POST
+def reorder(request, pk, member_pk):
+    batch = _get(request, pk)
+    m = policy.migrations(request.user).filter(pk=member_pk, batch=batch).select_related("partition").first()
+    if m is None:
+        raise Http404("No such member.")
+    try:
+        position = int(request.POST.get("position", ""))
+    except ValueError:
+        messages.error(request, "Give the place as a number.")
+        return redirect("mobility:batch", pk=batch.pk)
+    return _act(request, pk, lambda b: approval.reorder(b, m, request.user, position),
+                f"{m.partition.name} moved to place {position}; the batch waits for approval again.")
+
+
+@require_POST
 def move_back(request, pk):
     batch = _get(request, pk)
     try:

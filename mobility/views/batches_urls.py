@@ -16,5 +16,6 @@ urlpatterns = [
     path("batches/<int:pk>/stop/", batches.stop, name="batch_stop"),
     path("batches/<int:pk>/withdraw/", batches.withdraw, name="batch_withdraw"),
     path("batches/<int:pk>/members/<int:member_pk>/", batches.member, name="batch_member"),
+    path("batches/<int:pk>/members/<int:member_pk>/order/", batches.reorder, name="batch_reorder"),
     path("batches/<int:pk>/move-back/", batches.move_back, name="batch_move_back"),
 ]

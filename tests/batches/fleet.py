@@ -40,14 +40,16 @@ def fleet_toml(count: int, *, limit: int = 4, inactive_every: int = 4, immovable
             continue
         for i, name in enumerate(parts, start=1):
             running = name == "bad-physio" or i % inactive_every != 0
+            memory = 1024 * (1 + (i * 7) % 6)
             out += [
                 "[[system.lpar]]", f'name = "{name}"', f"id = {i + 1}",
                 f'state = "{"Running" if running else "Not Activated"}"',
-                f"memory_mb = {1024 * (1 + (i * 7) % 6)}", "proc_units = 0.5", 'compat_mode = "POWER7"',
+                f"memory_mb = {memory}", "proc_units = 0.5", 'compat_mode = "POWER7"',
                 "eth = [{ slot = 2, vlan = 1 }]", f'scsi = [{{ slot = 3, disks = ["hdisk{i}"] }}]',
             ]
             if running:
-                out.append(f"workload = {{ touched_mb = {touched_mb}, dirty_mb_s = 5, working_set_mb = 64 }}")
+                out.append(f"workload = {{ touched_mb = {min(touched_mb, memory * 3 // 4)}, dirty_mb_s = 5, "
+                           "working_set_mb = 64 }")
             if name == "bad-physio":
                 out.append('io_slot = [{ drc_name = "U78A0.001.06B1001-P1-C3", description = "PCI-E SAS Controller" }]')
             out.append("")

@@ -140,6 +140,13 @@ def test_editing_a_member_voids_the_batch_approval(payments, personas, fleet, wo
     assert member.latest_plan().version == 2
     batch.refresh_from_db()
     assert batch.parallelism is None and batch.not_before is None
+    # The order is the requester's to change too (it is in the hash): the last member starts first.
+    last = approval.members(batch).last()
+    before = batch.content_hash
+    approval.reorder(batch, last, personas["rita"], 1)
+    batch.refresh_from_db()
+    assert approval.members(batch).first().pk == last.pk and batch.content_hash != before
+    assert [m.batch_position for m in approval.members(batch)] == list(range(1, MEMBERS + 1))
     # The old hash no longer approves it.
     with pytest.raises(approval.BatchRefused, match="changed"):
         approval.approve(batch, personas["alex"], "again", batch_hash_seen=BatchApproval.objects.get(
