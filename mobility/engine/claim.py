@@ -37,8 +37,6 @@ def batch_due_ids() -> list[int]:
     return found
 
 
-
-
 def _free(now) -> Q:
     return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
 

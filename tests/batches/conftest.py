@@ -44,10 +44,13 @@ def batch_status(batch_id: int) -> str:
 
 
 def wait_batch(batch_id: int, *statuses: str, timeout: float = 120.0):
-    from mobility.models import Batch
+    from mobility.models import Batch, Migration
 
-    wait_for(lambda: batch_status(batch_id) in statuses, timeout, 0.3,
-             what=f"batch {batch_id} to be {statuses}: {Batch.objects.filter(pk=batch_id).values().first()}")
+    try:
+        wait_for(lambda: batch_status(batch_id) in statuses, timeout, 0.3, what=f"batch {batch_id} to be {statuses}")
+    except AssertionError as exc:
+        members = list(Migration.objects.filter(batch_id=batch_id).values_list("partition__name", "status", "outcome"))
+        raise AssertionError(f"{exc}: {Batch.objects.filter(pk=batch_id).values().first()}; members {members}") from None
     return Batch.objects.get(pk=batch_id)
 
 

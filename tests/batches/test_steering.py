@@ -170,3 +170,20 @@ def test_a_worker_killed_during_a_batch(payments, personas, fleet, workers):
     for name in names(MEMBERS):
         assert sum(1 for cmd in starts if re.search(rf"-p\s+'?{name}'?(\s|$)", cmd)) == 1, (name, starts)
     assert most_at_once(running_intervals(fleet, "ivm1", names(MEMBERS))) <= 3
+
+
+def test_stop_at_the_first_failure(payments, personas, fleet, workers):
+    workers("w1")
+    batch = planning.evacuate(personas["rita"], server("ivm1"), reason="firmware", stop_at_first_failure=True)
+    batch = wait_batch(batch.pk, "pending_approval", timeout=90)
+    first = approval.members(batch).first()
+    assert first.partition.name == "lp05"  # the largest memory starts first
+    fleet.ssh("ivm1", "ivmsim-fault add fail-migration phase=precopy lpar=lp05")
+    batch = _approve(batch, personas, 1)
+    batch = wait_batch(batch.pk, "stopped", timeout=120)
+    halted = batch.events.get(kind="status", payload__move="halt")
+    assert halted.payload["outcome"] == "Stopped at the first failure (lp05)."
+    assert batch.outcome == f"0 moved, 1 failed, {MEMBERS - 1} not started, 1 stayed (not in the batch)."
+    assert Migration.objects.get(pk=first.pk).status == "failed"
+    assert _count(batch, "stopped") == MEMBERS - 1
+    assert len(_starts(fleet)) == 1
