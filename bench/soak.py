@@ -240,10 +240,10 @@ def main() -> int:
         setup_django(db_name, args.pg)
         from django.core.management import call_command
         from django.db import connections
-        from mobility.inventory.connections import close_all_clients
 
         from mobility.governance.approvals import approve
         from mobility.inventory import sync_all
+        from mobility.inventory.connections import close_all_clients
         from mobility.management.commands.register_fleet import register_entry
         from mobility.models import ManagedSystem, Migration, MigrationEvent, Partition
 

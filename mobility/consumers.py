@@ -28,8 +28,9 @@ from django.conf import settings
 
 from mobility import policy
 from mobility.live import DASHBOARD_GROUP, frames, group_name
+from mobility.live.batch_presenters import panel_html, row_html, state_key
 from mobility.live.presenters import dashboard_rows, job_html, missed_html
-from mobility.live.publish import jobs_group, latest_seqs
+from mobility.live.publish import batch_group, jobs_group, latest_seqs
 from mobility.observability import metrics
 
 logger = logging.getLogger("mobility.live")
@@ -453,3 +454,71 @@ class JobsConsumer(AsyncWebsocketConsumer):
                 fragments.append(job_html(job))
                 self.sent[job.pk] = state
         return fragments, all(job.finished for job in rows)
+
+
+class BatchConsumer(AsyncWebsocketConsumer):
+    """One batch's page (``ws/batches/<id>/``, ``?view=row`` for the dashboard's row): its panel whenever the batch or
+    a member changes. Pushes (``batch.changed``) only wake the socket; it renders from the database, and looks itself
+    every ``WATCH_S`` (a lost push, or a worker that cannot reach this process's layer)."""
+
+    WATCH_S = 1.0
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()
+            return
+        self.batch_id = self.scope["url_route"]["kwargs"]["pk"]
+        self.view = "row" if b"view=row" in self.scope.get("query_string", b"") else "panel"
+        if not await self._visible():
+            await self.close()  # unknown and other teams' batches look the same
+            return
+
+        self.group = batch_group(self.batch_id)
+        self.sent_key, self.lock = None, asyncio.Lock()
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self._refresh()
+        self.watch = asyncio.get_running_loop().create_task(self._watch())
+
+    async def disconnect(self, code):
+        if hasattr(self, "watch"):
+            self.watch.cancel()
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        code = frames.violation(text_data, bytes_data)
+        if code is not None:
+            return await self.close(code=code)
+        await self.send(text_data=json.dumps({"error": "this socket only sends; it reads nothing"}))
+
+    async def batch_changed(self, event):
+        await self._refresh()
+
+    async def _watch(self):
+        while True:
+            await asyncio.sleep(self.WATCH_S)
+            await self._refresh()
+
+    async def _refresh(self):
+        async with self.lock:
+            html = await self._render()
+            if html is not None:
+                await self.send(text_data=html)
+
+    @database_sync_to_async
+    def _visible(self) -> bool:
+        return policy.batches(self.scope["user"]).filter(pk=self.batch_id).exists()
+
+    @database_sync_to_async
+    def _render(self) -> str | None:
+
+        batch = policy.batches(self.scope["user"]).filter(pk=self.batch_id).first()
+        if batch is None:
+            return None
+        key = state_key(batch)
+        if key == self.sent_key:
+            return None
+        self.sent_key = key
+        return row_html(batch) if self.view == "row" else panel_html(batch)

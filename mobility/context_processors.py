@@ -13,6 +13,7 @@ NAVIGATION = (
     ("New migration", "mobility:plan_new", "plan"),
     ("Dashboard", "mobility:dashboard", None),
     ("Migrations", "mobility:migrations", None),
+    ("Batches", "mobility:batches", None),
     ("Approvals", "mobility:approvals", "vote"),
     ("History", "mobility:history", "read_history"),
     ("IVM consoles", "mobility:consoles", "manage_consoles"),

@@ -35,7 +35,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
 
 from mobility.choices import Role
-from mobility.models import Approval, AuditEvent, IVMJob, Migration, Partition, PlanVersion, Team
+from mobility.models import Approval, AuditEvent, Batch, IVMJob, Migration, Partition, PlanVersion, Team
 from mobility.roles import has_role
 
 REQUESTER, APPROVER, AUDITOR, ADMIN = Role.REQUESTER, Role.APPROVER, Role.AUDITOR, Role.ADMIN
@@ -63,7 +63,8 @@ ANY_TEAM = frozenset({ADMIN, AUDITOR})
 # Owned by the team of the partition they are about: a partition ("plan" acts on it), or a migration or part of
 # one (every other action on an object acts on these).
 OF_A_MIGRATION = (Migration, PlanVersion, Approval)
-TEAM_OWNED = (Partition, *OF_A_MIGRATION)
+# A batch of migrations belongs to one team (its members are that team's partitions): the same rules as a migration.
+TEAM_OWNED = (Partition, *OF_A_MIGRATION, Batch)
 ROLE_NAMES = {REQUESTER: "requesters", APPROVER: "approvers", AUDITOR: "auditors", ADMIN: "administrators"}
 
 
@@ -98,6 +99,11 @@ def partitions(user, qs: QuerySet | None = None) -> QuerySet:
 def migrations(user, qs: QuerySet | None = None) -> QuerySet:
     """Migrations the user may see: those of the partitions they may see."""
     return _scoped(user, Migration.objects.all() if qs is None else qs, "partition__team_id")
+
+
+def batches(user, qs: QuerySet | None = None) -> QuerySet:
+    """Batches the user may see: their teams' (auditors and admins: all)."""
+    return _scoped(user, Batch.objects.all() if qs is None else qs, "team_id")
 
 
 def plans(user, qs: QuerySet | None = None) -> QuerySet:
@@ -183,7 +189,7 @@ def refusal(user, action: str, obj=None) -> str | None:
     granting, what, team_bound = ACTIONS[action]
     if not _signed_in(user):
         return "Sign in first."
-    if obj is not None and team_bound and not isinstance(obj, Partition if action == "plan" else OF_A_MIGRATION):
+    if obj is not None and team_bound and not isinstance(obj, Partition if action == "plan" else (*OF_A_MIGRATION, Batch)):
         raise TypeError(f"{action} is not an action on a {type(obj).__name__}")
     held = granting & _roles(user)
     if action == "vote" and obj is not None:
@@ -198,6 +204,8 @@ def refusal(user, action: str, obj=None) -> str | None:
         return None
     migration = _migration_of(obj)
     if not _member(user, _team_id(migration)):
+        if isinstance(migration, Batch):
+            return f"Batch #{migration.pk} belongs to {_team_name(migration.team_id)}; you are not a member of it."
         return f"{_team_phrase(migration.partition)}; you are not a member of it."
     if action == "withdraw" and held == {REQUESTER} and migration.requester_id != user.pk:
         return "Only the requester or an approver of the team may withdraw this request."
@@ -217,10 +225,12 @@ def _plan_refusal(user, held, partition: Partition) -> str | None:
     return None
 
 
-def _vote_refusal(user, held, migration: Migration) -> str | None:
+def _vote_refusal(user, held, migration: Migration | Batch) -> str | None:
     """Four eyes: the most specific reason first (the requester hears that it is their own request)."""
     if migration.requester_id == user.pk:
         return "You cannot approve or reject your own request."
+    if isinstance(migration, Batch):
+        return _batch_vote_refusal(user, held, migration)
     partition = migration.partition
     if not held or not _member(user, partition.team_id):
         team = Team.objects.filter(pk=partition.team_id).values_list("name", flat=True).first() or "no team"
@@ -230,6 +240,25 @@ def _vote_refusal(user, held, migration: Migration) -> str | None:
     if authored is not None:
         return f"You wrote plan version {authored} of this request: another approver of the team must decide."
     return None
+
+
+def _batch_vote_refusal(user, held, batch: Batch) -> str | None:
+    """A batch's four eyes: an approver of its team who wrote none of its members' plan versions."""
+    if not held or not _member(user, batch.team_id):
+        return f"You are not an approver of the team that owns batch #{batch.pk} ({_team_name(batch.team_id)})."
+    authored = (PlanVersion.objects.filter(migration__batch=batch, created_by=user)
+                .select_related("migration__partition").order_by("migration__batch_position").first())
+    if authored is not None:
+        return (f"You wrote a plan version of {authored.migration.partition.name} in this batch: another approver of "
+                "the team must decide.")
+    return None
+
+
+def batch_approvers(batch: Batch) -> QuerySet:
+    """The active people who may vote on this batch (four eyes applied)."""
+    users = get_user_model().objects.filter(is_active=True, groups__name=APPROVER)
+    authors = PlanVersion.objects.filter(migration__batch=batch, created_by=OuterRef("pk"))
+    return users.filter(teams=batch.team_id).exclude(pk=batch.requester_id).exclude(Exists(authors)).distinct()
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
@@ -243,8 +272,8 @@ def _list(roles) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _migration_of(obj) -> Migration | None:
-    if isinstance(obj, Migration):
+def _migration_of(obj) -> Migration | Batch | None:
+    if isinstance(obj, Migration | Batch):
         return obj
     if isinstance(obj, OF_A_MIGRATION):
         return obj.migration
@@ -253,7 +282,7 @@ def _migration_of(obj) -> Migration | None:
 
 def _team_id(obj) -> int | None:
     """The id of the team that owns the object (None: nobody's)."""
-    if isinstance(obj, Partition):
+    if isinstance(obj, Partition | Batch):
         return obj.team_id
     migration = _migration_of(obj)
     if migration is None:
@@ -266,6 +295,10 @@ def _team_id(obj) -> int | None:
 
 def _member(user, team_id: int | None) -> bool:
     return team_id is not None and Team.members.through.objects.filter(team_id=team_id, user_id=user.pk).exists()
+
+
+def _team_name(team_id: int | None) -> str:
+    return Team.objects.filter(pk=team_id).values_list("name", flat=True).first() or "no team"
 
 
 def _team_phrase(partition: Partition) -> str:

@@ -8,6 +8,7 @@ from mobility.engine.worker import EngineConsumer
 websocket_urlpatterns = [
     path("ws/live/", consumers.LiveConsumer.as_asgi()),
     path("ws/jobs/<uuid:group>/", consumers.JobsConsumer.as_asgi()),
+    path("ws/batches/<int:pk>/", consumers.BatchConsumer.as_asgi()),
 ]
 
 

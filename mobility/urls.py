@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("mobility.views.plan_urls")),
     path("", include("mobility.views.governance_urls")),
     path("", include("mobility.views.engine_urls")),
+    path("", include("mobility.views.batches_urls")),
 ]

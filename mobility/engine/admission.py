@@ -5,18 +5,68 @@ serialises writers anyway), so two workers cannot both take the last slot. A mig
 first in the queue among those sharing its source or destination, so the queue is served in order.
 """
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from mobility.choices import MigrationStatus
 from mobility.engine import ivmside
+from mobility.engine.claim import ADMITTED, LOOKAHEAD, WAITING
 from mobility.lifecycle.writer import transition
-from mobility.models import ManagedSystem, Migration
+from mobility.models import Batch, BatchStatus, ManagedSystem, Migration
 from mobility.models.migrations import queue_position
 from mobility.models.migrations import shares_a_server as _shares_a_server
 
-ADMITTED = (MigrationStatus.RUNNING, MigrationStatus.STOPPING, MigrationStatus.RECOVERING)
+# --- batches: members start in the batch's order, never more at once than its parallelism ---------------------------
+
+def batch_turn(m: Migration) -> str | None:
+    """None when the batch lets member ``m`` start now (the IVMs' limits are asked next); else why it waits."""
+    if m.batch_id is None:
+        return None
+    batch = Batch.objects.filter(pk=m.batch_id).only("status", "parallelism").first()
+    if batch is None or batch.status != BatchStatus.RUNNING:
+        state = BatchStatus(batch.status).label.lower() if batch else "gone"
+        return f"Waiting: batch #{m.batch_id} is {state}."
+    crew = Migration.objects.filter(batch_id=m.batch_id)
+    admitted = crew.filter(status__in=ADMITTED).count()
+    free = (batch.parallelism or 1) - admitted
+    if free <= 0:
+        return f"Waiting for a slot of batch #{m.batch_id} ({admitted} of {batch.parallelism} running)."
+    ahead = crew.filter(status__in=WAITING, batch_position__lt=m.batch_position).count()
+    if ahead >= free:
+        return f"Waiting for its turn in batch #{m.batch_id} ({ahead} member(s) before it)."
+    return None
+
+
+def next_in_line(m: Migration) -> bool:
+    """A member of a running batch among the next ones to start: its driver waits in place for a slot."""
+    if m.batch_id is None or not Batch.objects.filter(pk=m.batch_id, status=BatchStatus.RUNNING).exists():
+        return False
+    ahead = Migration.objects.filter(batch_id=m.batch_id, status__in=WAITING,
+                                     batch_position__lt=m.batch_position).count()
+    return ahead < LOOKAHEAD + 1
+
+
+def batch_holds(m: Migration) -> str | None:
+    """Why a member admitted already must not start now (its batch was paused or stopped meanwhile), or None."""
+    if m.batch_id is None:
+        return None
+    status = Batch.objects.filter(pk=m.batch_id).values_list("status", flat=True).first()
+    if status == BatchStatus.RUNNING:
+        return None
+    return f"Not started: batch #{m.batch_id} is {BatchStatus(status).label.lower() if status else 'gone'}."
+
+
+def _queued_at(m: Migration):
+    """A member queues in its batch's order (the batch's start, plus its position in microseconds), so the queue
+    of a server serves the batch's members as the batch orders them; anything else queues now."""
+    if m.batch_id is not None:
+        started = Batch.objects.filter(pk=m.batch_id).values_list("started_at", flat=True).first()
+        if started is not None:
+            return started + timedelta(microseconds=m.batch_position or 0)
+    return timezone.now()
 
 
 def _limits(m: Migration) -> list[tuple[int, int]]:
@@ -29,16 +79,23 @@ def _limits(m: Migration) -> list[tuple[int, int]]:
 
 
 def admit(m: Migration) -> bool:
-    """Start ``m`` (status RUNNING) if both IVMs have a free slot and nothing queued is ahead; else queue it."""
+    """Start ``m`` (status RUNNING) if both IVMs have a free slot, nothing queued is ahead and (a batch's member) its
+    batch lets it; else queue it."""
+    if batch_turn(m) is not None:  # not its batch's turn: no need to ask the IVMs
+        return False
     limits = _limits(m)  # SSH outside the transaction: never hold row locks across the network
     with transaction.atomic():
         # FOR NO KEY UPDATE (as every row lock here): it orders admissions, and does not block the foreign-key
         # checks (KEY SHARE) of other transactions inserting rows that point at these systems (that deadlocked).
         list(ManagedSystem.objects.select_for_update(no_key=True)
              .filter(pk__in=[m.source_id, m.destination_id]).order_by("pk"))
+        if m.batch_id is not None:  # the batch's slots are counted under its row's lock
+            list(Batch.objects.select_for_update(no_key=True).filter(pk=m.batch_id))
         m.refresh_from_db()
         if m.status not in (MigrationStatus.APPROVED, MigrationStatus.QUEUED):
             return m.status in ADMITTED
+        if batch_turn(m) is not None:
+            return False
         free = True
         for system_id, (supported, ivm_in_progress) in zip((m.source_id, m.destination_id), limits, strict=True):
             ours = Migration.objects.filter(Q(source_id=system_id) | Q(destination_id=system_id),
@@ -53,5 +110,5 @@ def admit(m: Migration) -> bool:
             return True
         if m.status != MigrationStatus.QUEUED:
             transition(m, "queue", outcome="Waiting for a free migration slot on "
-                       f"{m.source.name} or {m.destination.name}.", queued_at=timezone.now())
+                       f"{m.source.name} or {m.destination.name}.", queued_at=_queued_at(m))
         return False

@@ -14,12 +14,28 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mobility.choices import MigrationStatus
-from mobility.models import Migration
+from mobility.models import Batch, BatchStatus, Migration
 from mobility.observability import metrics
 
 # Statuses a worker acts on: approved/queued ones wait for admission, the active ones are being driven.
 DRIVABLE = frozenset({MigrationStatus.APPROVED, MigrationStatus.QUEUED}) | MigrationStatus.active()
 TABLE = Migration._meta.db_table
+ADMITTED = (MigrationStatus.RUNNING, MigrationStatus.STOPPING, MigrationStatus.RECOVERING)  # holding an IVM slot
+WAITING = (MigrationStatus.APPROVED, MigrationStatus.QUEUED)  # approved, not started
+LOOKAHEAD = 2  # members of a running batch claimed ahead of a free slot, waiting for one in place
+
+
+def batch_due_ids() -> list[int]:
+    """The waiting members that running batches let start now: the first free ones in each batch's order."""
+    found = []
+    for batch in Batch.objects.filter(status=BatchStatus.RUNNING).only("parallelism"):
+        crew = Migration.objects.filter(batch=batch)
+        free = (batch.parallelism or 1) - crew.filter(status__in=ADMITTED).count()
+        # The next ones in line too (``LOOKAHEAD``): their drivers wait in place for a slot (``Driver._admit``), and
+        # start the moment one frees, without a wake-up, a poll and a claim in between.
+        found += list(crew.filter(status__in=WAITING).order_by("batch_position")
+                      .values_list("pk", flat=True)[:max(free, 0) + LOOKAHEAD])
+    return found
 
 
 def _free(now) -> Q:
@@ -27,11 +43,18 @@ def _free(now) -> Q:
 
 
 def due_ids(limit: int = 100) -> list[int]:
-    """Migrations a worker could claim now: drivable and not held by a live lease; queue order first."""
+    """Migrations a worker could claim now: drivable and not held by a live lease; queue order first. A batch's
+    waiting members only when their batch lets them start (``admission.batch_due_ids``), in its order."""
     now = timezone.now()
-    rows = (Migration.objects.filter(status__in=DRIVABLE).filter(_free(now))
-            .order_by("queued_at", "created_at", "pk").values_list("pk", flat=True)[:limit])
-    return list(rows)
+    drivable = Migration.objects.filter(status__in=DRIVABLE).filter(_free(now))
+    order = ("queued_at", "created_at", "pk")
+    started = drivable.filter(batch__isnull=False).exclude(status__in=WAITING).order_by(*order)
+    due = batch_due_ids()
+    free = set(drivable.filter(pk__in=due).values_list("pk", flat=True)) if due else set()
+    crew = [pk for pk in due if pk in free]  # in the batches' order
+    singles = drivable.filter(batch__isnull=True).order_by(*order)
+    rows = [*started.values_list("pk", flat=True)[:limit], *crew, *singles.values_list("pk", flat=True)[:limit]]
+    return rows[:limit]
 
 
 def claim(migration_id: int, worker: str, lease_s: float) -> int | None:

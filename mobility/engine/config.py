@@ -26,6 +26,7 @@ class EngineConfig:
     nice: int = 10
     job_threads: int = 8  # IVM jobs asked from pages (tests, syncs, validations) run at the same time
     migrations: bool = True  # False: a worker for IVM jobs only (``run_engine --jobs-only``)
+    batch_sync_age_s: float = 15.0  # step 1 of a batch's member accepts an inventory sync begun this long before
 
 
 def load() -> EngineConfig:
@@ -41,6 +42,7 @@ def load() -> EngineConfig:
         busy=int(getattr(settings, "IVMWEB_ENGINE_BUSY", 2)),
         nice=int(getattr(settings, "IVMWEB_ENGINE_NICE", 10)),
         job_threads=int(getattr(settings, "IVMWEB_ENGINE_JOB_THREADS", 8)),
+        batch_sync_age_s=float(getattr(settings, "IVMWEB_ENGINE_BATCH_SYNC_AGE_S", 15.0)),
     )
 
 

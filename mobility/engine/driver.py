@@ -31,6 +31,7 @@ from mobility.models import Migration, MigrationStep
 from mobility.observability import logs
 
 logger = logging.getLogger("mobility.engine")
+BATCH_WAIT_S = 0.1  # how often a batch's next member, claimed ahead, looks for its slot (database only)
 
 
 class Driver:
@@ -41,6 +42,7 @@ class Driver:
         self.busy = busy  # the worker's busy slots, shared by its drivers (EngineConfig.busy)
         self.lost = threading.Event()
         self.run_state = steps.RunState()
+        self.in_line = False  # a batch's next member, waiting in place for a slot (``_still_in_line``)
 
     # --- lease -------------------------------------------------------------------------------------------------
     def _heartbeat(self, done: threading.Event) -> None:
@@ -70,6 +72,9 @@ class Driver:
         beat.start()
         try:
             while not self.lost.is_set() and not self.stopping.is_set():
+                if self.in_line and self._still_in_line():
+                    self.stopping.wait(BATCH_WAIT_S)
+                    continue
                 try:
                     with self._busy_slot():
                         wait = self.step() if not self.lost.is_set() else None
@@ -98,6 +103,18 @@ class Driver:
             if not self.lost.is_set():
                 claim.release(self.migration_id, self.fence)
             close_old_connections()
+
+    def _still_in_line(self) -> bool:
+        """A batch's next member waiting in place: still not its turn? Asked outside the busy slots (a database read),
+        which other drivers' long pieces (a sync in step 9) may hold for seconds when its slot frees."""
+        try:
+            m = Migration.objects.only("status", "batch_id", "batch_position").get(pk=self.migration_id)
+            waiting = m.status in (MigrationStatus.APPROVED, MigrationStatus.QUEUED)
+            self.in_line = waiting and admission.batch_turn(m) is not None and admission.next_in_line(m)
+        except Exception:  # noqa: BLE001 — the next piece of work reads it again, and says what went wrong
+            logger.warning("migration %s: could not read its batch's turn", self.migration_id, exc_info=True)
+            self.in_line = False
+        return self.in_line
 
     @contextmanager
     def _busy_slot(self):
@@ -146,6 +163,11 @@ class Driver:
             if m.outcome != f"Not started: {why}":
                 guarded_update(m.pk, outcome=f"Not started: {why}")
             return None
+        if admission.batch_turn(m) is not None:  # not its batch's turn yet
+            # The batch's next members keep the claim and look again shortly (database only): they start the moment
+            # a slot frees. The others wait for the poll loop.
+            self.in_line = admission.next_in_line(m)
+            return BATCH_WAIT_S if self.in_line else None
         if not admission.admit(m):
             return None  # queued: the poll loop looks again when a slot may have freed
         if not m.steps.exists():

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from mobility.choices import MigrationMode, StepStatus
 from mobility.engine import ivmside
+from mobility.engine.admission import batch_holds
 from mobility.engine.events import emit, step_change, step_data
 from mobility.governance.approvals import check_runnable, void_approvals
 from mobility.governance.audit import record
@@ -33,6 +35,7 @@ DEFAULT_FOLLOW_UPS = (
     "Update backups, DNS and firewall rules that name the source server",
     "Confirm software licences on the destination server",
 )
+
 SAMPLE_WINDOW = 8  # transfer samples kept for the rate, the ETA range and the converging indicator
 
 
@@ -102,8 +105,12 @@ def requirements(m: Migration, run: RunState, cfg) -> float | None:
             step_change(m, 1, StepStatus.PENDING, f"Not started: {why}")
             transition(m, "not_started", outcome=f"Not started: {why}")
         return None
+    # A batch starts members on the same source every few seconds: each reading the whole source again (one sync
+    # at a time per IVM) capped the batch at one start per sync. A sync begun at most ``batch_sync_age_s`` before
+    # serves its members; the IVM validates the move again at ``-o m`` whatever the inventory said.
+    since = asked - timedelta(seconds=cfg.batch_sync_age_s) if m.batch_id is not None else asked
     for system in (m.source, m.destination):
-        result = sync_since(system.console, asked)
+        result = sync_since(system.console, since)
         if not result.ok:
             _running(m, 1, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
             return cfg.poll_s * 5
@@ -179,6 +186,12 @@ def start(m: Migration, run: RunState, cfg) -> float | None:
             notify_started(m)
         return 0
     # Not migrating and still on the source: no migration of ours is in progress, so (re)issuing is safe.
+    held = _start_refused(m)
+    if held is not None:  # the window closed, or the batch paused or stopped, since step 1: nothing starts now
+        with transaction.atomic():
+            step_change(m, 3, StepStatus.PENDING, held)
+            transition(m, "not_started", outcome=held)
+        return None
     cmd = start_command(plan_of(m), name, m.destination.mtms, dst.host, dst.username)
     now = timezone.now()
     guarded_update(m.pk, start_intent_at=now)  # committed (autocommit) before sending
@@ -193,6 +206,16 @@ def start(m: Migration, run: RunState, cfg) -> float | None:
         guarded_update(m.pk, last_progress_at=timezone.now())
         notify_started(m)  # on commit: only now has the migration really started
     return cfg.poll_s
+
+
+def _start_refused(m: Migration) -> str | None:
+    """Asked right before ``-o m``: the approval (and its window) still in force, and the member's batch still
+    letting members start."""
+
+    ok, why = check_runnable(m)
+    if not ok:
+        return f"Not started: {why}"
+    return batch_holds(m)
 
 
 # --- steps 4 and 5 -----------------------------------------------------------------------------------------------

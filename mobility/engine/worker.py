@@ -19,6 +19,7 @@ from channels.consumer import SyncConsumer
 from django.conf import settings
 from django.db import close_old_connections
 
+from mobility.batches import supervise as batches
 from mobility.engine import claim
 from mobility.engine.config import CONFIG
 from mobility.engine.driver import Driver
@@ -151,6 +152,8 @@ class Engine:
                 self.heartbeat.beat()
                 self.poll_jobs()
                 if self.cfg.migrations:
+                    if batches.tick():  # a batch opened, or ended members: look for due work again at once
+                        self._wake.set()
                     self.poll_once()
                     self._maybe_housekeep()
             except Exception:

@@ -56,11 +56,13 @@ def request_expires_at(plan: PlanVersion) -> datetime:
 
 
 def _refusal(migration: Migration, plan: PlanVersion | None, user, comment: str,
-             not_before, not_after, now: datetime) -> str | None:
+             not_before, not_after, now: datetime, batch_id: int | None = None) -> str | None:
     """Why this vote is not allowed, or None. Order matters: the most specific reason first."""
     who = policy.refusal(user, "vote", migration)  # roles, team and four eyes
     if who is not None:
         return who
+    if migration.batch_id is not None and batch_id != migration.batch_id:
+        return f"This request is a member of batch #{migration.batch_id}: vote on the batch as a whole."
     if plan is None:
         return "This request has no plan to vote on."
     if Approval.objects.filter(plan=plan, approver=user).exists():
@@ -83,7 +85,7 @@ def _refusal(migration: Migration, plan: PlanVersion | None, user, comment: str,
 
 
 def _vote(migration: Migration, user, comment: str, decision: str, plan_hash: str, not_before=None,
-          not_after=None) -> Approval:
+          not_after=None, batch_id: int | None = None) -> Approval:
     comment = comment or ""
     with transaction.atomic():
         # Lock the request: two approvers voting at once must not both move its status, and a revision cannot slip
@@ -92,7 +94,7 @@ def _vote(migration: Migration, user, comment: str, decision: str, plan_hash: st
                      .select_related("partition__team", "requester").get(pk=migration.pk))
         plan = current_plan(migration)
         now = timezone.now()
-        refusal = _refusal(migration, plan, user, comment, not_before, not_after, now)
+        refusal = _refusal(migration, plan, user, comment, not_before, not_after, now, batch_id)
         changed = refusal is None and plan_hash != plan.content_hash
         if changed:
             refusal = (f"The plan changed since you read it: it is now version {plan.version} "
@@ -122,15 +124,16 @@ def _vote(migration: Migration, user, comment: str, decision: str, plan_hash: st
 
 
 def approve(migration: Migration, user, comment: str, *, plan_hash: str, not_before: datetime | None = None,
-            not_after: datetime | None = None) -> Approval:
+            not_after: datetime | None = None, batch_id: int | None = None) -> Approval:
     """Approve the plan version whose hash the approver was shown (it must still be the latest); the migration
-    becomes APPROVED. Raises ApprovalRefused (PlanChanged when the plan was revised meanwhile)."""
-    return _vote(migration, user, comment, Approval.Decision.APPROVED, plan_hash, not_before, not_after)
+    becomes APPROVED. Raises ApprovalRefused (PlanChanged when the plan was revised meanwhile). A batch's member is
+    approved only with its batch (``batch_id``: ``mobility.batches.approval``)."""
+    return _vote(migration, user, comment, Approval.Decision.APPROVED, plan_hash, not_before, not_after, batch_id)
 
 
-def reject(migration: Migration, user, comment: str, *, plan_hash: str) -> Approval:
+def reject(migration: Migration, user, comment: str, *, plan_hash: str, batch_id: int | None = None) -> Approval:
     """Reject the plan version the approver was shown; the migration becomes REJECTED (final)."""
-    return _vote(migration, user, comment, Approval.Decision.REJECTED, plan_hash)
+    return _vote(migration, user, comment, Approval.Decision.REJECTED, plan_hash, batch_id=batch_id)
 
 
 def void_approvals(migration: Migration, reason: str) -> int:

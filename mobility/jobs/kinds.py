@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from mobility import plans
+from mobility.batches.planning import run_member_job
 from mobility.governance.audit import record
 from mobility.inventory import sync_console
 from mobility.inventory.connections import client_for, discard_client
@@ -164,6 +165,12 @@ def revise(job: IVMJob, report) -> dict:
     return {"validation": validation, "version": version.version}
 
 
+def batch_member(job: IVMJob, report) -> dict:
+    """One member of a batch: validated by IVM, then submitted (or its edit applied) as the batch's member."""
+
+    return run_member_job(job, report)
+
+
 RUN = {
     IVMJob.Kind.TEST: test_connection,
     IVMJob.Kind.SCAN: scan,
@@ -172,5 +179,6 @@ RUN = {
     IVMJob.Kind.VALIDATE: validate,
     IVMJob.Kind.REVISE: revise,
     IVMJob.Kind.REHEARSE: rehearse.run,
+    IVMJob.Kind.BATCH_MEMBER: batch_member,
 }
 __all__ = ["RUN", "JobFailed"]

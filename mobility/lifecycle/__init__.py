@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mobility.choices import MigrationStatus as S
-from mobility.models import Migration
+from mobility.models import Batch, Migration
+from mobility.models import BatchStatus as B
 
 PERSON, ENGINE, HOUSEKEEPING = "person", "engine", "housekeeping"
 
@@ -36,6 +37,17 @@ def _started(m: Migration) -> str | None:
 
 def _not_started(m: Migration) -> str | None:
     return "The migration has started." if m.start_intent_at is not None else None
+
+
+def _batch_editable(m: Migration) -> str | None:
+    """A member of a batch changes only while its batch may change (then through the batch, which voids its
+    approval); once the batch runs, its members' plans stay as approved."""
+    if m.batch_id is None:
+        return None
+    status = Batch.objects.filter(pk=m.batch_id).values_list("status", flat=True).first()
+    if status in (B.PENDING_APPROVAL, B.APPROVED):
+        return None
+    return f"This migration is a member of batch #{m.batch_id}, which is {B(status).label.lower()}."
 
 
 def _recover_needed(m: Migration) -> str | None:
@@ -67,7 +79,7 @@ MOVES: dict[str, Move] = {m.name: m for m in (
     # Four eyes and the request's own life.
     _move("approve", [S.PENDING_APPROVAL], S.APPROVED, PERSON, "vote"),
     _move("reject", [S.PENDING_APPROVAL], S.REJECTED, PERSON, "vote"),
-    _move("revise", [S.PENDING_APPROVAL, S.APPROVED], S.PENDING_APPROVAL, PERSON, "revise"),
+    _move("revise", [S.PENDING_APPROVAL, S.APPROVED], S.PENDING_APPROVAL, PERSON, "revise", _batch_editable),
     _move("withdraw", UNSTARTED, S.CANCELLED, PERSON, "withdraw", _not_started),
     _move("expire", [S.PENDING_APPROVAL, S.APPROVED], S.EXPIRED, HOUSEKEEPING),
     # People steer a run; the engine carries the request out.
@@ -87,6 +99,11 @@ MOVES: dict[str, Move] = {m.name: m for m in (
     _move("recovered", [S.RECOVERING], S.FAILED, ENGINE),
     _move("recovered_stopped", [S.RECOVERING], S.STOPPED, ENGINE),
     _move("recover_failed", [S.RECOVERING], S.FAILED, ENGINE),
+    # Members of a batch (``BATCH_MOVES`` below): the batch's approval voided when one member changed sends the others
+    # back for approval; those its window left unstarted end (they can be planned again into a new batch).
+    _move("batch_voided", [S.APPROVED], S.PENDING_APPROVAL, PERSON, "revise", _not_started),
+    _move("window_closed", [S.APPROVED, S.QUEUED], S.EXPIRED, HOUSEKEEPING, guard=_not_started),
+    _move("batch_halted", [S.APPROVED, S.QUEUED], S.STOPPED, HOUSEKEEPING, guard=_not_started),
 )}
 # What a person may do that is not a move of the status: tick a follow-up task of a completed migration.
 TASKS_OPEN = frozenset({S.COMPLETED})
@@ -102,7 +119,7 @@ def refusal(move: str | Move, m: Migration) -> str | None:
     return spec.guard(m) if spec.guard else None
 
 
-_PAST = {"approve": "approved", "reject": "rejected", "revise": "revised", "withdraw": "withdrawn",
+_PAST = {"batch_voided": "sent back for approval", "window_closed": "closed", "approve": "approved", "reject": "rejected", "revise": "revised", "withdraw": "withdrawn",
          "stop": "stopped", "stop_unstarted": "stopped", "recover": "recovered", "expire": "expired"}
 
 
@@ -112,3 +129,55 @@ def allowed_actions(m: Migration) -> frozenset[str]:
     if m.status in TASKS_OPEN:
         found.add("tick_task")
     return frozenset(found)
+
+
+# --- batches ------------------------------------------------------------------------------------------------------
+# A batch's own status (``mobility.models.batches``): the same kind of table, written by
+# ``mobility.lifecycle.writer.transition_batch``. Its members keep their own moves above; the batch only says when they
+# may start (``mobility.engine.admission``).
+
+@dataclass(frozen=True)
+class BatchMove:
+    name: str
+    sources: frozenset[B]
+    target: B
+    by: str
+    action: str | None = None
+
+
+def _batch_move(name, sources, target, by, action=None) -> BatchMove:
+    return BatchMove(name, frozenset(sources), target, by, action)
+
+
+BATCH_MOVES: dict[str, BatchMove] = {m.name: m for m in (
+    _batch_move("planned", [B.VALIDATING], B.PENDING_APPROVAL, HOUSEKEEPING),  # every member's validation ended
+    _batch_move("nothing_to_move", [B.VALIDATING], B.CANCELLED, HOUSEKEEPING),
+    _batch_move("approve", [B.PENDING_APPROVAL], B.APPROVED, PERSON, "vote"),
+    _batch_move("reject", [B.PENDING_APPROVAL], B.REJECTED, PERSON, "vote"),
+    _batch_move("edit", [B.PENDING_APPROVAL, B.APPROVED], B.PENDING_APPROVAL, PERSON, "revise"),
+    _batch_move("withdraw", [B.VALIDATING, B.PENDING_APPROVAL, B.APPROVED], B.CANCELLED, PERSON, "withdraw"),
+    _batch_move("pause", [B.RUNNING], B.PAUSED, PERSON, "stop"),
+    _batch_move("resume", [B.PAUSED], B.RUNNING, PERSON, "stop"),
+    _batch_move("stop", [B.APPROVED, B.RUNNING, B.PAUSED], B.STOPPING, PERSON, "stop"),
+    # Housekeeping of the engine's workers (conditional updates: any worker may make them, once).
+    _batch_move("open", [B.APPROVED], B.RUNNING, HOUSEKEEPING),  # the window opened
+    _batch_move("halt", [B.RUNNING, B.PAUSED], B.STOPPING, HOUSEKEEPING),  # a member failed: "stop at first failure"
+    _batch_move("finish", [B.RUNNING, B.PAUSED], B.FINISHED, HOUSEKEEPING),  # every member ended
+    _batch_move("stopped", [B.STOPPING], B.STOPPED, HOUSEKEEPING),
+)}
+BATCH_PAGE_ACTIONS = ("vote", "revise", "withdraw", "stop")
+_BATCH_PAST = {"approve": "approved", "reject": "rejected", "edit": "changed", "withdraw": "withdrawn",
+               "pause": "paused", "resume": "resumed", "stop": "stopped"}
+
+
+def batch_refusal(move: str | BatchMove, batch: Batch) -> str | None:
+    """Why ``move`` cannot happen to ``batch`` now, or None."""
+    spec = BATCH_MOVES[move] if isinstance(move, str) else move
+    if batch.status not in spec.sources:
+        return f"A batch that is {batch.get_status_display().lower()} cannot be {_BATCH_PAST.get(spec.name, spec.name)}."
+    return None
+
+
+def batch_allowed_moves(batch: Batch) -> frozenset[str]:
+    """The person's moves the batch's status allows now (who may: ``mobility.policy``)."""
+    return frozenset(spec.name for spec in BATCH_MOVES.values() if spec.by == PERSON and batch.status in spec.sources)

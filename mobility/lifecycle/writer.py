@@ -12,9 +12,11 @@ from django.utils import timezone
 from mobility import notifications
 from mobility.choices import MigrationStatus as S
 from mobility.governance.audit import record
+from mobility.jobs.queue import wake_workers
 from mobility.journal import FenceLost, emit, fence_in_force
-from mobility.lifecycle import ENGINE, MOVES, Move, TransitionRefused, refusal
-from mobility.models import Migration
+from mobility.lifecycle import BATCH_MOVES, ENGINE, MOVES, Move, TransitionRefused, batch_refusal, refusal
+from mobility.live.publish import push_batch
+from mobility.models import Batch, BatchEvent, BatchStatus, Migration
 
 
 def transition(m: Migration, move: str, *, actor=None, outcome: str | None = None, **fields) -> None:
@@ -48,6 +50,11 @@ def transition(m: Migration, move: str, *, actor=None, outcome: str | None = Non
         # commit's time, give or take the commit itself), its push before the mail (on_commit runs in order).
         emit(m.pk, "status", {"status": spec.target, "move": move, "outcome": m.outcome, "at": now.isoformat()})
         _notify(m, spec.target)
+        if m.batch_id is not None:  # its batch's page shows every member's status
+            push_batch(m.batch_id)
+            if spec.target in S.terminal() or spec.target == S.APPROVED:
+
+                wake_workers()  # a slot of the batch is free: the next member may start now, not at the next poll
 
 
 def _why_not(m: Migration, spec: Move, token: int | None):
@@ -65,3 +72,30 @@ def _notify(m: Migration, status: str) -> None:
         notifications.notify_completed(m)
     elif status == S.FAILED:
         notifications.notify_failed(m)
+
+
+def transition_batch(batch: Batch, move: str, *, actor=None, outcome: str | None = None, **fields) -> None:
+    """Make the batch move ``move`` happen (and write ``fields`` with it), or raise ``TransitionRefused``: one
+    conditional UPDATE, the event and the audit record in the caller's transaction, the push after the commit."""
+    spec = BATCH_MOVES[move]
+    now = timezone.now()
+    values = {"status": spec.target, **fields}
+    if outcome is not None:
+        values["outcome"] = outcome
+    if spec.target in BatchStatus.terminal() and "finished_at" not in fields:
+        values["finished_at"] = now
+    with transaction.atomic():
+        before = batch.status
+        if Batch.objects.filter(pk=batch.pk, status__in=spec.sources).update(**values) != 1:
+            fresh = Batch.objects.filter(pk=batch.pk).first()
+            if fresh is None:
+                raise TransitionRefused("The batch does not exist.")
+            raise TransitionRefused(batch_refusal(spec, fresh) or f"The batch changed meanwhile (it is {fresh.status}).")
+        for key, value in values.items():
+            setattr(batch, key, value)
+        record(f"batch.{spec.target}", actor=actor, obj=batch,
+               data={"move": move, "from": before, "to": spec.target, "outcome": batch.outcome})
+        BatchEvent.objects.create(batch=batch, at=now, kind="status", payload={
+            "status": spec.target, "move": move, "outcome": batch.outcome,
+            "by": actor.get_username() if getattr(actor, "pk", None) else "ivmweb"})
+        push_batch(batch.pk)

@@ -115,6 +115,37 @@ def push_job(job) -> None:
     transaction.on_commit(lambda: _send(group, {"type": "job.changed", "job": pk}))
 
 
+def batch_group(batch_id: int) -> str:
+    return f"batch-{batch_id}"
+
+
+BATCH_INTERVAL_S = 0.3
+_batch_lock = threading.Lock()
+_batch_timers: dict[int, threading.Timer] = {}
+
+
+def push_batch(batch_id: int) -> None:
+    """After the commit, tell the batch page's sockets that the batch or one of its members changed (they render it
+    from the database); coalesced to one message per batch and interval, since 40 members report at once."""
+    transaction.on_commit(lambda: _flush_later(batch_id))
+
+
+def _flush_later(batch_id: int) -> None:
+    with _batch_lock:
+        if batch_id in _batch_timers:
+            return
+        timer = threading.Timer(BATCH_INTERVAL_S, _flush_batch, args=(batch_id,))
+        timer.daemon = True
+        _batch_timers[batch_id] = timer
+        timer.start()
+
+
+def _flush_batch(batch_id: int) -> None:
+    with _batch_lock:
+        _batch_timers.pop(batch_id, None)
+    _send(batch_group(batch_id), {"type": "batch.changed", "batch": batch_id})
+
+
 def latest_seqs(migration_ids) -> dict[int, int]:
     """The committed ``last_seq`` of each migration: what a socket compares with what it has sent."""
     return dict(Migration.objects.filter(pk__in=list(migration_ids)).values_list("pk", "last_seq"))
@@ -144,6 +175,8 @@ def push_migration(migration_id: int, event=None) -> None:
     if event is not None:
         message["at"] = event.at.timestamp()  # the push delay metric's start (mobility.observability.metrics)
     _send(group_name(migration_id), message)
+    if migration.batch_id is not None and event is not None and event.kind == "progress":
+        _flush_later(migration.batch_id)  # (status changes push the batch from the lifecycle's writer)
     # A status change: its row (or its removal); anything else: the progress cell.
     push_dashboard(migration, status_changed=event is None or any(e.kind == "status" for e in events))
 

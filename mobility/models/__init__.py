@@ -2,6 +2,7 @@
 
 from mobility.models.approvals import Approval
 from mobility.models.audit import AuditEvent, AuditVerification
+from mobility.models.batches import Batch, BatchApproval, BatchEvent, BatchStatus
 from mobility.models.inventory import (
     FCPort,
     IOSlot,
@@ -25,6 +26,10 @@ __all__ = [
     "Approval",
     "AuditEvent",
     "AuditVerification",
+    "Batch",
+    "BatchApproval",
+    "BatchEvent",
+    "BatchStatus",
     "FCPort",
     "IOSlot",
     "IVMConsole",

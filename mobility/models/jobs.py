@@ -22,6 +22,7 @@ class IVMJob(models.Model):
         VALIDATE = "validate", "plan validation"
         REVISE = "revise", "plan revision"
         REHEARSE = "rehearse", "plan rehearsal on a twin"
+        BATCH_MEMBER = "batch_member", "batch member validation"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"

@@ -49,6 +49,10 @@ class Migration(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.TextField(blank=True, help_text="How it ended, in words (IVM message on failure)")
+    # A member of a batch (mobility.models.batches) starts in the batch's order, when the batch lets it.
+    batch = models.ForeignKey("mobility.Batch", on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="migrations")
+    batch_position = models.PositiveIntegerField(null=True, blank=True)
 
     # Worker claim: exactly one worker drives a migration while its lease is fresh.
     claimed_by = models.CharField(max_length=80, blank=True)

@@ -8,7 +8,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from mobility import policy
+from mobility.batches.figures import totals
 from mobility.engine import control
+from mobility.live.batch_presenters import LIVE
 from mobility.live.presenters import dashboard_queryset, live_context, page_actions
 from mobility.models import Migration, MigrationEvent
 from mobility.models.migrations import queue_position
@@ -93,7 +95,10 @@ def migration_task(request, pk, index):
 
 
 def dashboard(request):
+
     rows = [(m, queue_position(m)) for m in dashboard_queryset(request.user)]
-    return render(request, "mobility/engine/dashboard.html", {"rows": rows, "rendered_at": timezone.now()})
+    batches = [(b, totals(b)) for b in policy.batches(request.user).filter(status__in=LIVE).select_related("source")]
+    return render(request, "mobility/engine/dashboard.html", {"rows": rows, "rendered_at": timezone.now(),
+                                                              "batches": batches})
 
 

@@ -202,9 +202,8 @@ def starts_per_partition(state: Path) -> dict[str, int]:
 
 
 def test_two_web_hosts_behind_nginx_and_two_worker_hosts_survive_losing_one_of_each(deployment, personas):
-    from mobility.inventory.connections import close_all_clients
-
     from mobility.inventory import sync_all
+    from mobility.inventory.connections import close_all_clients
     from mobility.management.commands.register_fleet import register_entry
 
     d, net = deployment, deployment["net"]

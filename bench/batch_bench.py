@@ -1,0 +1,187 @@
+"""Evacuate 40 partitions from one server to three, with an IVM limit of 8 active migrations, against the makespan
+of the same 40 migrations measured each alone in the same run.
+
+One command: ``.venv/bin/python bench/batch_bench.py`` (about 6 minutes on 2 cores). See bench/README.md. It
+
+1. writes the batch tests' generated fleet (``tests/batches/fleet.py``): ivm1 with ``--members`` running partitions,
+   ivm2-ivm4 empty, every IVM limited to 8 active migrations, every LUN zoned to all four; starts one simulator
+   (``--time-scale``);
+2. creates a throw-away PostgreSQL database, registers and syncs the four IVMs, a team with a requester and an
+   approver, and starts one ``manage.py run_engine`` worker with the settings' defaults (1 s polling; wake-ups over
+   Redis when ``REDIS_URL`` is set);
+3. **alone**: evacuates ivm1 as a batch with the knob at 1, so each member runs alone, and takes each member's time
+   from its admission (``started_at``) to ``completed`` (``finished_at``);
+4. moves everything back (a move-back batch, knob 8, not measured);
+5. **batch**: evacuates ivm1 again (the same placement: same estate), knob 8 (the IVMs' limit), and takes the wall
+   time from the batch's opening to its last member's end, and how busy the 8 slots were while members waited
+   (from the members' admission and end times: the integral of admitted members over the time some member still
+   waited, ÷ 8 × that time).
+
+Lower bound = max(sum of the alone times ÷ 8, the longest alone time). Goal: wall ≤ 1.10 × bound, slots busy ≥ 95 %.
+Exit 1 if a member failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+from engine_bench import Worker, bench_team  # noqa: E402  (the same worker and four-eyes pair)
+from inventory_bench import admin_sql, setup_django  # noqa: E402  (same throw-away database helpers)
+
+from tests.batches.fleet import write_fleet  # noqa: E402
+from tests.simfleet import SimFleet  # noqa: E402
+
+SLOTS = 8
+
+
+def wait_status(batch_id: int, wanted: tuple[str, ...], timeout: float) -> None:
+    from mobility.models import Batch
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = Batch.objects.values_list("status", flat=True).get(pk=batch_id)
+        if status in wanted:
+            return
+        if status in ("cancelled", "rejected", "stopped"):
+            raise SystemExit(f"batch {batch_id} ended {status}: {Batch.objects.get(pk=batch_id).outcome}")
+        time.sleep(0.1)
+    raise SystemExit(f"batch {batch_id} not {wanted} after {timeout} s")
+
+
+def run_batch(batch, approver, knob: int, timeout: float):
+    """Validate (jobs), approve with ``knob``, run to the end; the finished batch."""
+    from mobility.batches import approval
+    from mobility.models import Batch
+
+    wait_status(batch.pk, ("pending_approval",), timeout)
+    batch.refresh_from_db()
+    approval.approve(batch, approver, "bench", batch_hash_seen=batch.content_hash, parallelism=knob)
+    wait_status(batch.pk, ("finished",), timeout)
+    batch = Batch.objects.get(pk=batch.pk)
+    failed = batch.migrations.exclude(status="completed").values_list("partition__name", "status", "outcome")
+    if failed:
+        raise SystemExit(f"batch {batch.pk}: members did not complete: {list(failed)}")
+    return batch
+
+
+def members(batch) -> list[tuple[str, str, float, float]]:
+    """(partition, destination, admitted at, ended at) of every member, in start order."""
+    return [(m.partition.name, m.destination.name, m.started_at.timestamp(), m.finished_at.timestamp())
+            for m in batch.migrations.select_related("partition", "destination").order_by("batch_position")]
+
+
+def handoffs(rows) -> list[float]:
+    """For each member that had to wait for a slot: seconds from the end that freed its slot to its admission."""
+    ends = sorted(e for _, _, _, e in rows)
+    starts = sorted(a for _, _, a, _ in rows)
+    return [round(a - ends[k], 3) for k, a in enumerate(starts[SLOTS:])]
+
+
+def busy_share(rows, opened: float) -> tuple[float, float]:
+    """Slots busy while some member waited: (share, seconds some member waited)."""
+    last_start = max(a for _, _, a, _ in rows)
+    if last_start <= opened:
+        return 1.0, 0.0
+    edges = sorted([(a, 1) for _, _, a, _ in rows] + [(e, -1) for _, _, _, e in rows])
+    busy, running, t = 0.0, 0, opened
+    for at, step in edges:
+        if at > last_start:
+            break
+        busy += min(running, SLOTS) * (max(at, opened) - t)
+        t = max(at, opened)
+        running += step
+    busy += min(running, SLOTS) * (last_start - t)
+    return busy / (SLOTS * (last_start - opened)), last_start - opened
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--members", type=int, default=40)
+    ap.add_argument("--time-scale", type=float, default=4.0, help="simulated seconds per wall second (default 4)")
+    ap.add_argument("--touched-mb", type=int, default=2000, help="memory each partition's workload touches")
+    ap.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    db_name = f"ivmweb_batchbench_{os.getpid()}"
+    tmp = Path(tempfile.mkdtemp(prefix="batch-bench-"))
+    fleet_path = write_fleet(tmp / "fleet.toml", args.members, limit=SLOTS, inactive_every=10**6, immovable=False,
+                             memory_mb=262144, touched_mb=args.touched_mb)
+    admin_sql(args.pg, f'CREATE DATABASE "{db_name}"')
+    try:
+        setup_django(db_name, args.pg)
+        from django.conf import settings
+        from django.core.management import call_command
+        from django.db import connections
+
+        from mobility.batches import planning
+        from mobility.inventory import sync_all
+        from mobility.inventory.connections import close_all_clients
+        from mobility.management.commands.register_fleet import register_entry
+        from mobility.models import ManagedSystem, Partition
+
+        call_command("migrate", verbosity=0)
+        requester, approver, team = bench_team()
+        with SimFleet(fleet_path, time_scale=args.time_scale, seed=1, start_timeout=60) as fleet:
+            consoles = [register_entry(e)[0] for e in fleet.ivms]
+            assert all(r.ok for r in sync_all(consoles))
+            Partition.objects.exclude(env="vioserver").update(team=team)
+            source = ManagedSystem.objects.get(console__name="ivm1")
+            worker = Worker()
+            try:
+                t = time.monotonic()
+                alone = run_batch(planning.evacuate(requester, source, reason="bench: each alone"), approver, 1,
+                                  1800)
+                alone_rows = members(alone)
+                print(f"alone: {len(alone_rows)} members one at a time in {time.monotonic() - t:.1f} s", flush=True)
+                back = run_batch(planning.move_back(requester, alone), approver, SLOTS, 1800)
+                print(f"moved back in {(back.finished_at - back.started_at).total_seconds():.1f} s", flush=True)
+                batch = run_batch(planning.evacuate(requester, source, reason="bench: batch"), approver, SLOTS, 1800)
+                rows = members(batch)
+                queued = batch.migrations.filter(queued_at__isnull=False).count()
+            finally:
+                worker.stop()
+                close_all_clients()
+        connections.close_all()
+    finally:
+        admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+    durations = [e - a for _, _, a, e in alone_rows]
+    bound = max(sum(durations) / SLOTS, max(durations))
+    opened = batch.started_at.timestamp()
+    wall = max(e for _, _, _, e in rows) - opened
+    share, waited = busy_share(rows, opened)
+    same = [(n, d) for n, d, _, _ in rows] == [(n, d) for n, d, _, _ in alone_rows]
+    figures = {"members": len(rows), "slots": SLOTS, "time_scale": args.time_scale, "touched_mb": args.touched_mb,
+               "channel_layer": settings.CHANNEL_LAYER_NAME, "alone_s": [round(d, 2) for d in durations],
+               "alone_sum_s": round(sum(durations), 2), "alone_max_s": round(max(durations), 2),
+               "lower_bound_s": round(bound, 2), "batch_wall_s": round(wall, 2), "ratio": round(wall / bound, 4),
+               "slots_busy_while_waiting": round(share, 4), "waited_s": round(waited, 2),
+               "same_placement": same, "members_queued_by_ivm_limits": queued,
+               "handoff_s": sorted(handoffs(rows)),
+               "batch_member_s": [round(e - a, 2) for _, _, a, e in rows]}
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print(f"alone: sum {figures['alone_sum_s']} s, longest {figures['alone_max_s']} s -> lower bound "
+              f"{figures['lower_bound_s']} s on {SLOTS} slots")
+        print(f"batch: wall {figures['batch_wall_s']} s = {figures['ratio']:.3f} x the bound (goal <= 1.10); slots busy "
+              f"{share * 100:.1f} % of the {waited:.1f} s members waited (goal >= 95 %); same placement: {same}")
+        print(f"batch members' own times (s): {figures['batch_member_s']}")
+        gaps = figures["handoff_s"]
+        print(f"slot hand-offs (a member's end to the next admission), s: median {gaps[len(gaps) // 2]:.2f}, "
+              f"max {gaps[-1]:.2f}; members queued by an IVM's limit: {queued}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
