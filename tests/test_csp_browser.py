@@ -28,7 +28,8 @@ document.addEventListener("securitypolicyviolation", (e) => {
     window.__cspViolation(v);
 });"""
 
-SKIP_VIEWS = {"logout", "admin:logout", "mobility:history_export", "csp_report", "api:schema"}  # sign-out, downloads
+SKIP_VIEWS = {"logout", "admin:logout", "mobility:history_export", "mobility:batches_export", "csp_report",
+              "api:schema"}  # sign-out, downloads
 PER_VIEW = 2  # pages visited per URL pattern (partitions, systems, admin rows...): the templates, not the rows
 
 

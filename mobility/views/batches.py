@@ -35,6 +35,7 @@ def batch_list(request):
         rows = rows.filter(status=status)
     return render(request, "mobility/batches/list.html", {
         "rows": rows[:PAGE], "status": status, "may_export": policy.may(request.user, "export"),
+        "may_plan": policy.may(request.user, "plan"),
         "statuses": Batch._meta.get_field("status").choices})
 
 

@@ -61,6 +61,7 @@ def system_detail(request, pk: int):
     slots_used = management.adapters.count() if management else 0
     return render(request, "mobility/system.html", {
         "system": system,
+        "may_plan": policy.may(request.user, "plan"),  # who may ask for moves may ask to evacuate
         "management": management,
         "slots_used": slots_used,
         "slots_free": max(management.max_virtual_slots - slots_used, 0) if management else 0,
