@@ -6,7 +6,7 @@ from ivmsim import args, records, validation
 from ivmsim import reference as ref
 from ivmsim.commands import Ctx, check_managed_system, target
 from ivmsim.commands.lssyscfg import parse_common
-from ivmsim.errors import CommandError, MultiError, Result
+from ivmsim.errors import CommandError, MultiError, Result, migration_error
 from ivmsim.formatting import Record, lpar_filter, parse_filter, parse_selection, render
 
 SPEC = {"-r": "value", "-m": "value", "-t": "value", "--ip": "value", "-u": "value", "--filter": "any",
@@ -30,7 +30,8 @@ def run(ctx: Ctx, argv: list[str]) -> Result:
     if resource == "lpar":
         parts = lpar_filter(s.all_partitions(), filters)
         sel = parse_selection(opts["-F"], header, ref.MIGR_LPAR_ATTRS)
-        return Result(stdout=render([records.migration_lpar_record(world, s, p) for p in parts], sel))
+        return Result(stdout=render([records.migration_lpar_record(world, s, p) for p in parts], sel),
+                      stderr="".join(_failure_message(world, p) for p in parts))
 
     # the rest describe a prospective move to -t at --ip
     args.require(cmd, opts, "-t", "--ip")
@@ -54,6 +55,16 @@ def run(ctx: Ctx, argv: list[str]) -> Result:
         return Result(stdout=render([rec], sel))
     sel = parse_selection(opts["-F"], header, ref.MIGR_VIRTUALIO_ATTRS)
     return Result(stdout=render([_virtualio(world, s, lpar, dest)], sel))
+
+
+def _failure_message(world, p) -> str:
+    """A move that failed after ``migrlpar -o m --async`` returned: the message the synchronous form would have
+    printed (its code included), on stderr beside the listing, exit 0, until ``migrlpar -o r`` ends the migration."""
+    mig = world.migrations.get(p.migration_id) if p.migration_id else None
+    if mig is None or mig.phase != "failed":
+        return ""
+    error = migration_error("failed", lpar=p.name, reason=mig.reason or "unknown")
+    return f"[{error.code}] {error.text}\n"
 
 
 def _virtualio(world, s, lpar, dest) -> Record:

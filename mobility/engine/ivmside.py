@@ -12,7 +12,7 @@ from mobility import journal
 from mobility.engine import claim
 from mobility.engine.events import command_event
 from mobility.inventory.connections import about_migration, client_for
-from mobility.ivm import commands
+from mobility.ivm import commands, parse
 from mobility.ivm.errors import CommandAbandoned, CommandFailed, IVMError
 
 MIGR_FIELDS = ("name", "migration_state", "migration_type", "dest_lpar_id", "source_msp_name", "dest_msp_name",
@@ -35,6 +35,8 @@ class LparMigration:
     dest_msp: str
     transmitted: int
     remaining: int | None
+    # Why the IVM says the move failed (``parse.MIGRATION_FAILED_ID``, printed beside the listing), if it said.
+    failure: parse.IVMMessage | None = None
 
     @property
     def in_flight(self) -> bool:
@@ -93,13 +95,19 @@ def lpar_migration_command(name: str):
     return commands.lslparmigr("lpar", lpar_names=name, fields=MIGR_FIELDS)
 
 
-def lpar_migration_of(rows) -> LparMigration | None:
+def lpar_migration_of(result) -> LparMigration | None:
+    """The row of ``lpar_migration_command``'s answer, with the failure's message when the IVM printed it (known by
+    its id: the text may be in any language and says only what the id already does, with the IVM's reason)."""
+    rows = result.parsed()
     if not rows:
         return None
     row = rows[0]
+    failure = next((msg for msg in map(parse.parse_message_line, result.stderr.splitlines())
+                    if msg is not None and msg.code == parse.MIGRATION_FAILED_ID), None)
     return LparMigration(name=row["name"], state=row["migration_state"] or "", dest_lpar_id=_int(row["dest_lpar_id"]),
                          source_msp=row.get("source_msp_name") or "", dest_msp=row.get("dest_msp_name") or "",
-                         transmitted=_int(row["bytes_transmitted"]) or 0, remaining=_int(row["bytes_remaining"]))
+                         transmitted=_int(row["bytes_transmitted"]) or 0, remaining=_int(row["bytes_remaining"]),
+                         failure=failure)
 
 
 def lpar_state_command(name: str):
@@ -123,7 +131,7 @@ def client_slots_of(rows) -> set[int]:
 
 
 def lpar_migration(migration, console, name: str, *, quiet: bool = True) -> LparMigration | None:
-    return lpar_migration_of(run(migration, console, lpar_migration_command(name), quiet=quiet).parsed())
+    return lpar_migration_of(run(migration, console, lpar_migration_command(name), quiet=quiet))
 
 
 def lpar_state(migration, console, name: str, *, quiet: bool = False) -> dict | None:

@@ -220,9 +220,16 @@ def _start_refused(m: Migration) -> str | None:
 
 # --- steps 4 and 5 -----------------------------------------------------------------------------------------------
 
+def failed_on_ivm_reason(seen, name: str, source: str) -> str:
+    """The IVM's own message id and words when it printed the failure's message (``ivmside.LparMigration.failure``),
+    else the state it lists."""
+    said = f": [{seen.failure.code}] {seen.failure.text}" if seen.failure else ""
+    return f"The IVM reports '{seen.state}' for {name} on {source}{said}"
+
+
 def _failed_on_ivm(m: Migration, seen) -> None:
-    raise EngineFailure(f"The IVM reports '{seen.state}' for {m.partition.name} on {m.source.name}; "
-                        "run Recover to bring it back on the source.", recover=True)
+    raise EngineFailure(failed_on_ivm_reason(seen, m.partition.name, m.source.name) +
+                        "; run Recover to bring it back on the source.", recover=True)
 
 
 def mappings(m: Migration, run: RunState, cfg) -> float | None:

@@ -26,6 +26,9 @@ _AIX_MSG = re.compile(r"^(\d{4}-\d{3})\s+(.*?)\s*$")
 # "No results" is known by its message id, whatever language the text after it is in; the HMC prints the
 # English sentence without an id.
 NO_RESULTS_ID = "VIOSI01040010-0003"
+# A move that failed after ``migrlpar -o m --async`` returned: ``lslparmigr -r lpar`` lists the partition as
+# "Migration Failed" and prints this message (the synchronous form's) beside the listing; known by its id alone.
+MIGRATION_FAILED_ID = "VIOSE0104A00B-0005"
 _NO_RESULTS = re.compile(r"^(?:\[" + NO_RESULTS_ID + r"\](?:\s.*)?|No results were found\.?)$")
 # A line parse_message_line could recognise starts (after blanks) like one of the three patterns above: data lines,
 # almost all of them, are told apart with this one match instead of three.

@@ -34,15 +34,12 @@ from mobility.ivm.commands import Command
 from mobility.jobs.errors import JobFailed
 from mobility.models import IVMJob, Migration, Rehearsal
 from mobility.twin import export
-from mobility.twin.rehearsals import (  # noqa: F401  (FAULTS, refusal, latest: read here by the job's callers too)
+from mobility.twin.rehearsals import (
     FAULTS,
-    REHEARSABLE,
     RETRIES,
     SLOW_LINK_FACTOR,
     UNREACHABLE_DROPS,
-    RehearsalRefused,
     bound_s,
-    latest,
     refusal,
     time_scale_for,
 )
@@ -196,7 +193,7 @@ class TwinRun:
             raise
 
     def lpar_migration(self, ivm):
-        return ivmside.lpar_migration_of(self.ask(ivm, ivmside.lpar_migration_command(self.name)).parsed())
+        return ivmside.lpar_migration_of(self.ask(ivm, ivmside.lpar_migration_command(self.name)))
 
     def lpar_state(self, ivm):
         return ivmside.lpar_state_of(self.ask(ivm, ivmside.lpar_state_command(self.name)).parsed())
@@ -370,9 +367,11 @@ class TwinRun:
 
     # --- steps 4 and 5 (``steps.mappings``) ----------------------------------------------------------------------
     def _failed_on_ivm(self, seen) -> None:
-        self.messages.append({"code": "", "text": f"migration_state={seen.state}",
+        said = seen.failure
+        self.messages.append({"code": said.code if said else "", "text": said.text if said else
+                              f"migration_state={seen.state}",
                               "command": ivmside.lpar_migration_command(self.name).redacted()})
-        raise Failure(f"The IVM reports '{seen.state}' for {self.name} on {self.m.source.name}.", recover=True)
+        raise Failure(steps.failed_on_ivm_reason(seen, self.name, self.m.source.name), recover=True)
 
     def mappings(self) -> float:
         seen = self.lpar_migration(self.src)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from mobility.engine import control
+from mobility.engine import control, ivmside
+from mobility.ivm import CommandResult, parse
 from mobility.models import Migration, MigrationEvent
 from tests.engine.conftest import approved_migration, status_of, wait_for
 
@@ -20,6 +21,24 @@ def _transferring(m_id):
     return m.steps.filter(number=6, status="running").exists() and m.bytes_transmitted > 0
 
 
+def _lslparmigr(stdout: str, stderr: str) -> CommandResult:
+    return CommandResult(ivmside.lpar_migration_command("app01"), stdout, stderr, 0, 0.0)
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_failure_message_is_known_by_its_id_not_its_words():
+    row = "app01,Migration Failed,active,3,vios1,vios2,1048576,0,0\n"
+    # Localized words after the id: still the failure's message, in the IVM's words.
+    localized = _lslparmigr(row, f"[{parse.MIGRATION_FAILED_ID}] La migration de la partition app01 a échoué.\n")
+    assert ivmside.lpar_migration_of(localized).failure == parse.IVMMessage(
+        parse.MIGRATION_FAILED_ID, "error", "La migration de la partition app01 a échoué.")
+    # The English sentence under another id, or with no id, is not taken for it.
+    for stderr in ("[VIOSE0104A00B-0007] The migration of partition app01 failed: stopped\n",
+                   "The migration of partition app01 failed: injected fault\n", ""):
+        seen = ivmside.lpar_migration_of(_lslparmigr(row, stderr))
+        assert seen.state == ivmside.FAILED and seen.failure is None
+
+
 def test_a_failure_mid_transfer_fails_the_migration_and_recover_cleans_up(estate, personas, engine, fleet):
     _ssh_ok(fleet, "ivm1", "ivmsim-fault add fail-migration phase=precopy lpar=app01")
     m = approved_migration(personas, "app01", "ivm1", "ivm2")
@@ -28,6 +47,8 @@ def test_a_failure_mid_transfer_fails_the_migration_and_recover_cleans_up(estate
     m.refresh_from_db()
     assert m.status == "failed" and m.recover_needed
     assert "Migration Failed" in m.outcome
+    # The IVM's message for a failure after ``--async`` returned, by its id (ivmsim prints it beside the listing).
+    assert f"[{parse.MIGRATION_FAILED_ID}] The migration of partition app01 failed: injected fault" in m.outcome
     assert m.steps.filter(status="failed").exists()
     out = _ssh_ok(fleet, "ivm1", "lslparmigr -r lpar --filter lpar_names=app01 -F migration_state")
     assert out.strip() == "Migration Failed"

@@ -103,6 +103,21 @@ def test_failure_then_recover_from_either_side(demo):
     assert demo.ssh("ivm2", migrlpar("m", "app11", "ivm1")) == (0, "", "")
 
 
+def test_an_asynchronous_failure_is_reported_by_its_message_id(demo):
+    """``migrlpar -o m --async`` returned 0; the (inactive) transfer fails afterwards: ``lslparmigr -r lpar`` lists the partition
+    as Migration Failed (exit 0) and prints the failure's message with its id on stderr, until ``-o r``."""
+    code = ref.MIGRATION_CODES["failed"][0]
+    assert demo.ssh("ivm2", "ivmsim-fault add fail-migration phase=transfer lpar=db11")[0] == 0
+    assert demo.ssh("ivm2", migrlpar("m", "db11", "ivm3", "--async")) == (0, "", "")
+    demo.wait_for("ivm2", MIGR.format("db11"), lambda out: out.startswith(ref.MIGRATION_FAILED), timeout=30)
+    status, out, err = demo.ssh("ivm2", MIGR.format("db11"))
+    assert status == 0 and out.startswith("Migration Failed,inactive")
+    assert err.startswith(f"[{code}] The migration of partition db11 failed: injected fault")
+    assert demo.ssh("ivm2", MIGR.format("bad-nameclash"))[2] == ""  # another partition of the same IVM: no message
+    assert demo.ssh("ivm2", "migrlpar -o r -p db11") == (0, "", "")
+    assert demo.ssh("ivm2", MIGR.format("db11"))[1:] == ("Not Migrating,null,null,null\n", "")
+
+
 def test_command_log_counts_migrations_started(demo):
     started = [e for e in demo.command_log("ivm1") if e["command"].startswith("migrlpar -o m")]
     assert len(started) == 3  # db01, web01, app02 (each ran once)

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from mobility import jobs
+from mobility.ivm import parse
 from mobility.models import (
     AuditEvent,
     IVMConsole,
@@ -17,7 +18,7 @@ from mobility.models import (
     Partition,
     Rehearsal,
 )
-from mobility.twin import rehearse
+from mobility.twin import rehearsals
 from tests.engine.conftest import submitted_migration
 from tests.jobs import pushed, run_jobs
 
@@ -35,7 +36,7 @@ def estate_rows() -> dict[str, int]:
 
 def rehearse_now(migration, user, faults=()) -> Rehearsal:
     jobs.enqueue(IVMJob.Kind.REHEARSE, user=user, migration=migration, params={"faults": list(faults)},
-                 timeout_s=rehearse.bound_s(migration, faults))
+                 timeout_s=rehearsals.bound_s(migration, faults))
     assert run_jobs() == 1
     job = IVMJob.objects.filter(kind=IVMJob.Kind.REHEARSE).latest("pk")
     assert job.status == IVMJob.Status.DONE, (job.error, job.result)
@@ -67,7 +68,9 @@ def test_a_failure_during_the_transfer_shows_the_ivm_and_the_recover_outcome(est
     before = command_logs(fleet)
     r = rehearse_now(migration, personas["rita"], ["transfer_failure"])
     assert r.outcome == Rehearsal.Outcome.RECOVERED, (r.summary, r.steps)
-    assert "migration_state=Migration Failed" in [m["text"] for m in r.messages]
+    # The IVM's message for the failure after ``migrlpar -o m --async`` returned, by its id.
+    assert r.message_codes == [parse.MIGRATION_FAILED_ID]
+    assert r.messages[0]["text"].startswith("The migration of partition app01 failed: injected fault")
     assert "Recover: app01 is back on Server-8205-E6C-SN06A1001 (Running)" in r.summary
     assert [s["status"] for s in r.steps if s["number"] == 6] == ["failed"]
     assert r.duration_s is None

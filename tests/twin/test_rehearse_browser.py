@@ -27,7 +27,7 @@ def test_a_rehearsal_clicked_in_chromium_arrives_without_reload(estate, fleet, p
     # The worker runs with IVMWEB_JOB_TIMEOUT_S=5: the rehearsal's own bound carries it past that.
     expect(page.get_by_test_id("rehearsal")).to_have_attribute("data-outcome", "recovered", timeout=60_000)
     expect(page.get_by_test_id("rehearsal-summary")).to_contain_text("Recover: app01 is back on")
-    expect(page.get_by_test_id("rehearsal-messages")).to_contain_text("Migration Failed")
+    expect(page.get_by_test_id("rehearsal-messages")).to_contain_text("[VIOSE0104A00B-0005] The migration of partition app01 failed")
     assert page.evaluate("() => window.__notReloaded") is True
     assert Rehearsal.objects.get().outcome == "recovered"
     assert {e["name"]: len(fleet.command_log(e["name"])) for e in fleet.ivms} == before
