@@ -181,7 +181,8 @@ def test_forms_do_not_reach_an_ivm():
 # what needs one is an IVM job (mobility.jobs) that a worker runs, so no request waits on SSH.
 DOORS = ("mobility.views", "mobility.forms", "mobility.api", "mobility.consumers", "mobility.wizard")
 SSH_MODULES = ("mobility.ivm.client", "mobility.ivm.pool", "mobility.inventory.connections", "mobility.inventory.sync",
-               "mobility.inventory.reads", "mobility.twin.rehearse", "mobility.twin.simulator", "paramiko")
+               "mobility.inventory.reads", "mobility.twin.rehearse", "mobility.twin.batch_rehearse",
+               "mobility.twin.simulator", "paramiko")
 # Functions that open an SSH connection or wait on one, wherever they are re-exported from.
 SSH_CALLS = frozenset({"client_for", "scan_host_key", "sync_console", "sync_all", "sync_since", "sync_due",
                        "validate_plan", "read_inventory", "fetch_inventory", "run_pending", "rehearse"})

@@ -26,7 +26,7 @@ from mobility.ivm import (
 from mobility.jobs.errors import JobFailed
 from mobility.models import IVMConsole, IVMJob, ManagedSystem, Migration, Partition
 from mobility.secrets import SecretUnreadable
-from mobility.twin import rehearse
+from mobility.twin import batch_rehearse, rehearse
 
 SCAN_TIMEOUT_S = 10.0
 PLAN_CHANGED = "The plan changed since you read it (another revision came first); read it again. Nothing was saved."
@@ -180,5 +180,6 @@ RUN = {
     IVMJob.Kind.REVISE: revise,
     IVMJob.Kind.REHEARSE: rehearse.run,
     IVMJob.Kind.BATCH_MEMBER: batch_member,
+    IVMJob.Kind.REHEARSE_BATCH: batch_rehearse.run,
 }
 __all__ = ["RUN", "JobFailed"]

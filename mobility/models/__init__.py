@@ -15,7 +15,7 @@ from mobility.models.inventory import (
 )
 from mobility.models.jobs import IVMJob
 from mobility.models.migrations import AdapterMapping, Migration, MigrationEvent, MigrationStep, PlanVersion
-from mobility.models.rehearsals import Rehearsal
+from mobility.models.rehearsals import BatchRehearsal, Rehearsal
 from mobility.models.teams import Team
 from mobility.models.tokens import ApiToken
 from mobility.models.workers import WorkerHeartbeat
@@ -29,6 +29,7 @@ __all__ = [
     "Batch",
     "BatchApproval",
     "BatchEvent",
+    "BatchRehearsal",
     "BatchStatus",
     "FCPort",
     "IOSlot",

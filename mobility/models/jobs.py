@@ -23,6 +23,7 @@ class IVMJob(models.Model):
         REVISE = "revise", "plan revision"
         REHEARSE = "rehearse", "plan rehearsal on a twin"
         BATCH_MEMBER = "batch_member", "batch member validation"
+        REHEARSE_BATCH = "rehearse_batch", "batch rehearsal on a twin"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"

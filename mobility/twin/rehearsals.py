@@ -6,7 +6,7 @@ now, how long one may take (the job's time bound), and the latest of a migration
 from __future__ import annotations
 
 from mobility.choices import MigrationMode, MigrationStatus
-from mobility.models import Migration, Rehearsal
+from mobility.models import Batch, BatchRehearsal, BatchStatus, Migration, Rehearsal
 
 # The faults a rehearsal may inject (``Rehearsal.Fault``), each on the source IVM as ivmsim/FLEET.md describes.
 SLOW_LINK_FACTOR = 0.25
@@ -14,6 +14,8 @@ UNREACHABLE_DROPS = 1_000_000  # every connection to the source IVM closed, for 
 FAULTS = dict(Rehearsal.Fault.choices)
 # Statuses a plan is rehearsed in: its plan is settled enough to ask for a vote, and nothing has run yet.
 REHEARSABLE = (MigrationStatus.PENDING_APPROVAL, MigrationStatus.APPROVED, MigrationStatus.QUEUED)
+# A batch is rehearsed once its members are planned and before any of them has started.
+BATCH_REHEARSABLE = (BatchStatus.PENDING_APPROVAL, BatchStatus.APPROVED)
 
 # The twin's clock runs fast enough for a rehearsal to take seconds, not so fast that a poll's round trip on the
 # wall clock hides the suspend window (ivmsim's default MSP link: 80 MB/s; pre-copy sends at most ~3× the memory).
@@ -57,3 +59,45 @@ def refusal(migration: Migration) -> str | None:
 
 def latest(migration: Migration) -> Rehearsal | None:
     return migration.rehearsals.select_related("plan", "requested_by").order_by("-pk").first()
+
+
+# --- batches -----------------------------------------------------------------------------------------------------
+
+def batch_members(batch: Batch) -> list[Migration]:
+    """The members a batch's rehearsal runs, in the batch's order (a replaced member is not one any more)."""
+    return list(batch.migrations.exclude(status=MigrationStatus.CANCELLED)
+                .select_related("partition", "source__console", "destination__console").order_by("batch_position"))
+
+
+def batch_scale(members: list[Migration], faults=()) -> float:
+    """One clock for the whole twin: the fastest any member needs, so that the largest stays within its target."""
+    return max(time_scale_for(m.partition.memory_mb, m.mode, faults) for m in members)
+
+
+def batch_bound_s(batch: Batch, faults=()) -> float:
+    """The batch job's time bound: the simulator's start, then every member's move on the twin's clock, one after
+    another, each with the inventory reads of its steps 1 and 9."""
+    members = batch_members(batch)
+    if not members:
+        return 45.0
+    scale = batch_scale(members, faults)
+    return 45.0 + sum(15.0 + 3.0 * estimate_s(m.partition.memory_mb, m.mode, faults) / scale for m in members)
+
+
+def batch_refusal(batch: Batch) -> str | None:
+    """Why this batch cannot be rehearsed now, or None. (Who may is ``policy``'s: "validate" on the batch.)"""
+    if batch.status not in BATCH_REHEARSABLE:
+        return (f"A batch that is {batch.get_status_display().lower()} is not rehearsed: only a planned batch "
+                "that has not started is.")
+    members = batch_members(batch)
+    if not members:
+        return "This batch has no member to rehearse."
+    for m in members:
+        why = refusal(m)
+        if why:
+            return f"{m.partition.name}: {why}"
+    return None
+
+
+def latest_of_batch(batch: Batch) -> BatchRehearsal | None:
+    return batch.rehearsals.select_related("requested_by").order_by("-pk").first()

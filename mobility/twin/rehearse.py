@@ -62,7 +62,7 @@ def run(job: IVMJob, report) -> dict:
     except export.ExportError as exc:
         raise JobFailed(f"No twin can be made: {exc}.") from exc
     name, src_ivm, dst_ivm = migration.partition.name, migration.source.console.name, migration.destination.console.name
-    fleet["fault"] = _declared_faults(faults, src_ivm, name, migration.mode)
+    fleet["fault"] = declared_faults(faults, src_ivm, name, migration.mode)
     scale = time_scale_for(migration.partition.memory_mb, migration.mode, faults)
     report(f"Starting a twin of {src_ivm} and {dst_ivm}")
     started = time.monotonic()
@@ -70,7 +70,7 @@ def run(job: IVMJob, report) -> dict:
         with TwinSimulator(export.to_toml(fleet), time_scale=scale) as twin:
             if "host_key" in faults:
                 try:
-                    _rotate_host_key(twin, src_ivm)
+                    rotate_host_key(twin, src_ivm)
                 except IVMError as exc:
                     raise JobFailed(f"The twin's host key could not be changed: {exc}") from exc
             walk = TwinRun(migration, plan.snapshot, twin.ivm(src_ivm), twin.ivm(dst_ivm), scale, report,
@@ -94,7 +94,7 @@ def run(job: IVMJob, report) -> dict:
     return {"rehearsal": rehearsal.pk, "outcome": walk.outcome, "summary": walk.summary}
 
 
-def _declared_faults(faults, src_ivm: str, lpar: str, mode: str) -> list[dict]:
+def declared_faults(faults, src_ivm: str, lpar: str, mode: str) -> list[dict]:
     """The faults as fleet-file ``[[fault]]`` entries on the source IVM (ivmsim/FLEET.md)."""
     declared = []
     if "slow_link" in faults:
@@ -109,7 +109,7 @@ def _declared_faults(faults, src_ivm: str, lpar: str, mode: str) -> list[dict]:
     return declared
 
 
-def _rotate_host_key(twin: TwinSimulator, ivm: str) -> None:
+def rotate_host_key(twin: TwinSimulator, ivm: str) -> None:
     """ivmsim's ``host-key`` fault, once the ready file's key is known: from now on the IVM offers another key
     than the one the rehearsal pinned, as a reinstalled IVM would."""
     entry = twin.ivm(ivm)

@@ -17,6 +17,7 @@ from mobility.lifecycle import TransitionRefused
 from mobility.live.batch_presenters import batch_context
 from mobility.models import Batch, ManagedSystem, Partition
 from mobility.views import batch_forms as forms
+from mobility.views import batch_rehearsal
 
 PAGE = 50
 
@@ -49,7 +50,8 @@ def batch_page(request, pk):
             "batch_hash": batch.content_hash, "parallelism": approval.parallelism_cap(batch)}),
         "cap": approval.parallelism_cap(batch), "stop_form": forms.StopForm(),
         "member_form": forms.MemberForm(destinations=destinations),
-        "vote_refusal": policy.refusal(user, "vote", batch), "may_plan": policy.may(user, "plan")})
+        "vote_refusal": policy.refusal(user, "vote", batch), "may_plan": policy.may(user, "plan"),
+        **batch_rehearsal.context(user, batch)})
 
 
 def evacuate(request, system_pk):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from mobility.views import batches
+from mobility.views import batch_rehearsal, batches
 
 urlpatterns = [
     path("batches/", batches.batch_list, name="batches"),
@@ -18,4 +18,6 @@ urlpatterns = [
     path("batches/<int:pk>/members/<int:member_pk>/", batches.member, name="batch_member"),
     path("batches/<int:pk>/members/<int:member_pk>/order/", batches.reorder, name="batch_reorder"),
     path("batches/<int:pk>/move-back/", batches.move_back, name="batch_move_back"),
+    path("batches/<int:pk>/rehearse/", batch_rehearsal.start, name="batch_rehearse"),
+    path("batches/<int:pk>/rehearsal/", batch_rehearsal.result, name="batch_rehearsal"),
 ]
