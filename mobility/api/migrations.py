@@ -14,6 +14,7 @@ from mobility.api.common import ERRORS, PROBLEM, parsed, query, require, visible
 from mobility.api.pagination import AfterSequence, CappedPages
 from mobility.api.problems import Problem
 from mobility.engine import control
+from mobility.governance import history
 from mobility.models import Migration, MigrationEvent
 from mobility.models.migrations import queue_position
 
@@ -48,23 +49,11 @@ class MigrationList(generics.ListAPIView):
     def get_queryset(self):
         f = query(s.MigrationFilter, self.request)
         qs = policy.migrations(self.request.user, Migration.objects.all())
-        if f.get("status"):
-            qs = qs.filter(status__in=sorted(f["status"]))
-        if f.get("mode"):
-            qs = qs.filter(mode=f["mode"])
-        if f.get("partition"):
-            qs = qs.filter(partition__name=f["partition"])
-        if f.get("source"):
-            qs = qs.filter(source_id=f["source"])
-        if f.get("destination"):
-            qs = qs.filter(destination_id=f["destination"])
-        if f.get("requester"):
-            user = get_user_model().objects.filter(username=f["requester"]).first()
-            qs = qs.filter(requester=user) if user else qs.none()
-        if f.get("created_after"):
-            qs = qs.filter(created_at__gte=f["created_after"])
-        if f.get("created_before"):
-            qs = qs.filter(created_at__lt=f["created_before"])
+        if f.get("requester"):  # a username: nobody by that name matches nothing
+            f["requester"] = get_user_model().objects.filter(username=f["requester"]).first()
+            if f["requester"] is None:
+                return qs.none()
+        qs = history.filter_migrations(qs, f)
         ordering = f.get("ordering") or "-created_at"
         return qs.order_by(ordering, "-id" if ordering.startswith("-") else "id")
 

@@ -105,13 +105,18 @@ def _on_partitions(partitions: QuerySet):
     return Q(partition__in=partitions)
 
 
-def _matching(filters: dict) -> QuerySet:
-    """Migrations matching cleaned filters, sorted; no joins beyond what filtering and sorting need."""
-    queryset = Migration.objects.annotate(duration=_duration())
+def filter_migrations(queryset: QuerySet, filters: dict) -> QuerySet:
+    """Migrations of ``queryset`` that match cleaned filters (the history page's, the API's list): days
+    (``date_from``/``date_to``) or moments (``created_after``/``created_before``), people (user rows), team,
+    partition name, servers (rows or ids), mode, and status (one value, or several)."""
     if filters.get("date_from"):
         queryset = queryset.filter(created_at__gte=_day_start(filters["date_from"]))
     if filters.get("date_to") and _day_after(filters["date_to"]) is not None:
         queryset = queryset.filter(created_at__lt=_day_after(filters["date_to"]))
+    if filters.get("created_after"):
+        queryset = queryset.filter(created_at__gte=filters["created_after"])
+    if filters.get("created_before"):
+        queryset = queryset.filter(created_at__lt=filters["created_before"])
     if filters.get("requester"):
         queryset = queryset.filter(requester=filters["requester"])
     if filters.get("approver"):
@@ -127,8 +132,16 @@ def _matching(filters: dict) -> QuerySet:
         queryset = queryset.filter(destination=filters["destination"])
     if filters.get("mode"):
         queryset = queryset.filter(mode=filters["mode"])
-    if filters.get("status"):
-        queryset = queryset.filter(status=filters["status"])
+    status = filters.get("status")
+    if status:
+        queryset = (queryset.filter(status=status) if isinstance(status, str)
+                    else queryset.filter(status__in=sorted(status)))
+    return queryset
+
+
+def _matching(filters: dict) -> QuerySet:
+    """Migrations matching cleaned filters, sorted; no joins beyond what filtering and sorting need."""
+    queryset = filter_migrations(Migration.objects.annotate(duration=_duration()), filters)
     sort = filters.get("sort") if filters.get("sort") in SORTS else DEFAULT_SORT
     if sort in _OWN_ROWS_SORTS and any(filters.get(name) for name in _SELECTIVE_FILTERS):
         return queryset.order_by(*_OWN_ROWS_SORTS[sort])

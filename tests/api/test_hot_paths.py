@@ -68,3 +68,21 @@ def test_a_count_stops_at_its_cap_and_the_pages_still_follow(history, personas, 
     monkeypatch.setattr(pagination, "COUNT_CAP", 10_000)
     exact = _get(secret, "/api/v1/migrations/", page="last", page_size=3)
     assert exact["count"] == 4 and not exact["count_capped"] and [r["id"] for r in exact["results"]] == mine[3:]
+
+
+def test_the_list_filters_are_the_history_filters(history, personas, estate):
+    """The API's list filters through ``governance.history.filter_migrations``: several statuses, a requester by
+    name (nobody by that name: nothing), servers by id, moments."""
+    secret = token_for(personas["audrey"])
+
+    def ids(**params):
+        return sorted(row["id"] for row in _get(secret, "/api/v1/migrations/", **params)["results"])
+
+    pending, *done, omars = history
+    assert ids(status=["completed"]) == sorted(m.pk for m in done)
+    assert ids(status=["completed", "pending_approval"]) == sorted(m.pk for m in history)
+    assert ids(requester="omar") == [omars.pk] and ids(requester="nobody-here") == []
+    assert ids(destination=estate.c.pk) == [pending.pk]
+    assert ids(created_before=(timezone.now() - timedelta(days=1, hours=12)).isoformat()) == sorted(
+        m.pk for m in done[1:])
+    assert ids(created_after=(timezone.now() - timedelta(hours=12)).isoformat(), requester="rita") == [pending.pk]
