@@ -10,7 +10,11 @@ from django.conf import settings
 from django.db import models
 
 
-class Rehearsal(models.Model):
+class _Shown:
+    """What a page shows of a rehearsal, a plan's or a batch's alike."""
+
+
+class Rehearsal(_Shown, models.Model):
     class Outcome(models.TextChoices):
         COMPLETED = "completed", "completed on the twin"
         RECOVERED = "recovered", "failed, then recovered on the twin"
@@ -52,17 +56,8 @@ class Rehearsal(models.Model):
     def __str__(self) -> str:
         return f"rehearsal #{self.pk} of migration {self.migration_id} v{self.plan.version}: {self.outcome}"
 
-    @property
-    def fault_labels(self) -> list[str]:
-        labels = dict(self.Fault.choices)
-        return [labels.get(f, f) for f in self.faults]
 
-    @property
-    def message_codes(self) -> list[str]:
-        return [m["code"] for m in self.messages if m.get("code")]
-
-
-class BatchRehearsal(models.Model):
+class BatchRehearsal(_Shown, models.Model):
     """A batch's members rehearsed on one twin of every server involved, in the batch's order: what happened."""
 
     batch = models.ForeignKey("mobility.Batch", on_delete=models.CASCADE, related_name="rehearsals")
@@ -88,12 +83,3 @@ class BatchRehearsal(models.Model):
 
     def __str__(self) -> str:
         return f"rehearsal #{self.pk} of batch {self.batch_id}: {self.outcome}"
-
-    @property
-    def fault_labels(self) -> list[str]:
-        labels = dict(Rehearsal.Fault.choices)
-        return [labels.get(f, f) for f in self.faults]
-
-    @property
-    def message_codes(self) -> list[str]:
-        return [m["code"] for m in self.messages if m.get("code")]
