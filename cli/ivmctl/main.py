@@ -38,8 +38,40 @@ def _fail(exc: ApiError) -> typer.Exit:
     return typer.Exit(1)
 
 
+@contextlib.contextmanager
+def _refusals():
+    """Around API calls: a refusal prints the API's words on stderr and exits 1."""
+    try:
+        yield
+    except ApiError as exc:
+        raise _fail(exc) from None
+
+
+def _get(path: str, client: Client | None = None, **params):
+    with _refusals():
+        return (client or _client()).get(path, **params)
+
+
+def _post(path: str, body: dict, client: Client | None = None):
+    with _refusals():
+        return (client or _client()).post(path, body)
+
+
+def _pages(path: str, client: Client | None = None, **params) -> list:
+    with _refusals():
+        return (client or _client()).all_pages(path, **params)
+
+
 def _json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _print(data, as_json: bool, human) -> None:
+    """``--json``: the API's JSON as it came; else ``human(data)``."""
+    if as_json:
+        _json(data)
+    else:
+        human(data)
 
 
 def _table(title: str, columns: list[str], rows: list[list]) -> None:
@@ -91,10 +123,7 @@ def login(url: Annotated[str, typer.Argument(help="ivmweb's address, e.g. https:
                                                    help="The token (else asked for, hidden)")] = None):
     """Store a personal API token (made on the page 'API tokens') for URL, after checking it works."""
     token = token or typer.prompt("API token", hide_input=True)
-    try:
-        me = Client(url, token).get("me/")
-    except ApiError as exc:
-        raise _fail(exc) from None
+    me = _get("me/", Client(url, token))
     path = config.save_login(url, token)
     out.print(f"Logged in to {url} as {me['username']} ({', '.join(me['roles']) or 'no role'}; token scope "
               f"{me['token']['scope'] if me.get('token') else '?'}). Saved in {path}.")
@@ -103,13 +132,8 @@ def login(url: Annotated[str, typer.Argument(help="ivmweb's address, e.g. https:
 @app.command()
 def whoami(as_json: JSON = False):
     """Who the stored token acts as."""
-    try:
-        me = _client().get("me/")
-    except ApiError as exc:
-        raise _fail(exc) from None
-    if as_json:
-        return _json(me)
-    out.print(f"{me['username']}: roles {', '.join(me['roles']) or 'none'}; teams {', '.join(me['teams']) or 'none'}")
+    _print(_get("me/"), as_json, lambda me: out.print(
+        f"{me['username']}: roles {', '.join(me['roles']) or 'none'}; teams {', '.join(me['teams']) or 'none'}"))
 
 
 # --- inventory and planning ----------------------------------------------------------------------------------
@@ -119,15 +143,12 @@ def partitions(server: Annotated[str | None, typer.Option(help="Only this server
                as_json: JSON = False):
     """The partitions you may see."""
     client = _client()
-    try:
-        rows = client.all_pages("partitions/", server=_resolve(client, "server", server) if server else None)
-    except ApiError as exc:
-        raise _fail(exc) from None
-    if as_json:
-        return _json(rows)
-    _table("Partitions", ["id", "name", "server", "team", "state", "memory MB", "units", "can move"],
-           [[p["id"], p["name"], p["server"]["name"], p["team"], p["state"], p["memory_mb"], p["proc_units"],
-             p["mode"] or "no"] for p in rows])
+    with _refusals():
+        where = _resolve(client, "server", server) if server else None
+    _print(_pages("partitions/", client, server=where), as_json, lambda rows: _table(
+        "Partitions", ["id", "name", "server", "team", "state", "memory MB", "units", "can move"],
+        [[p["id"], p["name"], p["server"]["name"], p["team"], p["state"], p["memory_mb"], p["proc_units"],
+          p["mode"] or "no"] for p in rows]))
 
 
 @app.command()
@@ -136,10 +157,8 @@ def destinations(partition: Annotated[str, typer.Argument(help="Name or id")],
                  as_json: JSON = False):
     """The other servers ranked for a partition, with the reasons; the excluded ones last."""
     client = _client()
-    try:
+    with _refusals():
         body = client.get(f"partitions/{_resolve(client, 'partition', partition)}/destinations/", mode=mode)
-    except ApiError as exc:
-        raise _fail(exc) from None
     if as_json:
         return _json(body)
     for check in body["partition_checks"]:
@@ -190,10 +209,7 @@ def _wait_job(client: Client, job: dict, what: str, interval: float, timeout: fl
                 err.print(f"Gave up after {timeout:.0f} s; job {job['id']} is {job['status']} ({job['url']}).")
                 raise typer.Exit(1)
             time.sleep(interval)
-            try:
-                job = client.get(job["url"].removeprefix("/api/v1/"))
-            except ApiError as exc:
-                raise _fail(exc) from None
+            job = _get(job["url"].removeprefix("/api/v1/"), client)
             if spinner is not None:
                 spinner.update(f"{what} ({job['status']}{': ' + job['progress'] if job['progress'] else ''})")
     return job
@@ -214,17 +230,11 @@ def plan(partition: Annotated[str, typer.Argument(help="Name or id")],
     client = _client()
     body = {"partition": _resolve(client, "partition", partition), "destination": _resolve(client, "server", to),
             "mode": mode, "mappings": [_mapping(m) for m in maps or []]}
-    try:
-        draft = client.post("plans/draft/", body)
-        if not draft["ready"]:
-            if as_json:
-                _json(draft)
-            else:
-                _show_draft(draft)
-            raise typer.Exit(1)
-        job = client.post("plans/validate/", {**body, "digest": draft["digest"]})
-    except ApiError as exc:
-        raise _fail(exc) from None
+    draft = _post("plans/draft/", body, client)
+    if not draft["ready"]:
+        _print(draft, as_json, _show_draft)
+        raise typer.Exit(1)
+    job = _post("plans/validate/", {**body, "digest": draft["digest"]}, client)
     job = _wait_job(client, job, f"IVM is validating job {job['id']}", interval, timeout, quiet=as_json)
     config.save_plan({**body, "mappings": draft["mappings"], "digest": draft["digest"]})
     validation = job["result"] if job["status"] == "done" else None
@@ -244,10 +254,7 @@ def job(job_id: Annotated[int, typer.Argument(metavar="ID")],
         interval: INTERVAL = 0.5, timeout: TIMEOUT = 180, as_json: JSON = False):
     """One of your IVM jobs (a validation, a revision): its status, progress and result; exit 1 unless done."""
     client = _client()
-    try:
-        found = client.get(f"jobs/{job_id}/")
-    except ApiError as exc:
-        raise _fail(exc) from None
+    found = _get(f"jobs/{job_id}/", client)
     if wait:
         found = _wait_job(client, found, f"Job {job_id}", interval, timeout, quiet=as_json)
     if as_json:
@@ -272,14 +279,9 @@ def submit(reason: Annotated[str, typer.Option(help="Why the partition should mo
         err.print("No plan drafted: run 'ivmctl plan PARTITION --to SERVER' first.")
         raise typer.Exit(2)
     body = {**drafted, "reason": reason, "wished_start": wished_start, "activate_on_destination": activate}
-    try:
-        migration = _client().post("plans/submit/", body)
-    except ApiError as exc:
-        raise _fail(exc) from None
-    if as_json:
-        return _json(migration)
-    out.print(f"Submitted migration {migration['id']}: {migration['partition']['name']} "
-              f"{migration['source']['name']} → {migration['destination']['name']}, waiting for approval.")
+    _print(_post("plans/submit/", body), as_json, lambda m: out.print(
+        f"Submitted migration {m['id']}: {m['partition']['name']} {m['source']['name']} → "
+        f"{m['destination']['name']}, waiting for approval."))
 
 
 # --- approvals ---------------------------------------------------------------------------------------------------
@@ -287,36 +289,27 @@ def submit(reason: Annotated[str, typer.Option(help="Why the partition should mo
 @app.command()
 def approvals(as_json: JSON = False):
     """Requests waiting for a vote (your teams', or all for an auditor)."""
-    try:
-        rows = _client().all_pages("approvals/")
-    except ApiError as exc:
-        raise _fail(exc) from None
-    if as_json:
-        return _json(rows)
-    _table("Waiting for approval", ["id", "partition", "from → to", "requester", "plan", "you may vote"],
-           [[a["migration"]["id"], a["migration"]["partition"]["name"],
-             f"{a['migration']['source']['name']} → {a['migration']['destination']['name']}",
-             a["migration"]["requester"]["username"],
-             f"v{a['plan']['version']} {a['plan']['content_hash'][:12]}" if a["plan"] else "",
-             "yes" if a["can_vote"] else (a["why_not"] or "no")] for a in rows])
+    _print(_pages("approvals/"), as_json, lambda rows: _table(
+        "Waiting for approval", ["id", "partition", "from → to", "requester", "plan", "you may vote"],
+        [[a["migration"]["id"], a["migration"]["partition"]["name"],
+          f"{a['migration']['source']['name']} → {a['migration']['destination']['name']}",
+          a["migration"]["requester"]["username"],
+          f"v{a['plan']['version']} {a['plan']['content_hash'][:12]}" if a["plan"] else "",
+          "yes" if a["can_vote"] else (a["why_not"] or "no")] for a in rows]))
 
 
 def _vote(migration_id: int, decision: str, comment: str, plan_hash: str | None, as_json: bool):
     client = _client()
-    try:
-        card = client.get(f"approvals/{migration_id}/")
-        if card["plan"] is None:
-            err.print("This request has no plan to vote on.")
-            raise typer.Exit(1)
-        read = plan_hash or card["plan"]["content_hash"]
-        result = client.post(f"approvals/{migration_id}/vote/",
-                             {"decision": decision, "plan_hash": read, "comment": comment})
-    except ApiError as exc:
-        raise _fail(exc) from None
-    if as_json:
-        return _json(result)
-    out.print(f"{decision.capitalize()} migration {migration_id} (plan v{card['plan']['version']}, "
-              f"{read[:12]}); it is now {result['migration']['status']}.")
+    card = _get(f"approvals/{migration_id}/", client)
+    if card["plan"] is None:
+        err.print("This request has no plan to vote on.")
+        raise typer.Exit(1)
+    read = plan_hash or card["plan"]["content_hash"]
+    result = _post(f"approvals/{migration_id}/vote/", {"decision": decision, "plan_hash": read, "comment": comment},
+                   client)
+    _print(result, as_json, lambda r: out.print(
+        f"{decision.capitalize()} migration {migration_id} (plan v{card['plan']['version']}, {read[:12]}); "
+        f"it is now {r['migration']['status']}."))
 
 
 @app.command()
@@ -343,24 +336,16 @@ def reject(migration_id: Annotated[int, typer.Argument(metavar="ID")],
 def migrations(status: Annotated[list[str] | None, typer.Option(help="Only these statuses")] = None,
                as_json: JSON = False):
     """The migrations you may see, newest first (the latest 200)."""
-    try:
-        body = _client().get("migrations/", status=status, page_size=200)
-    except ApiError as exc:
-        raise _fail(exc) from None
-    if as_json:
-        return _json(body["results"])
-    _table("Migrations", ["id", "partition", "from → to", "mode", "status", "%", "requested"],
-           [[m["id"], m["partition"]["name"], f"{m['source']['name']} → {m['destination']['name']}", m["mode"],
-             m["status"], f"{m['percent']:.0f}", m["created_at"][:16]] for m in body["results"]])
+    _print(_get("migrations/", status=status, page_size=200)["results"], as_json, lambda rows: _table(
+        "Migrations", ["id", "partition", "from → to", "mode", "status", "%", "requested"],
+        [[m["id"], m["partition"]["name"], f"{m['source']['name']} → {m['destination']['name']}", m["mode"],
+          m["status"], f"{m['percent']:.0f}", m["created_at"][:16]] for m in rows]))
 
 
 @app.command()
 def show(migration_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JSON = False):
     """One migration: status, figures and steps."""
-    try:
-        m = _client().get(f"migrations/{migration_id}/")
-    except ApiError as exc:
-        raise _fail(exc) from None
+    m = _get(f"migrations/{migration_id}/")
     if as_json:
         return _json(m)
     out.print(f"#{m['id']} {m['partition']['name']}: {m['source']['name']} → {m['destination']['name']} "
@@ -382,10 +367,7 @@ def watch(migration_id: Annotated[int, typer.Argument(metavar="ID")],
     with progress:
         bar = progress.add_task(f"migration {migration_id}", total=100)
         while True:
-            try:
-                page = client.get(f"migrations/{migration_id}/events/", after=after)
-            except ApiError as exc:
-                raise _fail(exc) from None
+            page = _get(f"migrations/{migration_id}/events/", client, after=after)
             for event in page["results"]:
                 if as_json:
                     _json(event)
@@ -412,13 +394,8 @@ def watch(migration_id: Annotated[int, typer.Argument(metavar="ID")],
 
 
 def _act(migration_id: int, action: str, body: dict, as_json: bool):
-    try:
-        m = _client().post(f"migrations/{migration_id}/{action}/", body)
-    except ApiError as exc:
-        raise _fail(exc) from None
-    if as_json:
-        return _json(m)
-    out.print(f"Migration {migration_id}: {m['status']}. {m['outcome']}".rstrip())
+    _print(_post(f"migrations/{migration_id}/{action}/", body), as_json,
+           lambda m: out.print(f"Migration {migration_id}: {m['status']}. {m['outcome']}".rstrip()))
 
 
 @app.command()
@@ -458,19 +435,15 @@ def history(status: Annotated[str | None, typer.Option(help="Outcome")] = None,
     filters = {"status": status, "partition": partition, "team": team, "requester": requester, "source": source,
                "destination": destination, "date_from": date_from, "date_to": date_to}
     client = _client()
-    try:
-        if csv:
+    if csv:
+        with _refusals():
             for chunk in client.stream("history/export.csv", **filters):
                 sys.stdout.write(chunk)
-            return
-        rows = client.all_pages("history/", **filters)
-    except ApiError as exc:
-        raise _fail(exc) from None
-    if as_json:
-        return _json(rows)
-    _table("History", ["id", "requested", "partition", "from → to", "status", "requester", "approvers", "duration s"],
-           [[r["id"], r["created_at"][:16], r["partition"], f"{r['source']} → {r['destination']}", r["status"],
-             r["requester"], r["approvers"], r["duration_s"]] for r in rows])
+        return
+    _print(_pages("history/", client, **filters), as_json, lambda rows: _table(
+        "History", ["id", "requested", "partition", "from → to", "status", "requester", "approvers", "duration s"],
+        [[r["id"], r["created_at"][:16], r["partition"], f"{r['source']} → {r['destination']}", r["status"],
+          r["requester"], r["approvers"], r["duration_s"]] for r in rows]))
 
 
 if __name__ == "__main__":
