@@ -34,11 +34,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from engine_bench import Worker, bench_team  # noqa: E402  (the same worker and four-eyes pair)
+from engine_bench import bench_team  # noqa: E402  (the same four-eyes pair)
 from inventory_bench import admin_sql, setup_django  # noqa: E402  (same throw-away database helpers)
 
 from tests.batches.fleet import write_fleet  # noqa: E402
 from tests.simfleet import SimFleet  # noqa: E402
+from tests.workers import Worker  # noqa: E402
 
 SLOTS = 8
 
@@ -136,7 +137,7 @@ def main() -> int:
             assert all(r.ok for r in sync_all(consoles))
             Partition.objects.exclude(env="vioserver").update(team=team)
             source = ManagedSystem.objects.get(console__name="ivm1")
-            worker = Worker()
+            worker = Worker("batch-bench", lease=None, poll=None)  # the settings' defaults, as shipped
             try:
                 t = time.monotonic()
                 alone = run_batch(planning.evacuate(requester, source, reason="bench: each alone"), approver, 1,
@@ -177,7 +178,7 @@ def main() -> int:
         print(f"batch: wall {figures['batch_wall_s']} s = {figures['ratio']:.3f} x the bound (goal <= 1.10); slots busy "
               f"{share * 100:.1f} % of the {waited:.1f} s members waited (goal >= 95 %); same placement: {same}")
         print(f"batch members' own times (s): {figures['batch_member_s']}")
-        gaps = figures["handoff_s"]
+        gaps = figures["handoff_s"] or [float("nan")]  # none when every member fits in the slots at once
         print(f"slot hand-offs (a member's end to the next admission), s: median {gaps[len(gaps) // 2]:.2f}, "
               f"max {gaps[-1]:.2f}; members queued by an IVM's limit: {queued}")
     return 0

@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +39,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from inventory_bench import admin_sql, setup_django  # noqa: E402  (same throw-away database helpers)
 
 from tests.simfleet import SimFleet  # noqa: E402
+from tests.workers import Worker  # noqa: E402
 
 
 def fleet_toml(twins: int, memory_mb: int, touched_mb: int) -> str:
@@ -144,24 +143,6 @@ def through_ivmweb(name: str, requester, approver) -> tuple[float, float, dict]:
     return steps[8].finished_at.timestamp() - t, steps[9].finished_at.timestamp() - t, times
 
 
-class Worker:
-    """``manage.py run_engine`` (what ``make run`` starts) on the bench database, with the settings' defaults."""
-
-    def __init__(self):
-        self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "manage.py", "run_engine", "--worker-id", "engine-bench"],
-                                     cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=2, help="direct + ivmweb pairs (default 2)")
@@ -197,7 +178,7 @@ def main() -> int:
             consoles = [register_entry(e)[0] for e in fleet.ivms]
             assert all(r.ok for r in sync_all(consoles))
             Partition.objects.filter(name__startswith="twin").update(team=team)
-            worker = Worker()
+            worker = Worker("engine-bench", lease=None, poll=None)  # the settings' defaults, as shipped
             rows = []
             try:
                 for k in range(args.rounds):

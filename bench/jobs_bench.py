@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.simfleet import DEMO_FLEET, SimFleet  # noqa: E402  (the project's one way to start ivmsim)
+from tests.workers import Worker  # noqa: E402  (and of starting a worker)
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -86,6 +87,7 @@ def main() -> int:
     if args.layer == "memory":
         os.environ.pop("REDIS_URL", None)
     procs: list[subprocess.Popen] = []
+    worker = None
     logs = tempfile.TemporaryDirectory(prefix="jobs-bench-")
     try:
         import django
@@ -119,13 +121,12 @@ def main() -> int:
             close_all_clients()
 
             port = free_port()
-            for name, argv in (("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                           "ivmweb.asgi:application"]),
-                               ("worker", [sys.executable, "manage.py", "run_engine", "--worker-id", "bench",
-                                           *(["--poll", "0.1"] if args.layer == "memory" else [])])):
-                log = open(Path(logs.name) / f"{name}.log", "w")  # noqa: SIM115 — closed with the directory
-                procs.append(subprocess.Popen(argv, cwd=REPO, env=os.environ.copy(), stdout=log,
-                                              stderr=subprocess.STDOUT))
+            log = open(Path(logs.name) / "daphne.log", "w")  # noqa: SIM115 — closed with the directory
+            procs.append(subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                           "ivmweb.asgi:application"], cwd=REPO, env=os.environ.copy(), stdout=log,
+                                          stderr=subprocess.STDOUT))
+            # The settings' lease and poll (a memory channel layer wakes no other process: poll faster then).
+            worker = Worker("bench", lease=None, poll=0.1 if args.layer == "memory" else None)
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/login/")
 
@@ -168,6 +169,8 @@ def main() -> int:
             waited = [(j.started_at - j.created_at).total_seconds() for j in tests]
             ran = [(j.finished_at - j.started_at).total_seconds() for j in tests]
     finally:
+        if worker is not None:
+            worker.stop()
         for proc in procs:
             proc.terminate()
         for proc in procs:

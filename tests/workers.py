@@ -24,16 +24,17 @@ def database_url() -> str:
 
 
 class Worker:
-    """``manage.py run_engine`` as a child process against the test database."""
+    """``manage.py run_engine`` as a child process against the test database (the benches': theirs). A lease or
+    poll of None leaves the settings' default (the benches measure what ships)."""
 
-    def __init__(self, worker_id: str, lease: float = 3.0, poll: float = 0.2, *, jobs_only: bool = False,
-                 env: dict | None = None):
+    def __init__(self, worker_id: str, lease: float | None = 3.0, poll: float | None = 0.2, *,
+                 jobs_only: bool = False, env: dict | None = None):
         env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 — closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "run_engine", "--worker-id", worker_id, "--lease", str(lease),
-             "--poll", str(poll), *(["--jobs-only"] if jobs_only else [])],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        options = [*(["--lease", str(lease)] if lease is not None else []),
+                   *(["--poll", str(poll)] if poll is not None else []), *(["--jobs-only"] if jobs_only else [])]
+        self.proc = subprocess.Popen([sys.executable, "manage.py", "run_engine", "--worker-id", worker_id, *options],
+                                     cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
