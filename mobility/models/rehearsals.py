@@ -13,6 +13,15 @@ from django.db import models
 class _Shown:
     """What a page shows of a rehearsal, a plan's or a batch's alike."""
 
+    @property
+    def fault_labels(self) -> list[str]:
+        labels = dict(Rehearsal.Fault.choices)
+        return [labels.get(f, f) for f in self.faults]
+
+    @property
+    def message_codes(self) -> list[str]:
+        return [m["code"] for m in self.messages if m.get("code")]
+
 
 class Rehearsal(_Shown, models.Model):
     class Outcome(models.TextChoices):
