@@ -25,7 +25,7 @@ from mobility.ivm import IVMError
 from mobility.jobs.errors import JobFailed
 from mobility.models import Batch, BatchRehearsal, IVMJob, Rehearsal
 from mobility.twin import export
-from mobility.twin.rehearsals import FAULTS, batch_members, batch_refusal, batch_scale
+from mobility.twin.rehearsals import FAULTS, batch_bound_s, batch_members, batch_refusal, batch_scale
 from mobility.twin.rehearse import TwinRun, declared_faults, rotate_host_key
 from mobility.twin.simulator import TwinNotStarted, TwinSimulator
 
@@ -54,7 +54,7 @@ def run(job: IVMJob, report) -> dict:
     names = sorted(c.name for c in consoles.values())
     report(f"Starting a twin of {', '.join(names)}")
     started = time.monotonic()
-    deadline = started + float(job.timeout_s or 0) - 10.0
+    deadline = started + float(job.timeout_s or batch_bound_s(batch, faults)) - 10.0
     walks: list[tuple] = []
     skipped: list[str] = []
     try:

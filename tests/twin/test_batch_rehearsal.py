@@ -78,8 +78,17 @@ def test_a_batch_rehearsal_runs_every_member_on_the_twin_and_the_approver_sees_i
     assert 'data-testid="vote-form"' in html and 'data-outcome="recovered"' in html
     assert f'data-code="{parse.MIGRATION_FAILED_ID}"' in html and 'data-member="web01" data-outcome="completed"' in html
     assert "Failure during the transfer" in html and 'data-testid="rehearsal-stale"' not in html
+    # A batch that stops at its first failure: the members after the failed one are not rehearsed.
+    Batch.objects.filter(pk=batch.pk).update(stop_at_first_failure=True)
+    client.force_login(personas["rita"])
+    client.post(url, {"faults": ["transfer_failure"]})
+    run_jobs()
+    again = BatchRehearsal.objects.latest("pk")
+    assert again.outcome == Rehearsal.Outcome.RECOVERED and again.skipped == ["web01"]
+    assert [r.migration.partition.name for r in again.members.all()] == ["app01"]
+    assert "Not rehearsed (the batch stops at its first failure): web01." in again.summary
+    assert command_logs(fleet) == before
     # A batch that has started is not rehearsed any more: refused, nothing queued.
     Batch.objects.filter(pk=batch.pk).update(status="running")
-    client.force_login(personas["rita"])
     assert client.post(url).status_code == 409
-    assert IVMJob.objects.filter(kind=IVMJob.Kind.REHEARSE_BATCH).count() == 1
+    assert IVMJob.objects.filter(kind=IVMJob.Kind.REHEARSE_BATCH).count() == 2
