@@ -13,7 +13,7 @@ from mobility.models import AuditEvent, Migration
 from mobility.models.migrations import InvalidTransition
 from tests.jobs import answer, latest, run_jobs
 from tests.plans.conftest import counts, lpar, server
-from tests.plans.helpers import HTMX, SUBMIT, form_fields, submit, validated
+from tests.plans.helpers import HTMX, SUBMIT, form_fields, review_and_confirm, submit, validated
 
 pytestmark = pytest.mark.django_db
 
@@ -215,8 +215,7 @@ def test_another_teams_requester_gets_404_for_the_plan(estate, rita, client, per
 def test_a_running_partition_can_be_planned_to_move_shut_down(estate, rita):
     html = validated(rita, lpar("db01"), server("ivm2"), mode="inactive")
     assert 'data-testid="shutdown-notice"' in html and "osshutdown" in html
-    response = rita.post(SUBMIT, {**form_fields(html, SUBMIT), "reason": "Firmware update on the source"},
-                         headers=HTMX)
+    response = review_and_confirm(rita, {**form_fields(html, SUBMIT), "reason": "Firmware update on the source"})
     assert response.status_code == 204, response.content.decode()[:1500]
     migration = Migration.objects.get(partition=lpar("db01"), status=MigrationStatus.PENDING_APPROVAL)
     assert migration.mode == "inactive"
