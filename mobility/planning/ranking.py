@@ -184,13 +184,17 @@ SCORE_TWIN = {"memory": "memory_headroom", "processors": "processor_headroom", "
 
 def distinct_reasons(candidate: Candidate) -> tuple[Reason, ...]:
     """The reasons a person reads for one destination, without repeats: a passing check is dropped when its score
-    component says the same, and a line whose text already appeared is not shown again. Blocking reasons, and the
-    positive or negative lines that explain a score, all stay."""
+    component says the same; a score line is dropped when its check blocks (the server scores nothing: the
+    blocker says it); a line whose text already appeared is not shown again. Blocking reasons, and the lines that
+    explain a score, all stay."""
     keys = {r.key for r in candidate.reasons}
+    blocked_twins = {SCORE_TWIN.get(r.key) for r in candidate.reasons if r.effect is Effect.BLOCKING}
     seen: set[str] = set()
     out = []
     for r in candidate.reasons:
         if r.effect is Effect.POSITIVE and r.points == 0.0 and SCORE_TWIN.get(r.key) in keys:
+            continue
+        if r.effect is not Effect.BLOCKING and r.key in blocked_twins:
             continue
         if r.text in seen:
             continue

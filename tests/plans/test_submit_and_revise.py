@@ -246,3 +246,28 @@ def test_a_mode_the_partition_cannot_make_is_refused_clearly(estate, rita, name,
                                 "reason": "x", "digest": "0" * 64})
     assert posted.status_code == 400 and not Migration.objects.filter(partition=lpar(name)).exists()
     assert "cannot make a move of mode" in posted.content.decode()
+
+
+def test_the_review_shows_what_will_be_stored_and_only_its_confirm_submits_exactly_that(estate, rita):
+    html = validated(rita, lpar("db01"), server("ivm2"), mode="inactive")
+    fields = {**form_fields(html, SUBMIT), "reason": "Firmware update", "activate_on_destination": "on"}
+    before = counts()
+    review = rita.post(SUBMIT, fields, headers=HTMX).content.decode()
+    assert counts() == before  # a review stores nothing
+    assert 'data-testid="review-panel"' in review
+    assert re.search(r'data-testid="review-activate">ivmweb starts db01 on \S+ \(step 10\)', review)
+    assert 'data-testid="review-reason">Firmware update<' in review
+    reviewed = re.search(r'data-testid="review-hash">([0-9a-f]{64})<', review).group(1)
+    confirm = form_fields(review, SUBMIT)
+    assert confirm["reviewed"] == reviewed and confirm["confirm"] == "1"
+    # a confirm that does not carry the hash of what was reviewed changes nothing
+    refused = rita.post(SUBMIT, {**confirm, "reviewed": "0" * 64}, headers=HTMX).content.decode()
+    assert "no longer exactly the one you reviewed" in refused and counts() == before
+    response = rita.post(SUBMIT, confirm, headers=HTMX)
+    assert response.status_code == 204
+    migration = Migration.objects.get(partition=lpar("db01"), status=MigrationStatus.PENDING_APPROVAL)
+    latest = plans.latest_plan(migration)
+    assert latest.content_hash == reviewed
+    assert latest.snapshot["options"] == {"activate_on_destination": True, "shutdown_source": True}
+    page = rita.get(response.headers["HX-Redirect"]).content.decode()
+    assert f"Submitted: migration #{migration.pk} asks to move db01" in page and "waits for a team lead" in page
