@@ -87,6 +87,7 @@ def test_a_requester_goes_through_the_steps_changes_a_mapping_validates_reviews_
     finally:
         fleet.ssh("ivm1", "ivmsim-fault clear all")
     assert IVMJob.objects.filter(kind=IVMJob.Kind.VALIDATE).count() == asked_before + 1
+    expect(page.get_by_role("heading", name="5. Reason")).to_be_focused()  # the next thing to do, not <body>
     assert page.evaluate("() => window.__notReloaded") is True
     # the finished steps fold to a line, which can be reopened
     expect(page.get_by_test_id("mappings-summary")).to_contain_text(f"virtual SCSI 3 → slot {free}")
