@@ -187,10 +187,19 @@ def _mapping_data(data, rows):
 
 
 def mapping_rows(form: MappingForm, problems, notes=()) -> list[dict]:
-    """One entry per editable row: its fields, its conflicts and the recommendation's notes."""
+    """One entry per editable row: its fields, its conflicts and the recommendation's notes (only while the row
+    still holds the recommended values: a note about a slot the person has replaced would be stale)."""
     out = []
     for row, slot, port in form.row_fields():
         mine = [p for p in problems if p.kind == row.kind and p.client_slot == row.client_slot]
+        kept = _shown(slot) == _shown(row.vios_slot) and (port is None or _shown(port) == _shown(row.fc_port))
         out.append({"row": row, "slot": slot, "port": port, "problems": mine,
-                    "notes": [n.text for n in notes if n.kind == row.kind and n.client_slot == row.client_slot]})
+                    "notes": [n.text for n in notes if n.kind == row.kind and n.client_slot == row.client_slot]
+                    if kept else []})
     return out
+
+
+def _shown(value) -> str:
+    """A bound field's value (or a row's) as the page shows it, to compare an edit with the recommendation."""
+    value = value.value() if hasattr(value, "value") and callable(value.value) else value
+    return "" if value is None else str(value).strip()

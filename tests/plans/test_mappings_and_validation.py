@@ -111,6 +111,9 @@ def test_an_edit_to_a_taken_slot_is_flagged_inline_without_a_full_page(estate, r
     assert f'<summary>As IVM is given it</summary><code>3//{vios.lpar_id}/{taken}</code>' in sentence
     assert 'data-problem' not in row(html, "fc-4")
     assert VALIDATE_OFF in html
+    # the recommendation's note stays beside the row it still describes, never beside one the person changed
+    assert '<div class="muted">' not in sentence
+    assert re.search(r'<div class="muted">(keeps|server slot)', row(html, "fc-4"))
 
 
 @pytest.mark.parametrize(("value", "expected"), [
