@@ -84,10 +84,12 @@ def plan_validate(request):
         return render_wizard(request, context, status=_answer_status(request, 409))
     if not context["ready"]:
         return render_wizard(request, context, status=_answer_status(request, 400))
-    job = validations.enqueue_validation(request.user, context, target="#wizard")
-    state = [(name, value) for name, value in context["hidden_state"]] + [("validation", job.pk)]
-    job.params["then"] = reverse("mobility:plan_new") + "?" + urlencode(state)
-    job.save(update_fields=["params"])
+    job = validations.unfinished(request.user, validations.key_of(context))
+    if job is None:  # the same question already on its way (a second click, another tab) is followed, not re-asked
+        job = validations.enqueue_validation(request.user, context, target="#wizard")
+        state = [(name, value) for name, value in context["hidden_state"]] + [("validation", job.pk)]
+        job.params["then"] = reverse("mobility:plan_new") + "?" + urlencode(state)
+        job.save(update_fields=["params"])
     context.update(validation_job=job, started_job=job, step=4)
     return render_wizard(request, context)
 

@@ -266,6 +266,9 @@ def test_the_validate_answer_is_a_job_the_page_follows_and_its_button_waits(esta
     assert job.status == "queued" and len(fleet.command_log("ivm1")) == before
     assert f'id="job-{job.pk}"' in asked and f'ws-connect="/ws/jobs/{job.group}/"' in asked
     assert VALIDATE_OFF in asked
+    # asked again before a worker answers (a second click, another tab): the same job is followed, not a second one
+    again = rita.post(VALIDATE, hidden(html, VALIDATE), headers={"HX-Request": "true"}).content.decode()
+    assert IVMJob.objects.filter(kind="validate").count() == 1 and f'id="job-{job.pk}"' in again
     submit_fields = hidden(html, VALIDATE)
     refused = rita.post(reverse("mobility:plan_submit"), {**submit_fields, "reason": "firmware"},
                         headers={"HX-Request": "true"}).content.decode()
