@@ -101,9 +101,19 @@ def _candidates(ctx: plans.PlanContext, partition: Partition, estate, mode: str 
         system = systems.get(cand.target_name)
         if system is None:
             continue
-        rows.append({"candidate": cand, "system": system,
+        rows.append({"candidate": cand, "system": system, "reasons": planning.distinct_reasons(cand),
                      "url": wizard_url(partition=partition.pk, destination=system.pk, mode=mode)})
     return rows
+
+
+def no_destination(candidates: list[dict]) -> list[dict] | None:
+    """When no server can take the partition: the main reasons, most widespread first, each with the servers it
+    stops and one server's words (None while at least one server is eligible, or none is known)."""
+    if not candidates or any(r["candidate"].eligible for r in candidates):
+        return None
+    return [{"key": b.key, "title": plans.CHECK_TITLES.get(b.key, b.key), "systems": b.systems,
+             "example": b.example}
+            for b in planning.common_blockers(r["candidate"] for r in candidates)]
 
 
 def build_wizard(request, *, data=None) -> dict:
@@ -134,12 +144,15 @@ def build_wizard(request, *, data=None) -> dict:
     if partition_errors:
         return context
     context["candidates"] = _candidates(ctx, partition, estate, asked)
+    context["no_destination"] = no_destination(context["candidates"])
     if destination is None:
         return context
 
     dest_checks = [c for c in ctx.checks if c.key not in _PARTITION_KEYS]
     recommended = planning.recommend_mappings(ctx.partition, ctx.destination)
-    form = MappingForm(recommended.rows, data=_mapping_data(data, recommended.rows))
+    form = MappingForm(recommended.rows, data=_mapping_data(data, recommended.rows),
+                       vios=ctx.destination.management_partition, fc_ports=ctx.destination.fc_ports,
+                       destination_name=ctx.destination.name)
     rows = form.rows() if form.is_valid() else recommended.rows
     problems = planning.check_mappings(ctx.partition, ctx.destination, rows) if form.is_valid() else ()
     context.update(
@@ -174,10 +187,19 @@ def _mapping_data(data, rows):
 
 
 def mapping_rows(form: MappingForm, problems, notes=()) -> list[dict]:
-    """One entry per editable row: its fields, its conflicts and the recommendation's notes."""
+    """One entry per editable row: its fields, its conflicts and the recommendation's notes (only while the row
+    still holds the recommended values: a note about a slot the person has replaced would be stale)."""
     out = []
     for row, slot, port in form.row_fields():
         mine = [p for p in problems if p.kind == row.kind and p.client_slot == row.client_slot]
+        kept = _shown(slot) == _shown(row.vios_slot) and (port is None or _shown(port) == _shown(row.fc_port))
         out.append({"row": row, "slot": slot, "port": port, "problems": mine,
-                    "notes": [n.text for n in notes if n.kind == row.kind and n.client_slot == row.client_slot]})
+                    "notes": [n.text for n in notes if n.kind == row.kind and n.client_slot == row.client_slot]
+                    if kept else []})
     return out
+
+
+def _shown(value) -> str:
+    """A bound field's value (or a row's) as the page shows it, to compare an edit with the recommendation."""
+    value = value.value() if hasattr(value, "value") and callable(value.value) else value
+    return "" if value is None else str(value).strip()

@@ -241,7 +241,9 @@ class MigrationPlan(APIView):
             raise Problem(409, "The partition is no longer on the plan's source server.", "plan-refused")
         mapping_data, origin = _mapping_data(body["mappings"])
         base = plans.mappings_from_snapshot(latest.snapshot)
-        form = MappingForm(base, data={**{k: v for r in base for k, v in _current(r).items()}, **mapping_data})
+        form = MappingForm(base, data={**{k: v for r in base for k, v in _current(r).items()}, **mapping_data},
+                           vios=ctx.destination.management_partition, fc_ports=ctx.destination.fc_ports,
+                           destination_name=ctx.destination.name)  # the pages' limits: the VIOS's slots, NPIV ports
         known = {slot_field_name(r) for r in base}
         unknown = [f for f in mapping_data if f.startswith("slot-") and f not in known]
         if unknown or not form.is_valid():

@@ -73,6 +73,7 @@ def _system(system: ManagedSystem, partitions, adapters_of, storage, seas, fc_po
         max_virtual_slots=vios.max_virtual_slots if vios else 0,
         used_slots=tuple(sorted({adapter.slot for adapter in vios_adapters} | set(system.vios_used_slots))),
         vtd_names=tuple(sorted(device.vtd_name for device in storage if device.vtd_name)),
+        slot_users=tuple((adapter.slot, _slot_user(adapter)) for adapter in vios_adapters),
     )
     return planning.ManagedSystem(
         name=system.name, type_model=system.type_model, serial=system.serial, ivm_address=system.console.host,
@@ -92,6 +93,15 @@ def _system(system: ManagedSystem, partitions, adapters_of, storage, seas, fc_po
         partitions=tuple(_partition(partition, adapters_of[partition.pk], backing, io_slots_of[partition.pk])
                          for partition in partitions),
     )
+
+
+def _slot_user(adapter: VirtualAdapter) -> str:
+    """What a management partition's adapter is, in words, for a message about its slot."""
+    kind = adapter.get_kind_display()
+    what = f"a {kind[:1].lower()}{kind[1:]} adapter"
+    if adapter.remote_lpar_name:
+        return f"{what} serving {adapter.remote_lpar_name}"
+    return what
 
 
 def _partition(partition: Partition, adapters, backing, io_slots) -> planning.Partition:

@@ -38,6 +38,13 @@ def recalled(user, plan_key: str) -> dict | None:
     return job.result if job else None
 
 
+def unfinished(user, plan_key: str) -> IVMJob | None:
+    """A validation of exactly this plan that ``user`` asked for and no worker has finished yet: asking again (a
+    second click, a second tab) follows that one instead of sending IVM the same question twice."""
+    return (policy.jobs(user).filter(kind=IVMJob.Kind.VALIDATE, params__key=plan_key)
+            .exclude(status__in=IVMJob.Status.finished()).order_by("-pk").first())
+
+
 def enqueue_validation(user, context: dict, **params) -> IVMJob:
     """A validation job for the wizard's plan in ``context``, keyed so that its submit finds the answer."""
     return enqueue(IVMJob.Kind.VALIDATE, user=user, params={

@@ -47,14 +47,24 @@ from .mappings import (
     recommend_mappings,
 )
 from .partition_rules import partition_checks
-from .ranking import Candidate, Effect, Reason, evaluate_destination, rank_destinations
+from .ranking import (
+    Candidate,
+    CommonBlocker,
+    Effect,
+    Reason,
+    common_blockers,
+    distinct_reasons,
+    evaluate_destination,
+    rank_destinations,
+)
 from .serialize import to_jsonable
 
 __all__ = [
-    "AdapterMapping", "Assessment", "BackingDevice", "Candidate", "Check", "Effect", "EthernetAdapter",
+    "AdapterMapping", "Assessment", "BackingDevice", "Candidate", "Check", "CommonBlocker", "Effect", "EthernetAdapter",
     "EthernetMapping", "FcClientAdapter", "FcPort", "Hdisk", "ManagedSystem", "ManagementPartition", "MappingNote",
     "MappingPlan", "MappingProblem", "MappingSyntaxError", "Mode", "Partition", "Reason", "ScsiClientAdapter",
-    "Status", "VtdPlan", "check_mappings", "check_partition", "destination_checks", "edit_mapping", "edit_plan",
+    "Status", "VtdPlan", "check_mappings", "check_partition", "common_blockers", "destination_checks",
+    "distinct_reasons", "edit_mapping", "edit_plan",
     "evaluate_destination", "format_mapping", "format_mappings", "migrlpar_input", "mode_for_state",
     "parse_mapping", "parse_mappings", "partition_checks", "rank_destinations", "recommend_mappings", "to_jsonable",
     "PartitionProfile", "profile_partition", "partition_from_dict", "system_from_dict",

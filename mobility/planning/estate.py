@@ -76,6 +76,8 @@ class ManagementPartition(JsonData):
     -F slot_num,config` whose config is not empty (serial, scsi, eth, fc, reserved ...), sorted;
     vtd_names: the VTD names `lsmap -all` shows on this VIOS, so that a kept user-defined name can be checked
     for a clash.
+    slot_users: (slot, what uses it) for the used slots the inventory can name (a server adapter and the client
+    partition it serves, a planned migration), so that a conflict can say who holds the slot.
     """
 
     lpar_id: int
@@ -83,6 +85,11 @@ class ManagementPartition(JsonData):
     max_virtual_slots: int
     used_slots: tuple[int, ...] = ()
     vtd_names: tuple[str, ...] = ()
+    slot_users: tuple[tuple[int, str], ...] = ()
+
+    def slot_user(self, slot: int) -> str:
+        """What holds `slot`, in words ("" when the inventory does not say)."""
+        return next((who for number, who in self.slot_users if number == slot), "")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -291,7 +298,8 @@ def system_from_dict(data: dict) -> ManagedSystem:
         capabilities=tuple(data["capabilities"]),
         compat_modes=tuple(data["compat_modes"]),
         management_partition=ManagementPartition(mp["lpar_id"], mp["name"], mp["max_virtual_slots"],
-                                                 _ints(mp.get("used_slots", ())), tuple(mp.get("vtd_names", ()))),
+                                                 _ints(mp.get("used_slots", ())), tuple(mp.get("vtd_names", ())),
+                                                 tuple((int(n), str(w)) for n, w in mp.get("slot_users", ()))),
         bridged_vlans=_ints(data.get("bridged_vlans", ())),
         hdisks=tuple(Hdisk(**h) for h in data.get("hdisks", ())),
         fc_ports=tuple(FcPort(**f) for f in data.get("fc_ports", ())),

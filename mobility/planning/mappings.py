@@ -89,13 +89,26 @@ class MappingNote(JsonData):
 
 @dataclass(frozen=True, slots=True)
 class MappingProblem(JsonData):
-    """A conflict in one row. kind/row point at `MappingPlan.rows` (scsi, fc) or `MappingPlan.ethernet` (eth)."""
+    """A conflict in one row. kind/row point at `MappingPlan.rows` (scsi, fc) or `MappingPlan.ethernet` (eth).
+    `message` is a sentence that names the slot and the adapter; `mapping` is the row in `migrlpar -i` syntax,
+    a detail for who wants to see exactly what IVM would be given."""
 
     kind: str
     row: int
     client_slot: int
     code: str
     message: str
+    mapping: str = ""
+
+
+def adapter_words(kind: str, client_slot: int) -> str:
+    """"the virtual SCSI adapter in client slot 3": how a sentence names one client adapter."""
+    label = {SCSI: "virtual SCSI", FC: "virtual Fibre Channel"}.get(kind, "virtual Ethernet")
+    return f"the {label} adapter in client slot {client_slot}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,10 +260,11 @@ def check_mappings(partition: Partition, destination: ManagedSystem,
     problems: list[MappingProblem] = []
 
     def add(i: int, m: AdapterMapping, code: str, message: str) -> None:
-        problems.append(MappingProblem(m.kind, i, m.client_slot, code, f"{format_mapping(m)}: {message}"))
+        problems.append(MappingProblem(m.kind, i, m.client_slot, code, _sentence(message), format_mapping(m)))
 
     for i, m in enumerate(rows):
         label = "virtual SCSI" if m.kind == SCSI else "virtual Fibre Channel"
+        adapter = adapter_words(m.kind, m.client_slot)
         if m.client_slot not in client_slots[m.kind]:
             other = FC if m.kind == SCSI else SCSI
             extra = f" (slot {m.client_slot} is its {'virtual Fibre Channel' if other == FC else 'virtual SCSI'} " \
@@ -258,41 +272,45 @@ def check_mappings(partition: Partition, destination: ManagedSystem,
             add(i, m, UNKNOWN_CLIENT_SLOT, f"{partition.name} has no {label} client adapter in slot "
                                            f"{m.client_slot}{extra}")
         if client_count[(m.kind, m.client_slot)] > 1:
-            add(i, m, DUPLICATE_CLIENT_SLOT, f"client slot {m.client_slot} is mapped more than once")
+            add(i, m, DUPLICATE_CLIENT_SLOT, f"{adapter} is mapped more than once")
         if (m.vios_name and m.vios_name != vios.name) or (m.vios_id is not None and m.vios_id != vios.lpar_id):
             given = m.vios_name or f"ID {m.vios_id}"
-            add(i, m, UNKNOWN_VIOS, f"{given} is not the management partition of {destination.name} "
-                                    f"({vios.name}, ID {vios.lpar_id})")
+            add(i, m, UNKNOWN_VIOS, f"{adapter} is mapped to {given}, which is not the management partition of "
+                                    f"{destination.name} ({vios.name}, ID {vios.lpar_id})")
         if m.vios_slot is None:  # IVM picks the slot itself: there must still be one left for it
             if next(unclaimed, None) is None:
-                add(i, m, NO_FREE_SLOT, f"no free server slot is left on {vios.name} for IVM to choose")
+                add(i, m, NO_FREE_SLOT, f"no free virtual slot is left on {vios.name} for IVM to choose for {adapter}")
         else:
             problem = slot_problem(vios, m.vios_slot)
             if problem is not None:
-                add(i, m, *problem)
+                code, clause = problem
+                add(i, m, code, f"{clause}: choose another server slot for {adapter}")
             if slot_count[m.vios_slot] > 1:
-                add(i, m, DUPLICATE_SLOT, f"server slot {m.vios_slot} is used by more than one row")
+                add(i, m, DUPLICATE_SLOT, f"virtual slot {m.vios_slot} on {vios.name} is given to more than one "
+                                          f"adapter (here to {adapter}): each needs its own")
         if m.kind == FC and m.fc_port:
             port = ports.get(m.fc_port)
             if port is None:
                 known = ", ".join(sorted(ports)) or "none"
                 add(i, m, FC_PORT_UNKNOWN, f"{destination.name} has no Fibre Channel port {m.fc_port} "
-                                           f"(it has: {known})")
+                                           f"(it has: {known}); choose another port for {adapter}")
             elif not port.npiv_capable:
-                add(i, m, FC_PORT_NOT_NPIV, f"{m.fc_port} on {destination.name} is not NPIV capable")
+                add(i, m, FC_PORT_NOT_NPIV, f"{m.fc_port} on {destination.name} is not NPIV capable: {adapter} "
+                                            "needs an NPIV port")
             else:
                 port_use[m.fc_port] += 1
                 if port_use[m.fc_port] > port.available_ports:
                     add(i, m, FC_PORT_FULL, f"{m.fc_port} on {destination.name} has only "
-                                            f"{port.available_ports} free virtual ports")
+                                            f"{port.available_ports} free virtual ports, too few for {adapter} "
+                                            "as well")
 
     for i, eth in enumerate(_ethernet_rows(partition, destination)):
         if eth.unbridged:
             vlans = ", ".join(str(v) for v in eth.unbridged)
             problems.append(MappingProblem(
                 "eth", i, eth.client_slot, VLAN_NOT_BRIDGED,
-                f"virtual Ethernet adapter in slot {eth.client_slot}: {destination.name} does not bridge VLAN "
-                f"{vlans}"))
+                f"{destination.name} does not bridge VLAN {vlans} of the virtual Ethernet adapter in client slot "
+                f"{eth.client_slot}."))
     return tuple(problems)
 
 

@@ -174,3 +174,51 @@ def rank_destinations(partition: Partition, source: ManagedSystem, candidates: I
     evaluated = [evaluate_destination(partition, source, dest, mode, profile)
                  for dest in candidates if dest.name != source.name]
     return sorted(evaluated, key=lambda c: (not c.eligible, -c.score, len(c.blocking), c.system))
+
+
+# A passing requirement check and the score component that measures the same thing: the wizard shows one line for
+# both (the score's, which carries the figures and the points), not the same fact twice in other words.
+SCORE_TWIN = {"memory": "memory_headroom", "processors": "processor_headroom", "virtual_slots": "slot_headroom",
+              "dest_migration_limit": "migration_capacity", "npiv_ports": "npiv_headroom"}
+
+
+def distinct_reasons(candidate: Candidate) -> tuple[Reason, ...]:
+    """The reasons a person reads for one destination, without repeats: a passing check is dropped when its score
+    component says the same; a score line is dropped when its check blocks (the server scores nothing: the
+    blocker says it); a line whose text already appeared is not shown again. Blocking reasons, and the lines that
+    explain a score, all stay."""
+    keys = {r.key for r in candidate.reasons}
+    blocked_twins = {SCORE_TWIN.get(r.key) for r in candidate.reasons if r.effect is Effect.BLOCKING}
+    seen: set[str] = set()
+    out = []
+    for r in candidate.reasons:
+        if r.effect is Effect.POSITIVE and r.points == 0.0 and SCORE_TWIN.get(r.key) in keys:
+            continue
+        if r.effect is not Effect.BLOCKING and r.key in blocked_twins:
+            continue
+        if r.text in seen:
+            continue
+        seen.add(r.text)
+        out.append(r)
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class CommonBlocker(JsonData):
+    """One reason that stops servers from taking the partition, and which servers it stops."""
+
+    key: str
+    systems: tuple[str, ...]
+    example: str
+
+
+def common_blockers(candidates: Iterable[Candidate]) -> tuple[CommonBlocker, ...]:
+    """What keeps every server from taking the partition, most widespread first: one entry per blocking check,
+    with the servers it blocks and one server's message as the example (when no server is eligible, this is the
+    summary a person reads instead of a ranking)."""
+    by_key: dict[str, list[tuple[str, str]]] = {}
+    for c in candidates:
+        for b in c.blocking:
+            by_key.setdefault(b.key, []).append((c.system, b.message))
+    found = [CommonBlocker(key, tuple(sorted({s for s, _ in hits})), hits[0][1]) for key, hits in by_key.items()]
+    return tuple(sorted(found, key=lambda b: (-len(b.systems), b.key)))

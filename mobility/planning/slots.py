@@ -18,15 +18,26 @@ SLOT_OUT_OF_RANGE = "slot_out_of_range"
 SLOT_TAKEN = "slot_taken"
 
 
+def assignable_range(vios: ManagementPartition) -> tuple[int, int]:
+    """(lowest, highest) slot a moved partition's server adapter may take on this management partition; lowest >
+    highest when it has none (its maximum is too small)."""
+    return FIRST_ASSIGNABLE_SLOT, vios.max_virtual_slots - 1
+
+
 def slot_problem(vios: ManagementPartition, slot: int) -> tuple[str, str] | None:
-    """(code, reason) why `slot` cannot host a server adapter on this management partition; None when it can."""
+    """(code, reason) why `slot` cannot host a server adapter on this management partition; None when it can.
+    The reason is a clause that names the slot and the VIOS ("virtual slot 11 on vios2 is already in use by …")."""
+    low, high = assignable_range(vios)
     if slot < 0 or slot >= vios.max_virtual_slots:
-        return SLOT_OUT_OF_RANGE, (f"slot {slot} is outside 0–{vios.max_virtual_slots - 1} "
-                                   f"(max_virtual_slots={vios.max_virtual_slots} on {vios.name})")
+        return SLOT_OUT_OF_RANGE, (f"virtual slot {slot} does not exist on {vios.name}: it has "
+                                   f"{vios.max_virtual_slots} virtual slots (max_virtual_slots), so a server "
+                                   f"adapter may use {low}–{high}")
     if slot <= RESERVED_SLOT_LIMIT:
-        return SLOT_OUT_OF_RANGE, f"slot {slot} is in the range 0–{RESERVED_SLOT_LIMIT} that IVM keeps for itself"
+        return SLOT_OUT_OF_RANGE, (f"virtual slot {slot} on {vios.name} is in the range 0–{RESERVED_SLOT_LIMIT} "
+                                   f"that IVM keeps for itself; use {low}–{high}")
     if slot in vios.used_slots:
-        return SLOT_TAKEN, f"slot {slot} is already in use on {vios.name}"
+        who = vios.slot_user(slot)
+        return SLOT_TAKEN, f"virtual slot {slot} on {vios.name} is already in use" + (f" by {who}" if who else "")
     return None
 
 

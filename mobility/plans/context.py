@@ -78,8 +78,10 @@ def _with_planned_slots(dest: planning.ManagedSystem, destination, partition) ->
     if not taken:
         return dest
     mp = dest.management_partition
+    planned = tuple((slot, "the plan of another migration to this server") for slot in sorted(taken)
+                    if slot not in mp.used_slots)
     return dataclasses.replace(dest, management_partition=dataclasses.replace(
-        mp, used_slots=tuple(sorted(set(mp.used_slots) | taken))))
+        mp, used_slots=tuple(sorted(set(mp.used_slots) | taken)), slot_users=mp.slot_users + planned))
 
 
 def mode_of(partition) -> str | None:

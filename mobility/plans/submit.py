@@ -13,6 +13,7 @@ from mobility.governance import audit
 from mobility.governance.approvals import void_approvals
 from mobility.lifecycle.writer import transition
 from mobility.models import Migration, PlanVersion
+from mobility.models.migrations import content_hash
 from mobility.notifications import notify_new_request
 from mobility.plans.context import PlanContext, mode_of, modes_for, plan_context
 from mobility.plans.errors import PlanRefused
@@ -37,14 +38,25 @@ def _blockers(ctx: PlanContext, rows: Sequence[planning.AdapterMapping]) -> list
     return found
 
 
+def plan_review(*, partition, destination, mode: str, mappings: Sequence[planning.AdapterMapping],
+                validation: dict | None, options: dict | None = None) -> tuple[dict, str]:
+    """The snapshot ``submit_plan`` would store for this plan now, and its content hash (what an approval binds
+    to): the review step shows it, and the submit that follows must store the same hash."""
+    options = clean_options(mode, options)
+    ctx = plan_context(partition, destination, mode)
+    snapshot = plan_snapshot(partition, destination, mode, mappings, ctx.checks, validation, options, ctx.partition)
+    return snapshot, content_hash(snapshot)
+
+
 def submit_plan(*, partition, destination, user, mode: str, mappings: Sequence[planning.AdapterMapping],
                 validation: dict | None, reason: str, wished_start=None, options: dict | None = None,
-                digest: str | None = None) -> Migration:
+                digest: str | None = None, reviewed: str | None = None) -> Migration:
     """Create the migration (waiting for approval) with plan version 1 and its mapping rows.
 
     Refuses (PlanRefused, nothing written but the audit of a refusal) when the user may not plan this partition,
     the inventory changed since `digest` was taken, a check or mapping blocks, IVM's validation did not pass, or
-    the partition already has an unfinished migration.
+    the partition already has an unfinished migration, or `reviewed` (the hash a person reviewed) is given and the
+    plan to store is no longer exactly that one.
     """
     why = policy.refusal(user, "plan", partition)
     if why is not None:
@@ -69,6 +81,9 @@ def submit_plan(*, partition, destination, user, mode: str, mappings: Sequence[p
         raise PlanRefused("IVM's validation (migrlpar -o v) has not passed for this plan.")
 
     snapshot = plan_snapshot(partition, destination, mode, mappings, ctx.checks, validation, options, ctx.partition)
+    if reviewed is not None and reviewed != content_hash(snapshot):
+        raise PlanRefused("The plan is no longer exactly the one you reviewed (IVM's answer or the facts behind it "
+                          "changed); review it again. Nothing was submitted.")
     try:
         with transaction.atomic():
             migration = Migration.objects.create(  # waiting for approval: the lifecycle's first status

@@ -12,6 +12,7 @@ from mobility import policy
 from mobility.choices import AdapterRole, PartitionEnv
 from mobility.forms.inventory import PartitionFilterForm
 from mobility.models import IVMConsole, ManagedSystem, Partition, VirtualAdapter
+from mobility.wizard import wizard_url
 
 
 def _wants_fragment(request) -> bool:
@@ -109,4 +110,12 @@ def partition_detail(request, pk: int):
         "backing": partition.backing_devices.select_related("server_adapter"),
         "io_slots": partition.io_slots.all(),
         "migrations": partition.migrations.select_related("source", "destination", "requester"),
+        "migrate_url": _migrate_url(request.user, partition),
     })
+
+
+def _migrate_url(user, partition: Partition) -> str | None:
+    """The wizard for this partition, for who may plan it (policy) while it is listed and not a VIOS."""
+    if partition.vanished_at or partition.env == PartitionEnv.VIOSERVER or not policy.may(user, "plan", partition):
+        return None
+    return wizard_url(partition=partition.pk)

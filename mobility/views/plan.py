@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -83,10 +84,12 @@ def plan_validate(request):
         return render_wizard(request, context, status=_answer_status(request, 409))
     if not context["ready"]:
         return render_wizard(request, context, status=_answer_status(request, 400))
-    job = validations.enqueue_validation(request.user, context, target="#wizard")
-    state = [(name, value) for name, value in context["hidden_state"]] + [("validation", job.pk)]
-    job.params["then"] = reverse("mobility:plan_new") + "?" + urlencode(state)
-    job.save(update_fields=["params"])
+    job = validations.unfinished(request.user, validations.key_of(context))
+    if job is None:  # the same question already on its way (a second click, another tab) is followed, not re-asked
+        job = validations.enqueue_validation(request.user, context, target="#wizard")
+        state = [(name, value) for name, value in context["hidden_state"]] + [("validation", job.pk)]
+        job.params["then"] = reverse("mobility:plan_new") + "?" + urlencode(state)
+        job.save(update_fields=["params"])
     context.update(validation_job=job, started_job=job, step=4)
     return render_wizard(request, context)
 
@@ -94,7 +97,9 @@ def plan_validate(request):
 @require_POST
 @allowed("plan")
 def plan_submit(request):
-    """Step 5: store the plan (version 1) and ask for approval."""
+    """Steps 5 and 6: the reason and options are reviewed first (the exact snapshot and hash that will be stored);
+    the review's own button (``confirm``) then stores the plan (version 1) and asks for approval, and the plan page
+    confirms it."""
     context = build_wizard(request, data=request.POST)
     if context["step"] < 3 or context.get("bad_input"):  # no destination, the partition is blocked, a bad mode
         return render_wizard(request, context, status=_answer_status(request, 400))
@@ -111,23 +116,43 @@ def plan_submit(request):
         context["refused"] = ("Validate this plan with IVM first: the submit uses IVM's answer to exactly this plan, "
                               f"given within the last {validations.REUSE_S // 60} minutes. Nothing was submitted.")
         return render_wizard(request, context, status=_answer_status(request, 409))
-    validation = recalled
+    options = {"activate_on_destination": form.cleaned_data["activate_on_destination"],
+               **({"shutdown_source": True} if context["shutdown_first"] else {})}
+    plan = {"partition": context["partition"], "destination": context["destination"], "mode": context["mode"],
+            "mappings": context["rows"], "validation": recalled, "options": options}
+    if "edit" in request.POST:  # back from the review to the reason and options, as they were typed
+        return render_wizard(request, context)
+    if "confirm" not in request.POST:  # step 6: show exactly what the submit will store, and its hash
+        context["review"] = _review(form, *plans.plan_review(**plan))
+        return render_wizard(request, context)
     try:
         migration = plans.submit_plan(
-            partition=context["partition"], destination=context["destination"], user=request.user,
-            mode=context["mode"], mappings=context["rows"], validation=validation,
-            reason=form.cleaned_data["reason"], wished_start=form.cleaned_data["wished_start"],
-            options={"activate_on_destination": form.cleaned_data["activate_on_destination"],
-                     **({"shutdown_source": True} if context["shutdown_first"] else {})},
-            digest=form.cleaned_data["digest"],
+            **plan, user=request.user, reason=form.cleaned_data["reason"],
+            wished_start=form.cleaned_data["wished_start"], digest=form.cleaned_data["digest"],
+            reviewed=request.POST.get("reviewed", ""),
         )
     except plans.PlanRefused as exc:
         context["refused"] = str(exc)
         return render_wizard(request, context, status=_answer_status(request, 409))
+    version = migration.plans.get()
+    messages.success(request, (
+        f"Submitted: migration #{migration.pk} asks to move {migration.partition.name} from {migration.source.name} "
+        f"to {migration.destination.name} ({migration.mode}). It now waits for a team lead's approval; nothing runs "
+        f"before that. Plan fingerprint {version.content_hash[:12]}…"))
     target = reverse("mobility:plan_detail", args=[migration.pk])
     if request.htmx:
         return HttpResponse(status=204, headers={"HX-Redirect": target})
     return redirect(target)
+
+
+def _review(form: SubmitForm, snapshot: dict, content_hash: str) -> dict:
+    """What the review step shows, and the fields its buttons post again (the reason and options as typed)."""
+    fields = [("digest", form.cleaned_data["digest"]), ("reason", form.cleaned_data["reason"]),
+              ("wished_start", form.data.get("wished_start", ""))]
+    if form.cleaned_data["activate_on_destination"]:
+        fields.append(("activate_on_destination", "on"))
+    return {"snapshot": snapshot, "hash": content_hash, "fields": fields, "reason": form.cleaned_data["reason"],
+            "wished_start": form.cleaned_data["wished_start"]}
 
 
 def validation_rows(checks, result: dict) -> list[dict]:

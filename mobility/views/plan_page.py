@@ -45,7 +45,8 @@ def _page_context(request, migration: Migration, *, data=None) -> dict:
     context.update(drift=drift, fresh=ctx, stored_problems=problems)
     if context["may_revise"] and ctx is not None:
         rows = plans.mappings_from_snapshot(latest.snapshot)
-        form = MappingForm(rows, data=data)
+        form = MappingForm(rows, data=data, vios=ctx.destination.management_partition,
+                           fc_ports=ctx.destination.fc_ports, destination_name=ctx.destination.name)
         edited = form.rows() if form.is_bound and form.is_valid() else rows
         context.update(form=form, edited_rows=edited, digest=ctx.digest,
                        edit_problems=planning.check_mappings(ctx.partition, ctx.destination, edited)

@@ -90,6 +90,7 @@ def test_rita_submits_alex_approves_the_engine_completes_and_audrey_exports_it(
     rita.get_by_role("button", name="Validate with IVM").click()
     expect(rita.get_by_test_id("validation")).to_contain_text("IVM validated the migration", timeout=30_000)
     rita.get_by_label("Reason for the migration").fill("Firmware update on the source server")
+    rita.get_by_role("button", name="Review the request").click()
     rita.get_by_role("button", name="Submit for approval").click()
     rita.wait_for_url(re.compile(r"/migrations/\d+/plan/$"))
     expect(rita.get_by_test_id("status")).to_have_text("Waiting for approval")

@@ -47,7 +47,7 @@ def test_it_moves_to_the_lowest_free_slot_when_the_source_slot_is_taken(fleet, w
     plan = recommend_mappings(web, fleet.system("dstB"))  # dstB uses slots 23-25
     assert [(m.client_slot, m.vios_slot) for m in plan.rows] == [(3, 11), (5, 12), (6, 26), (7, 27)]
     note = next(n for n in plan.notes if n.client_slot == 3)
-    assert "slot 23 is already in use on vios_dstB" in note.text and "uses slot 11" in note.text
+    assert "virtual slot 23 on vios_dstB is already in use" in note.text and "uses slot 11" in note.text
     assert plan.valid
 
 
@@ -142,14 +142,15 @@ def edited(fleet, web, index, text, dest="dstC"):
 def test_it_detects_a_slot_taken_on_the_destination(fleet, web):
     plan = edited(fleet, web, 0, "3//1/15")  # dstC uses 0-20
     assert codes(plan.problems) == ["slot_taken"]
-    assert "slot 15 is already in use on vios_dstC" in plan.problems[0].message
-    assert plan.problems[0].message.startswith("3//1/15: ")
+    assert plan.problems[0].message == ("Virtual slot 15 on vios_dstC is already in use: choose another server slot "
+                                        "for the virtual SCSI adapter in client slot 3.")
+    assert plan.problems[0].mapping == "3//1/15"  # the migrlpar -i text, a detail
 
 
 def test_it_detects_a_slot_beyond_max_virtual_slots(fleet, web):
     plan = edited(fleet, web, 1, "5//1/64")  # dstC max_virtual_slots=64 → 0..63
     assert codes(plan.problems, row=1) == ["slot_out_of_range"]
-    assert "outside 0–63" in plan.problems[0].message
+    assert "it has 64 virtual slots (max_virtual_slots), so a server adapter may use 11–63" in plan.problems[0].message
 
 
 def test_it_detects_a_reserved_low_slot(fleet, web):

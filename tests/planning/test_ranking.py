@@ -107,3 +107,37 @@ def test_it_serialises_candidates_to_json(fleet):
     data = [c.to_dict() for c in rank(fleet, "lp_web")]
     assert json.loads(json.dumps(data)) == data
     assert data[0]["reasons"][0]["effect"] in {"positive", "negative", "blocking"}
+
+
+def test_the_reasons_a_person_reads_say_each_thing_once(fleet):
+    from mobility.planning import distinct_reasons
+    from mobility.planning.ranking import SCORE_TWIN
+
+    for candidate in rank(fleet, "lp_web"):
+        shown = distinct_reasons(candidate)
+        texts = [r.text for r in shown]
+        assert len(texts) == len(set(texts))
+        keys = {r.key for r in shown}
+        # a check and the score line about the same thing: one of them (the blocker, else the score line)
+        assert not any(check in keys and twin in keys for check, twin in SCORE_TWIN.items()), (candidate.system, keys)
+        assert [r for r in candidate.reasons if r.effect is Effect.BLOCKING] == [
+            r for r in shown if r.effect is Effect.BLOCKING]
+        assert sum(r.points for r in shown) == pytest.approx(sum(r.points for r in candidate.reasons))
+    best = distinct_reasons(rank(fleet, "lp_web")[0])
+    assert {"memory_headroom", "vlans_bridged", "lun_visible"} <= {r.key for r in best}
+    assert "memory" not in {r.key for r in best}
+
+
+def test_when_no_server_can_take_a_partition_the_common_blockers_come_most_widespread_first(fleet):
+    from mobility.planning import common_blockers
+
+    web = fleet.source.partition_named("lp_web")
+    huge = replace(web, memory_mb=10**7)
+    ranked = rank_destinations(huge, fleet.source, fleet.destinations)
+    assert not any(c.eligible for c in ranked)
+    blockers = common_blockers(ranked)
+    assert blockers[0].key == "memory" and blockers[0].systems == ("dstB", "dstC", "dstD", "dstE")
+    assert "memory" in blockers[0].example.lower()
+    counts = [len(b.systems) for b in blockers]
+    assert counts == sorted(counts, reverse=True)
+    assert {b.key for b in blockers} == {b.key for c in ranked for b in c.blocking}

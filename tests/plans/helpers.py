@@ -13,10 +13,14 @@ HTMX = {"HX-Request": "true", "HX-Target": "wizard"}
 
 
 def form_fields(html: str, action: str) -> dict[str, str]:
-    """Hidden and text inputs of the form posting to `action`."""
+    """Hidden and text inputs, and selects (their chosen option), of the form posting to `action`."""
     form = html[html.index(f'hx-post="{action}"'):]
     form = form[:form.index("</form>")]
-    return dict(re.findall(r'<input type="(?:hidden|text)"[^>]*? name="([^"]+)"(?: value="([^"]*)")?', form))
+    fields = dict(re.findall(r'<input type="(?:hidden|text)"[^>]*? name="([^"]+)"(?: value="([^"]*)")?', form))
+    for name, options in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', options)
+        fields[name] = chosen.group(1) if chosen else ""
+    return fields
 
 
 def validated(client, partition, destination, **edits) -> str:
@@ -36,7 +40,16 @@ def validate(client, wizard_html: str) -> str:
 
 
 def submit(client, partition, destination, reason="Hardware maintenance on the source", **extra):
-    """Steps 1–5; returns the submit response."""
+    """Steps 1–6: validated, reviewed, then submitted from the review; returns the submit response (or the
+    review's, when the review refused)."""
     html = validated(client, partition, destination)
-    data = {**form_fields(html, SUBMIT), "reason": reason, **extra}
-    return client.post(SUBMIT, data, headers=HTMX)
+    return review_and_confirm(client, {**form_fields(html, SUBMIT), "reason": reason, **extra})
+
+
+def review_and_confirm(client, data: dict):
+    """Post the reason form (step 5) and, when a review comes back, its confirm form (step 6)."""
+    reviewed = client.post(SUBMIT, data, headers=HTMX)
+    html = reviewed.content.decode()
+    if reviewed.status_code != 200 or 'data-testid="review-panel"' not in html:
+        return reviewed
+    return client.post(SUBMIT, form_fields(html, SUBMIT), headers=HTMX)

@@ -18,8 +18,22 @@ VALIDATE = reverse("mobility:plan_validate")
 
 
 def inputs(html: str) -> dict[str, str]:
-    """The mapping inputs of the page: {name: value}."""
-    return dict(re.findall(r'<input type="text"[^>]*name="((?:slot|port)-\w+-\d+)" value="([^"]*)"', html))
+    """The mapping fields of the page: {name: value}, the slot inputs and the FC port selects (their chosen port)."""
+    found = dict(re.findall(r'<input type="text"[^>]*name="(slot-\w+-\d+)" value="([^"]*)"', html))
+    for name, options in re.findall(r'<select name="(port-\w+-\d+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', options)
+        found[name] = chosen.group(1) if chosen else ""
+    return found
+
+
+def port_options(html: str, name: str) -> list[str]:
+    """The labels of one FC port select's options."""
+    options = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return [label.strip() for label in re.findall(r"<option[^>]*>([^<]*)</option>", options)]
+
+
+VALIDATE_ON = '<button type="submit" id="validate-button" data-testid="validate">Validate with IVM'
+VALIDATE_OFF = '<button type="submit" id="validate-button" disabled data-testid="validate">Validate with IVM'
 
 
 def hidden(html: str, form_action: str) -> dict[str, str]:
@@ -56,7 +70,31 @@ def test_recommended_slots_are_free_assignable_slots_on_the_destination(estate, 
     assert len(set(slots)) == 2
     assert all(10 < s < vios.max_virtual_slots and s not in vios.used_slots for s in slots)
     assert values["port-fc-4"] == "fcs0"  # same port name as on the source
-    assert 'data-problem' not in html and "<button type=\"submit\" data-testid=\"validate\">Validate with IVM" in html
+    assert 'data-problem' not in html and VALIDATE_ON in html
+
+
+def test_the_fc_port_is_chosen_from_the_destinations_npiv_ports_with_their_free_virtual_ports(estate, rita):
+    dest = server("ivm2")
+    ports = load_system(dest).fc_ports
+    html = wizard(rita, lpar("db01"), dest)
+    expected = ["none: IVM chooses"] + [
+        f"{p.name} — {p.available_ports} free virtual port{'s' if p.available_ports != 1 else ''}"
+        for p in ports if p.npiv_capable]
+    assert port_options(html, "port-fc-4") == expected and len(expected) > 1
+    assert all(p.name not in " ".join(expected) for p in ports if not p.npiv_capable)
+
+
+def test_a_slot_outside_the_vios_real_range_is_refused_with_the_range(estate, rita):
+    dest = server("ivm2")
+    vios = load_system(dest).management_partition
+    top = vios.max_virtual_slots - 1
+    html = wizard(rita, lpar("db01"), dest, **{"slot-scsi-3": str(top + 1)})
+    assert (f"{vios.name} has {vios.max_virtual_slots} virtual slots: a server slot runs from 11 to {top}."
+            in row(html, "scsi-3"))
+    assert f"a server slot there runs from 11 to {top}" in html  # the hint above the table
+    assert VALIDATE_OFF in html
+    html = wizard(rita, lpar("db01"), dest, **{"slot-scsi-3": "65535"})
+    assert "a server slot runs from 11 to" in row(html, "scsi-3")
 
 
 def test_an_edit_to_a_taken_slot_is_flagged_inline_without_a_full_page(estate, rita):
@@ -65,13 +103,21 @@ def test_an_edit_to_a_taken_slot_is_flagged_inline_without_a_full_page(estate, r
     html = wizard(rita, lpar("db01"), dest, **{"slot-scsi-3": str(taken)})
     assert "<html" not in html and html.lstrip().startswith('<div id="wizard"')
     assert 'data-problem="slot_taken"' in row(html, "scsi-3")
-    assert f"slot {taken} is already in use" in row(html, "scsi-3")
+    vios = load_system(dest).management_partition
+    sentence = row(html, "scsi-3")
+    # In words, with the slot, the VIOS, what holds the slot and the adapter; the migrlpar -i text only as a detail.
+    assert re.search(rf"Virtual slot {taken} on {vios.name} is already in use by a virtual \w+ adapter serving "
+                     r"\w+: choose another server slot for the virtual SCSI adapter in client slot 3\.", sentence)
+    assert f'<summary>As IVM is given it</summary><code>3//{vios.lpar_id}/{taken}</code>' in sentence
     assert 'data-problem' not in row(html, "fc-4")
-    assert re.search(r"<button type=\"submit\" disabled data-testid=\"validate\">Validate with IVM", html)
+    assert VALIDATE_OFF in html
+    # the recommendation's note stays beside the row it still describes, never beside one the person changed
+    assert '<div class="muted">' not in sentence
+    assert re.search(r'<div class="muted">(keeps|server slot)', row(html, "fc-4"))
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ("500", 'data-problem="slot_out_of_range"'),   # max_virtual_slots is 200
+    ("500", "virtual slots: a server slot runs from 11 to"),   # above the VIOS's max_virtual_slots
     ("5", 'data-problem="slot_out_of_range"'),     # IVM's own low slots
     ("-3", "A slot number cannot be negative."),
     ("abc", "Enter a whole number for the slot."),
@@ -80,7 +126,7 @@ def test_an_edit_to_a_taken_slot_is_flagged_inline_without_a_full_page(estate, r
 def test_bad_slot_values_are_refused_inline(estate, rita, value, expected):
     html = wizard(rita, lpar("db01"), server("ivm2"), **{"slot-scsi-3": value})
     assert expected in row(html, "scsi-3")
-    assert re.search(r"<button type=\"submit\" disabled data-testid=\"validate\">Validate with IVM", html)
+    assert VALIDATE_OFF in html
 
 
 def test_the_same_server_slot_twice_is_a_conflict_on_both_rows(estate, rita):
@@ -90,9 +136,9 @@ def test_the_same_server_slot_twice_is_a_conflict_on_both_rows(estate, rita):
 
 
 @pytest.mark.parametrize(("port", "expected"), [
-    ("fcs7", 'data-problem="fc_port_unknown"'),
-    ("fcs0;reboot", "A Fibre Channel port is named fcsN"),
-    ("$(id)", "A Fibre Channel port is named fcsN"),
+    ("fcs7", "fcs7 is not an NPIV-capable Fibre Channel port of"),
+    ("fcs0;reboot", "fcs0;reboot is not an NPIV-capable Fibre Channel port of"),
+    ("$(id)", "$(id) is not an NPIV-capable Fibre Channel port of"),
 ])
 def test_bad_fc_ports_are_refused_inline(estate, rita, port, expected):
     html = wizard(rita, lpar("db01"), server("ivm2"), **{"port-fc-4": port})
@@ -219,7 +265,10 @@ def test_the_validate_answer_is_a_job_the_page_follows_and_its_button_waits(esta
     job = IVMJob.objects.get(kind="validate")
     assert job.status == "queued" and len(fleet.command_log("ivm1")) == before
     assert f'id="job-{job.pk}"' in asked and f'ws-connect="/ws/jobs/{job.group}/"' in asked
-    assert re.search(r'<button type="submit" disabled data-testid="validate">', asked)
+    assert VALIDATE_OFF in asked
+    # asked again before a worker answers (a second click, another tab): the same job is followed, not a second one
+    again = rita.post(VALIDATE, hidden(html, VALIDATE), headers={"HX-Request": "true"}).content.decode()
+    assert IVMJob.objects.filter(kind="validate").count() == 1 and f'id="job-{job.pk}"' in again
     submit_fields = hidden(html, VALIDATE)
     refused = rita.post(reverse("mobility:plan_submit"), {**submit_fields, "reason": "firmware"},
                         headers={"HX-Request": "true"}).content.decode()

@@ -13,7 +13,7 @@ from mobility.models import AuditEvent, Migration
 from mobility.models.migrations import InvalidTransition
 from tests.jobs import answer, latest, run_jobs
 from tests.plans.conftest import counts, lpar, server
-from tests.plans.helpers import HTMX, SUBMIT, form_fields, submit, validated
+from tests.plans.helpers import HTMX, SUBMIT, form_fields, review_and_confirm, submit, validated
 
 pytestmark = pytest.mark.django_db
 
@@ -215,8 +215,7 @@ def test_another_teams_requester_gets_404_for_the_plan(estate, rita, client, per
 def test_a_running_partition_can_be_planned_to_move_shut_down(estate, rita):
     html = validated(rita, lpar("db01"), server("ivm2"), mode="inactive")
     assert 'data-testid="shutdown-notice"' in html and "osshutdown" in html
-    response = rita.post(SUBMIT, {**form_fields(html, SUBMIT), "reason": "Firmware update on the source"},
-                         headers=HTMX)
+    response = review_and_confirm(rita, {**form_fields(html, SUBMIT), "reason": "Firmware update on the source"})
     assert response.status_code == 204, response.content.decode()[:1500]
     migration = Migration.objects.get(partition=lpar("db01"), status=MigrationStatus.PENDING_APPROVAL)
     assert migration.mode == "inactive"
@@ -247,3 +246,28 @@ def test_a_mode_the_partition_cannot_make_is_refused_clearly(estate, rita, name,
                                 "reason": "x", "digest": "0" * 64})
     assert posted.status_code == 400 and not Migration.objects.filter(partition=lpar(name)).exists()
     assert "cannot make a move of mode" in posted.content.decode()
+
+
+def test_the_review_shows_what_will_be_stored_and_only_its_confirm_submits_exactly_that(estate, rita):
+    html = validated(rita, lpar("db01"), server("ivm2"), mode="inactive")
+    fields = {**form_fields(html, SUBMIT), "reason": "Firmware update", "activate_on_destination": "on"}
+    before = counts()
+    review = rita.post(SUBMIT, fields, headers=HTMX).content.decode()
+    assert counts() == before  # a review stores nothing
+    assert 'data-testid="review-panel"' in review
+    assert re.search(r'data-testid="review-activate">ivmweb starts db01 on \S+ \(step 10\)', review)
+    assert 'data-testid="review-reason">Firmware update<' in review
+    reviewed = re.search(r'data-testid="review-hash">([0-9a-f]{64})<', review).group(1)
+    confirm = form_fields(review, SUBMIT)
+    assert confirm["reviewed"] == reviewed and confirm["confirm"] == "1"
+    # a confirm that does not carry the hash of what was reviewed changes nothing
+    refused = rita.post(SUBMIT, {**confirm, "reviewed": "0" * 64}, headers=HTMX).content.decode()
+    assert "no longer exactly the one you reviewed" in refused and counts() == before
+    response = rita.post(SUBMIT, confirm, headers=HTMX)
+    assert response.status_code == 204
+    migration = Migration.objects.get(partition=lpar("db01"), status=MigrationStatus.PENDING_APPROVAL)
+    latest = plans.latest_plan(migration)
+    assert latest.content_hash == reviewed
+    assert latest.snapshot["options"] == {"activate_on_destination": True, "shutdown_source": True}
+    page = rita.get(response.headers["HX-Redirect"]).content.decode()
+    assert f"Submitted: migration #{migration.pk} asks to move db01" in page and "waits for a team lead" in page

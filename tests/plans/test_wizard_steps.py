@@ -124,3 +124,47 @@ def test_destinations_are_ranked_best_first_with_figures_and_the_lmb_server_last
 def test_an_auditor_cannot_open_the_wizard(estate, client, auditor):
     client.force_login(auditor)
     assert client.get(WIZARD).status_code == 403
+
+
+def test_a_partition_no_server_can_take_reads_as_such_with_the_main_reasons(estate, client, requester):
+    client.force_login(requester)
+    html = page(client, partition=lpar("bad-vlan").pk)
+    assert 'class="candidate eligible"' not in html
+    summary = html[html.index('data-testid="no-destination"'):]
+    summary = summary[:summary.index("</div>")]
+    assert "No server can take bad-vlan (active move)." in summary and "The main reasons:" in summary
+    blockers = re.findall(r'data-blocker="(\w+)"', summary)
+    assert "vlans_bridged" in blockers and len(blockers) == len(set(blockers))  # each reason once
+    assert "does not bridge" in summary or "VLAN 999" in summary
+    assert "best first" not in html and "ranked" not in html.lower()
+    # each server's own blockers stay one click away
+    assert "<summary>Each server and what stops it</summary>" in html
+    assert html.count('class="candidate ineligible"') == 3
+
+
+def test_each_destination_lists_its_reasons_once(estate, client, requester):
+    client.force_login(requester)
+    html = page(client, partition=lpar("app01").pk)
+    for block in re.findall(r'<li class="candidate eligible".*?</ul>', html, re.S):
+        lines = re.findall(r'<li class="reason[^"]*" data-reason="(\w+)">([^<]*)', block)
+        texts = [text.strip() for _, text in lines]
+        assert len(texts) == len(set(texts)), texts
+        keys = {key for key, _ in lines}
+        assert "memory_headroom" in keys and "memory" not in keys and "processors" not in keys
+
+
+def test_the_partition_page_offers_migrate_only_to_who_may_plan(estate, client, requester, auditor, approver):
+    partition = lpar("db01")
+    url = reverse("mobility:partition_detail", args=[partition.pk])
+    client.force_login(requester)
+    html = client.get(url).content.decode()
+    assert f'<a class="button" href="{WIZARD}?partition={partition.pk}" data-testid="migrate">Migrate…</a>' in html
+    for other in (auditor, approver):
+        client.force_login(other)
+        response = client.get(url)
+        assert response.status_code in (200, 404)
+        assert 'data-testid="migrate"' not in response.content.decode()
+    client.force_login(requester)
+    vios = lpar("vios1")
+    response = client.get(reverse("mobility:partition_detail", args=[vios.pk]))
+    assert 'data-testid="migrate"' not in response.content.decode()
