@@ -99,7 +99,6 @@ def _known(path: str, violation: dict) -> bool:
 
 def _check(page, problems: list, path: str):
     width = page.viewport_size["width"]
-    page.evaluate(AXE)  # through the debugging protocol: the page's CSP (no inline script) does not apply to it
     found = page.evaluate(CHECK, None if width >= 1000 else LAYOUT_RULES)
     if found["width"]["scroll"] > found["width"]["window"]:
         problems.append((f"{width}px {path}", "overflow", found["width"]))
@@ -181,6 +180,7 @@ def test_every_page_of_every_role_fits_a_phone_and_a_desktop_and_passes_axe(runn
                 wait_for(lambda: status_of(running.pk) in ("completed", "failed", "stopped"), timeout=90,
                          what="the migration to finish")
             context = chromium.new_context(viewport=size)
+            context.add_init_script(AXE)  # by the debugging protocol: the pages' CSP (no inline script) allows it
             page = context.new_page()
             page.set_default_timeout(15_000)
             if username == "rita":  # the sign-in page, once per viewport

@@ -375,6 +375,7 @@ class TimelineEntry:
     facts: list | None = None  # (key, text) pairs
     seal: str | None = None  # the audit event's hash; None while it is being sealed, or for a journal line
     sealed_event: int | None = None  # the audit event's id; None for a line read from the journal or the rows
+    command: str = ""  # an IVM command line, shown as code
 
     @property
     def in_chain(self) -> bool:
@@ -437,7 +438,7 @@ def _line(event: AuditEvent, migration, steps: dict, outputs: dict) -> TimelineE
         detail = data.get("detail") or ""
         skip += ("step", "key", "status", "detail")
     elif action == "ivm.command":
-        kind, title = "command", f"IVM command on {data.get('console', '?')}: {data.get('command', '')}"
+        kind, title = "command", f"IVM command on {data.get('console', '?')}"
         queued = outputs.get(data.get("command"))
         detail = (queued.pop(0) if queued else "") or ""
         skip += ("console", "command")
@@ -450,11 +451,12 @@ def _line(event: AuditEvent, migration, steps: dict, outputs: dict) -> TimelineE
         if kind == "result" and migration.suspend_window_s is not None:
             detail = f"{detail} Suspend window {readable.duration(migration.suspend_window_s)}.".strip()
         skip += ("from", "to", "outcome")
-    facts = readable.pairs(data, skip=skip)
+    # What was not recorded is not told (the audit trail page shows every key, empty or not).
+    facts = [(key, text) for key, text in readable.pairs(data, skip=skip) if text != readable.UNKNOWN]
     if action == "ivm.command" and data.get("duration_s") is not None:
         facts = [(key, readable.duration(data["duration_s"]) if key == "duration_s" else text) for key, text in facts]
     return TimelineEntry(event.at, kind, title, detail, event.actor_name if event.actor_name != "system" else "",
-                         facts, event.hash, event.pk)
+                         facts, event.hash, event.pk, data.get("command", "") if kind == "command" else "")
 
 
 def _journal_line(event: MigrationEvent) -> TimelineEntry:
