@@ -55,7 +55,8 @@ LAYOUT_RULES = ["color-contrast", "target-size", "scrollable-region-focusable", 
 DJANGO_ADMIN_KNOWN = {("aria-prohibited-attr", ".help-tooltip"), ("scrollable-region-focusable", ".wrapper"),
                       ("target-size", "details[data-filter-title")}
 # What is measured on every page: the overflow, and axe's serious and critical findings (rule, target, summary).
-# An overflow names the innermost elements that stick out, to say where to look.
+# An overflow names the innermost elements that stick out, to say where to look; a header link or button outside
+# the bar's box has fallen off it.
 CHECK = """async (rules) => {
     const width = {scroll: document.documentElement.scrollWidth, window: window.innerWidth};
     if (width.scroll > width.window) {
@@ -63,6 +64,11 @@ CHECK = """async (rules) => {
             && ![...e.children].some(c => c.getBoundingClientRect().right > innerWidth));
         width.culprits = out.slice(0, 4).map(e => e.tagName + "." + e.className + " " + e.textContent.slice(0, 40));
     }
+    const bar = document.querySelector(".topbar")?.getBoundingClientRect();  // ours, not the admin's
+    width.offBar = !bar ? [] : [...document.querySelectorAll(".topbar a, .topbar button")].filter(e => {
+        const r = e.getBoundingClientRect();
+        return r.left < bar.left || r.right > bar.right || r.top < bar.top || r.bottom > bar.bottom;
+    }).map(e => e.textContent.trim());
     const only = rules ? {runOnly: {type: "rule", values: rules}} : {};
     const result = await axe.run(document, {resultTypes: ["violations"], ...only});
     const bad = result.violations.filter(v => v.impact === "serious" || v.impact === "critical");
@@ -102,6 +108,8 @@ def _check(page, problems: list, path: str):
     found = page.evaluate(CHECK, None if width >= 1000 else LAYOUT_RULES)
     if found["width"]["scroll"] > found["width"]["window"]:
         problems.append((f"{width}px {path}", "overflow", found["width"]))
+    if found["width"]["offBar"]:
+        problems.append((f"{width}px {path}", "off the header bar", found["width"]["offBar"]))
     problems.extend((f"{width}px {path}", v["rule"], v["impact"], v["help"], v["nodes"])
                     for v in found["violations"] if not _known(path, v))
 
