@@ -25,7 +25,8 @@ from tests.simfleet import DEMO_FLEET, SimFleet
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 AXE = next(Path(__file__).with_name("vendor").joinpath("axe-core").glob("axe-*.min.js")).read_text()
-VIEWPORTS = {"desktop": {"width": 1400, "height": 900}, "phone": {"width": 390, "height": 844}}
+# The phone also reads in the dark colour scheme (prefers-color-scheme), so that axe checks the dark palette's contrast.
+VIEWPORTS = {"desktop": ({"width": 1400, "height": 900}, "light"), "phone": ({"width": 390, "height": 844}, "dark")}
 # Sign-out, downloads, the API's machine pages: not pages a person reads.
 SKIP_VIEWS = {"logout", "admin:logout", "mobility:history_export", "mobility:batches_export", "csp_report",
               "api:schema", "admin:jsi18n", "django.views.generic.base.RedirectView"}
@@ -181,13 +182,13 @@ def _the_finished_migration_reads_well(page, base: str, migration):
 
 def test_every_page_of_every_role_fits_a_phone_and_a_desktop_and_passes_axe(running, chromium, asgi_server):
     problems, seen = [], {}
-    for viewport, size in VIEWPORTS.items():
+    for viewport, (size, scheme) in VIEWPORTS.items():
         checked = set()
         for username, start in ROLES.items():
             if username == "audrey":  # the auditor reads the finished migration
                 wait_for(lambda: status_of(running.pk) in ("completed", "failed", "stopped"), timeout=90,
                          what="the migration to finish")
-            context = chromium.new_context(viewport=size)
+            context = chromium.new_context(viewport=size, color_scheme=scheme)
             context.add_init_script(AXE)  # by the debugging protocol: the pages' CSP (no inline script) allows it
             page = context.new_page()
             page.set_default_timeout(15_000)
