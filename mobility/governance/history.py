@@ -35,10 +35,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Concat
 from django.template.defaultfilters import date as date_filter
-from django.template.defaultfilters import floatformat
 from django.utils.timezone import template_localtime
 
-from mobility.choices import MigrationStatus
+from mobility import readable
+from mobility.choices import MigrationStatus, StepStatus
 from mobility.models import Approval, AuditEvent, Migration, MigrationEvent, MigrationStep, Partition
 
 # Sort keys offered to people -> (label, ORDER BY); the id breaks ties so pages never overlap.
@@ -175,10 +175,10 @@ class HistoryRow:
         self.team = team or "—"
         self.votes = votes or ""
         self.status_label = _STATUS_LABELS.get(self.status, self.status)
-        # Django's own filters, so the text is what {{ x|date:"Y-m-d H:i" }} / |floatformat:1 wrote.
+        # Django's own filter, so the text is what {{ x|date:"Y-m-d H:i" }} wrote; durations in words, "—" unknown.
         self.requested = date_filter(template_localtime(self.created_at), "Y-m-d H:i")
-        self.duration_text = "" if self.duration is None else str(self.duration)
-        self.suspend_text = "" if self.suspend_window_s is None else f"{floatformat(self.suspend_window_s, 1)} s"
+        self.duration_text = readable.duration(self.duration)
+        self.suspend_text = readable.duration(self.suspend_window_s)
 
 
 def history_page(filters: dict | None, number: int = 1, per_page: int | None = None) -> Page:
@@ -378,11 +378,21 @@ def pair_stats(queryset: QuerySet) -> list[PairStats]:
 
 @dataclass
 class TimelineEntry:
+    """One line of a timeline: one recorded event, in words, with its data as key/value pairs and its seal."""
+
     at: datetime | None
-    kind: str  # request, plan, vote, void, step, event, audit, result
+    kind: str  # request, plan, vote, void, step, command, status, event, audit, result
     title: str
     detail: str = ""
     actor: str = ""
+    facts: list | None = None  # (key, text) pairs
+    seal: str | None = None  # the audit event's hash; None while it is being sealed, or for a journal line
+    sealed_event: int | None = None  # the audit event's id; None for a line read from the journal or the rows
+    command: str = ""  # an IVM command line, shown as code
+
+    @property
+    def in_chain(self) -> bool:
+        return self.sealed_event is not None
 
 
 def _about(migration) -> Q:
@@ -399,43 +409,123 @@ def audit_events_about(migration) -> QuerySet:
     return AuditEvent.objects.filter(_about(migration)).order_by("id")
 
 
+_STEP_LABELS = {value: str(label) for value, label in StepStatus.choices}
+# Journal kinds whose every occurrence has its audit event (engine.step, migration.<status>, ivm.command): the
+# timeline shows the sealed one. A command's journal line only lends its output to the audit line of that command.
+_JOURNAL_TWINS = {"step", "status", "command"}
+
+
+def _requested(migration, data: dict) -> tuple[str, str]:
+    where = (f"{data.get('partition', migration.partition.name)}: {data.get('source', migration.source.name)} → "
+             f"{data.get('destination', migration.destination.name)}, "
+             f"{data.get('mode', migration.mode)}.")
+    reason = data.get("reason", migration.reason)
+    return "Requested", f"{where} {reason}".strip()
+
+
+def _line(event: AuditEvent, migration, steps: dict, outputs: dict) -> TimelineEntry:
+    """An audit event in words: its kind, a title, a detail sentence and the rest of its data as pairs."""
+    data = event.data if isinstance(event.data, dict) else {}
+    action, kind, title, detail, skip = event.action, "audit", event.action, "", ("migration", "migration_id")
+    if action == "plan.submitted":
+        kind, (title, detail) = "request", _requested(migration, data)
+        skip += ("partition", "source", "destination", "mode", "reason")
+    elif action == "plan.version":
+        kind, title, detail = "plan", f"Plan version {data.get('version')}", f"sha256 {data.get('hash', '')}"
+        skip += ("version", "hash")
+    elif action == "plan.revised":
+        kind, title = "plan", f"Plan revised to version {data.get('version')}"
+        skip += ("version",)
+    elif action in ("approval.approved", "approval.rejected"):
+        kind, title = "vote", f"{action.split('.')[1].capitalize()} plan v{data.get('plan_version')}"
+        detail = f"“{data['comment']}”" if data.get("comment") else ""
+        skip += ("plan_version", "comment")
+    elif action == "approval.voided":
+        kind, title, detail = "void", "Votes voided", data.get("reason", "")
+        skip += ("reason",)
+    elif action == "engine.step":
+        number = data.get("step")
+        kind = "step"
+        title = (f"Step {number}: {steps.get(number, data.get('key', ''))} — "
+                 f"{_STEP_LABELS.get(data.get('status'), data.get('status'))}")
+        detail = data.get("detail") or ""
+        skip += ("step", "key", "status", "detail")
+    elif action == "ivm.command":
+        kind, title = "command", f"IVM command on {data.get('console', '?')}"
+        queued = outputs.get(data.get("command"))
+        detail = (queued.pop(0) if queued else "") or ""
+        skip += ("console", "command")
+    elif action.startswith("migration."):
+        before, after = data.get("from"), data.get("to", action.split(".", 1)[1])
+        kind = "result" if after in MigrationStatus.terminal() else "status"
+        title = (_STATUS_LABELS.get(after, after) if kind == "result"
+                 else f"{_STATUS_LABELS.get(before, before)} → {_STATUS_LABELS.get(after, after)}")
+        detail = data.get("outcome") or ""
+        if kind == "result" and migration.suspend_window_s is not None:
+            detail = f"{detail} Suspend window {readable.duration(migration.suspend_window_s)}.".strip()
+        skip += ("from", "to", "outcome")
+    # What was not recorded is not told (the audit trail page shows every key, empty or not).
+    facts = [(key, text) for key, text in readable.pairs(data, skip=skip) if text != readable.UNKNOWN]
+    if action == "ivm.command" and data.get("duration_s") is not None:
+        facts = [(key, readable.duration(data["duration_s"]) if key == "duration_s" else text) for key, text in facts]
+    return TimelineEntry(event.at, kind, title, detail, event.actor_name if event.actor_name != "system" else "",
+                         facts, event.hash, event.pk, data.get("command", "") if kind == "command" else "")
+
+
+def _journal_line(event: MigrationEvent) -> TimelineEntry:
+    """A journal event with no audit twin (a suspend window, a stop request, a stall): shown, marked unsealed."""
+    payload = {key: value for key, value in (event.payload or {}).items() if key not in ("at", "worker")}
+    title, skip = event.kind.capitalize(), ()
+    if event.kind == "suspend":
+        title, skip = f"Suspend window {readable.duration(payload.get('window_s'))}", ("window_s",)
+    elif event.kind == "request":
+        title, skip = f"{str(payload.get('action', 'action')).capitalize()} asked by {payload.get('by', '?')}", (
+            "action", "by")
+    return TimelineEntry(event.at, "event", title, "", "", readable.pairs(payload, skip=skip))
+
+
+def ran_for(migration) -> timedelta | None:
+    """How long it ran (start to end); None before it ended or when it never started."""
+    if migration.started_at and migration.finished_at:
+        return migration.finished_at - migration.started_at
+    return None
+
+
 def timeline(migration) -> list[TimelineEntry]:
-    """Everything recorded about one migration, oldest first."""
-    entries = [TimelineEntry(migration.created_at, "request",
-                             f"Requested by {migration.requester.get_username()}",
-                             f"{migration.partition.name}: {migration.source.name} → {migration.destination.name},"
-                             f" {migration.get_mode_display().lower()}. {migration.reason}".strip(),
-                             migration.requester.get_username())]
+    """Everything recorded about one migration, oldest first, one line per event.
+
+    The sealed audit trail is the record: each of its events is one line, with its seal. The journal (the live
+    page's events) adds only what the trail does not hold (suspend windows, stop requests); the rows add only
+    what neither recorded (a request, a step or an end written without an audit event, as older data may be)."""
+    steps = {step.number: step for step in MigrationStep.objects.filter(migration=migration).order_by("number")}
+    titles = {number: step.title for number, step in steps.items()}
+    journal = list(MigrationEvent.objects.filter(migration=migration).exclude(kind__in=_NOISY_EVENTS).order_by("seq"))
+    outputs: dict[str, list[str]] = {}
+    for event in journal:
+        if event.kind == "command":
+            payload = event.payload or {}
+            outputs.setdefault(payload.get("command"), []).append(payload.get("output") or payload.get("error") or "")
+    entries = [_line(event, migration, titles, outputs) for event in audit_events_about(migration)]
+    entries += [_journal_line(event) for event in journal if event.kind not in _JOURNAL_TWINS]
+    kinds = {entry.kind for entry in entries}
+    if "request" not in kinds:
+        title, detail = _requested(migration, {})
+        entries.append(TimelineEntry(migration.created_at, "request", title, detail,
+                                     migration.requester.get_username()))
+    plans_told = {entry.title for entry in entries if entry.kind == "plan"}
     for plan in migration.plans.select_related("created_by").order_by("version"):
-        entries.append(TimelineEntry(plan.created_at, "plan", f"Plan version {plan.version}",
-                                     f"sha256 {plan.content_hash}", plan.created_by.get_username()))
-    for vote in migration.approvals.select_related("approver", "plan").order_by("created_at"):
-        window = ""
-        if vote.not_before or vote.not_after:
-            window = f" Window {_iso(vote.not_before) or 'now'} → {_iso(vote.not_after) or _iso(vote.expires_at)}."
-        entries.append(TimelineEntry(vote.created_at, "vote",
-                                     f"{vote.get_decision_display()} plan v{vote.plan.version}",
-                                     f"“{vote.comment}”.{window} Expires {_iso(vote.expires_at)}.",
-                                     vote.approver.get_username()))
-        if vote.voided_at:
-            entries.append(TimelineEntry(vote.voided_at, "void", f"Vote by {vote.approver.get_username()} voided",
-                                         vote.void_reason))
-    for step in MigrationStep.objects.filter(migration=migration).order_by("number"):
-        if step.started_at or step.finished_at:
+        if f"Plan version {plan.version}" not in plans_told:
+            entries.append(TimelineEntry(plan.created_at, "plan", f"Plan version {plan.version}",
+                                         f"sha256 {plan.content_hash}", plan.created_by.get_username()))
+    told = {entry.title.split(":")[0] for entry in entries if entry.kind == "step"}
+    for number, step in steps.items():
+        if (step.started_at or step.finished_at) and f"Step {number}" not in told:
             entries.append(TimelineEntry(step.started_at or step.finished_at, "step",
-                                         f"Step {step.number}: {step.title} — {step.get_status_display()}",
-                                         step.detail))
-    for event in (MigrationEvent.objects.filter(migration=migration).exclude(kind__in=_NOISY_EVENTS)
-                  .order_by("seq")):
-        entries.append(TimelineEntry(event.at, "event", f"{event.kind} #{event.seq}",
-                                     json.dumps(event.payload, default=str)[:500]))
-    for event in audit_events_about(migration):
-        entries.append(TimelineEntry(event.at, "audit", event.action,
-                                     json.dumps(event.data, default=str)[:500], event.actor_name))
-    if migration.is_terminal or migration.finished_at:
-        suspend = (f" Suspend window {migration.suspend_window_s:.1f} s."
+                                         f"Step {number}: {step.title} — {step.get_status_display()}", step.detail))
+    if (migration.is_terminal or migration.finished_at) and "result" not in kinds:
+        suspend = (f" Suspend window {readable.duration(migration.suspend_window_s)}."
                    if migration.suspend_window_s is not None else "")
         entries.append(TimelineEntry(migration.finished_at, "result", migration.get_status_display(),
                                      f"{migration.outcome}{suspend}".strip()))
     far_future = datetime.max.replace(tzinfo=UTC)
-    return sorted(entries, key=lambda entry: entry.at or far_future)
+    return sorted(entries, key=lambda entry: (entry.at or far_future, entry.sealed_event or 0))

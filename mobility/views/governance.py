@@ -203,6 +203,7 @@ def migration_timeline(request, pk: int):
     return render(request, "mobility/history_timeline.html", {
         "m": migration,
         "entries": history_rules.timeline(migration),
+        "duration": history_rules.ran_for(migration),
         "back": reverse("mobility:history"),
     })
 
