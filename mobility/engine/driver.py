@@ -41,7 +41,7 @@ class Driver:
         self.fence = fence  # the token this driver claimed the migration with (claim.claim)
         self.busy = busy  # the worker's busy slots, shared by its drivers (EngineConfig.busy)
         self.lost = threading.Event()
-        self.run_state = steps.RunState()
+        self.run_state = steps.RunState(busy=busy)
         self.in_line = False  # a batch's next member, waiting in place for a slot (``_still_in_line``)
 
     # --- lease -------------------------------------------------------------------------------------------------

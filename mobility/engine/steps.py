@@ -7,21 +7,23 @@ rate samples of the transfer, which a new worker simply starts collecting again.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from mobility.choices import MigrationMode, StepStatus
 from mobility.engine import ivmside
-from mobility.engine.admission import batch_holds
+from mobility.engine.admission import batch_holds, queued_at
 from mobility.engine.events import emit, step_change, step_data
 from mobility.governance.approvals import check_runnable, void_approvals
 from mobility.governance.audit import record
 from mobility.inventory import forget_digests, sync_since
 from mobility.ivm import commands
-from mobility.ivm.errors import CommandFailed
+from mobility.ivm.errors import CommandFailed, at_migration_limit
+from mobility.jobs.queue import wake_workers
 from mobility.journal import guarded_update
 from mobility.lifecycle.writer import transition
 from mobility.models import IVMConsole, Migration, MigrationStep, Partition, StorageDevice, VirtualAdapter
@@ -55,6 +57,23 @@ class RunState:
     samples: list[tuple[float, int, int]] = field(default_factory=list)  # (monotonic, sent, remaining)
     stop_sent: bool = False
     transfer_running: bool = False  # step 6 seen running by this driver: the once-a-second poll need not ask again
+    busy: object = None  # the worker's busy slots (the driver holds one while a handler runs), or None
+
+    @contextmanager
+    def waiting(self):
+        """Give the driver's busy slot back while this thread only waits (an inventory sync: SSH round trips, or
+        another thread's sync of the same IVM): the slots are for Python work, and the other drivers' pieces (a
+        batch's next start) would otherwise wait behind seconds of I/O. Taken again before returning."""
+        if self.busy is None:
+            yield
+            return
+        self.busy.release()
+        try:
+            yield
+        finally:
+            if not self.busy.acquire(blocking=False):
+                connection.close()  # as Driver._busy_slot: a driver waiting for a slot gives its connection back
+                self.busy.acquire()
 
 
 def plan_of(m: Migration) -> dict:
@@ -110,7 +129,8 @@ def requirements(m: Migration, run: RunState, cfg) -> float | None:
     # serves its members; the IVM validates the move again at ``-o m`` whatever the inventory said.
     since = asked - timedelta(seconds=cfg.batch_sync_age_s) if m.batch_id is not None else asked
     for system in (m.source, m.destination):
-        result = sync_since(system.console, since)
+        with run.waiting():
+            result = sync_since(system.console, since)
         if not result.ok:
             _running(m, 1, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
             return cfg.poll_s * 5
@@ -200,12 +220,27 @@ def start(m: Migration, run: RunState, cfg) -> float | None:
     try:
         ivmside.run(m, src, cmd)
     except CommandFailed as exc:
+        if at_migration_limit(exc):  # nothing started (migrations we do not count run there): wait for a slot
+            return _ivm_busy(m, exc)
         raise EngineFailure(f"IVM refused to start the migration: {exc.text}", recover=False) from exc
     with transaction.atomic():
         _done(m, 3, "migrlpar -o m --async accepted by the source IVM")
         guarded_update(m.pk, last_progress_at=timezone.now())
         notify_started(m)  # on commit: only now has the migration really started
     return cfg.poll_s
+
+
+def _ivm_busy(m: Migration, exc: CommandFailed) -> None:
+    """The IVM refused ``-o m`` at its migration limit: nothing started, so the intent is withdrawn and the migration
+    queues again; its next admission asks the IVMs' own counts (``admission.admit``) rather than trusting ours."""
+    with transaction.atomic():
+        guarded_update(m.pk, start_intent_at=None)
+        m.start_intent_at = None
+        step_change(m, 3, StepStatus.PENDING, f"Waiting: the IVM is at its migration limit ({exc.text})")
+        step_data(m, 3, ivm_busy_at=timezone.now().isoformat())
+        transition(m, "ivm_busy", queued_at=queued_at(m),
+                   outcome=f"Waiting for a free migration slot: the IVM said {exc.text}")
+    return None
 
 
 def _start_refused(m: Migration) -> str | None:
@@ -396,8 +431,13 @@ def complete(m: Migration, run: RunState, cfg) -> float | None:
     if missing:
         raise EngineFailure(f"{name} arrived without its client adapters in slots {missing}.")
     moved = timezone.now()  # gone from the source, on the destination with its adapters: a sync from now shows it
+    if m.ivm_done_at is None:  # the IVMs are done with it: its slots free now, not after the re-sync below
+        guarded_update(m.pk, ivm_done_at=moved)
+        m.ivm_done_at = moved
+        wake_workers()  # (after the commit) a batch's next member may start
     for system in (m.source, m.destination):
-        result = sync_since(system.console, moved)
+        with run.waiting():
+            result = sync_since(system.console, moved)
         if not result.ok:
             _running(m, 9, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
             return cfg.poll_s * 5
