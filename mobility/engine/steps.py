@@ -7,15 +7,14 @@ rate samples of the transfer, which a new worker simply starts collecting again.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from mobility.choices import MigrationMode, StepStatus
-from mobility.engine import ivmside
+from mobility.engine import busy, ivmside
 from mobility.engine.admission import batch_holds, queued_at
 from mobility.engine.events import emit, step_change, step_data
 from mobility.governance.approvals import check_runnable, void_approvals
@@ -38,6 +37,7 @@ DEFAULT_FOLLOW_UPS = (
     "Confirm software licences on the destination server",
 )
 
+LIMIT_CHECKS = ("migration_limit", "dest_migration_limit")  # plan checks of the IVMs' migrations in progress
 SAMPLE_WINDOW = 8  # transfer samples kept for the rate, the ETA range and the converging indicator
 
 
@@ -57,23 +57,6 @@ class RunState:
     samples: list[tuple[float, int, int]] = field(default_factory=list)  # (monotonic, sent, remaining)
     stop_sent: bool = False
     transfer_running: bool = False  # step 6 seen running by this driver: the once-a-second poll need not ask again
-    busy: object = None  # the worker's busy slots (the driver holds one while a handler runs), or None
-
-    @contextmanager
-    def waiting(self):
-        """Give the driver's busy slot back while this thread only waits (an inventory sync: SSH round trips, or
-        another thread's sync of the same IVM): the slots are for Python work, and the other drivers' pieces (a
-        batch's next start) would otherwise wait behind seconds of I/O. Taken again before returning."""
-        if self.busy is None:
-            yield
-            return
-        self.busy.release()
-        try:
-            yield
-        finally:
-            if not self.busy.acquire(blocking=False):
-                connection.close()  # as Driver._busy_slot: a driver waiting for a slot gives its connection back
-                self.busy.acquire()
 
 
 def plan_of(m: Migration) -> dict:
@@ -129,7 +112,7 @@ def requirements(m: Migration, run: RunState, cfg) -> float | None:
     # serves its members; the IVM validates the move again at ``-o m`` whatever the inventory said.
     since = asked - timedelta(seconds=cfg.batch_sync_age_s) if m.batch_id is not None else asked
     for system in (m.source, m.destination):
-        with run.waiting():
+        with busy.waiting():
             result = sync_since(system.console, since)
         if not result.ok:
             _running(m, 1, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
@@ -138,8 +121,11 @@ def requirements(m: Migration, run: RunState, cfg) -> float | None:
     diffs, _ctx, problems = plan_drift(plan)
     shown = [{"check": d.title, "field": d.field, "before": d.before, "after": d.after} for d in diffs]
     blocking = [f"{d.title}: {d.field} was {d.before!r}, now {d.after!r}" for d in diffs
-                if d.field in ("status", "server") and d.after in ("error", None)]
+                if d.field in ("status", "server") and d.after in ("error", None) and d.check not in LIMIT_CHECKS]
     blocking += [f"Mapping: {p.message}" for p in problems]
+    full = [d.title for d in diffs if d.check in LIMIT_CHECKS and d.field == "status" and d.after == "error"]
+    if full and not blocking:  # an IVM at its migration limit is a wait, not a change of the plan
+        return _ivm_busy(m, 1, f"the inventory shows {' and '.join(full).lower()} reached")
     if blocking:
         text = "The estate changed since the plan was approved: " + "; ".join(blocking)
         with transaction.atomic():
@@ -221,7 +207,7 @@ def start(m: Migration, run: RunState, cfg) -> float | None:
         ivmside.run(m, src, cmd)
     except CommandFailed as exc:
         if at_migration_limit(exc):  # nothing started (migrations we do not count run there): wait for a slot
-            return _ivm_busy(m, exc)
+            return _ivm_busy(m, 3, f"the IVM said {exc.text}")
         raise EngineFailure(f"IVM refused to start the migration: {exc.text}", recover=False) from exc
     with transaction.atomic():
         _done(m, 3, "migrlpar -o m --async accepted by the source IVM")
@@ -230,16 +216,16 @@ def start(m: Migration, run: RunState, cfg) -> float | None:
     return cfg.poll_s
 
 
-def _ivm_busy(m: Migration, exc: CommandFailed) -> None:
-    """The IVM refused ``-o m`` at its migration limit: nothing started, so the intent is withdrawn and the migration
-    queues again; its next admission asks the IVMs' own counts (``admission.admit``) rather than trusting ours."""
+def _ivm_busy(m: Migration, number: int, why: str) -> None:
+    """An IVM is at its migration limit (migrations ivmweb does not count run there): nothing started, so the intent
+    is withdrawn and the migration queues again; its next admission asks the IVMs' own counts (``admission.admit``)
+    rather than trusting ivmweb's."""
     with transaction.atomic():
         guarded_update(m.pk, start_intent_at=None)
         m.start_intent_at = None
-        step_change(m, 3, StepStatus.PENDING, f"Waiting: the IVM is at its migration limit ({exc.text})")
-        step_data(m, 3, ivm_busy_at=timezone.now().isoformat())
-        transition(m, "ivm_busy", queued_at=queued_at(m),
-                   outcome=f"Waiting for a free migration slot: the IVM said {exc.text}")
+        step_change(m, number, StepStatus.PENDING, f"Waiting for a free migration slot: {why}")
+        step_data(m, number, ivm_busy_at=timezone.now().isoformat())
+        transition(m, "ivm_busy", queued_at=queued_at(m), outcome=f"Waiting for a free migration slot: {why}.")
     return None
 
 
@@ -436,7 +422,7 @@ def complete(m: Migration, run: RunState, cfg) -> float | None:
         m.ivm_done_at = moved
         wake_workers()  # (after the commit) a batch's next member may start
     for system in (m.source, m.destination):
-        with run.waiting():
+        with busy.waiting():
             result = sync_since(system.console, moved)
         if not result.ok:
             _running(m, 9, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
