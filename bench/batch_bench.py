@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from engine_bench import bench_team  # noqa: E402  (the same four-eyes pair)
-from inventory_bench import admin_sql, setup_django  # noqa: E402  (same throw-away database helpers)
+from inventory_bench import admin_sql, cpu_s, setup_django  # noqa: E402  (same throw-away database helpers)
 
 from tests.batches.fleet import write_fleet  # noqa: E402
 from tests.simfleet import SimFleet  # noqa: E402
@@ -74,25 +74,47 @@ def run_batch(batch, approver, knob: int, timeout: float):
     return batch
 
 
-def members(batch) -> list[tuple[str, str, float, float]]:
-    """(partition, destination, admitted at, ended at) of every member, in start order."""
-    return [(m.partition.name, m.destination.name, m.started_at.timestamp(), m.finished_at.timestamp())
+def members(batch) -> list[tuple[str, str, float, float, float]]:
+    """(partition, destination, admitted at, slot freed at, ended at) of every member, in start order. A member holds
+    its slot from its admission until the IVMs are done with it (``ivm_done_at``: step 9 saw it leave the source);
+    the re-sync of both servers that follows runs outside the slot."""
+    return [(m.partition.name, m.destination.name, m.started_at.timestamp(),
+             (m.ivm_done_at or m.finished_at).timestamp(), m.finished_at.timestamp())
             for m in batch.migrations.select_related("partition", "destination").order_by("batch_position")]
 
 
+def step_profile(batch) -> dict[str, float]:
+    """Where a member's time goes (medians over the members, from the steps' own timestamps): each step's segment,
+    from the end of the one before (or the admission) to its own end; and the member's slot (admission to the IVMs
+    being done with it, ``ivm_done_at``) against what follows it (step 9's re-sync, the end)."""
+    from statistics import median
+
+    found: dict[str, list[float]] = {}
+    for m in batch.migrations.prefetch_related("steps"):
+        t = m.started_at
+        for s in sorted((s for s in m.steps.all() if s.finished_at and s.number <= 10), key=lambda s: s.number):
+            found.setdefault(f"step {s.number}", []).append((s.finished_at - t).total_seconds())
+            t = max(t, s.finished_at)
+        found.setdefault("last step -> end", []).append((m.finished_at - t).total_seconds())
+        if m.ivm_done_at:
+            found.setdefault("slot: admitted -> IVM done", []).append((m.ivm_done_at - m.started_at).total_seconds())
+            found.setdefault("IVM done -> end", []).append((m.finished_at - m.ivm_done_at).total_seconds())
+    return {k: round(median(v), 3) for k, v in sorted(found.items())}
+
+
 def handoffs(rows) -> list[float]:
-    """For each member that had to wait for a slot: seconds from the end that freed its slot to its admission."""
-    ends = sorted(e for _, _, _, e in rows)
-    starts = sorted(a for _, _, a, _ in rows)
+    """For each member that had to wait for a slot: seconds from the slot's release to its admission."""
+    ends = sorted(e for _, _, _, e, _ in rows)
+    starts = sorted(a for _, _, a, _, _ in rows)
     return [round(a - ends[k], 3) for k, a in enumerate(starts[SLOTS:])]
 
 
 def busy_share(rows, opened: float) -> tuple[float, float]:
     """Slots busy while some member waited: (share, seconds some member waited)."""
-    last_start = max(a for _, _, a, _ in rows)
+    last_start = max(a for _, _, a, _, _ in rows)
     if last_start <= opened:
         return 1.0, 0.0
-    edges = sorted([(a, 1) for _, _, a, _ in rows] + [(e, -1) for _, _, _, e in rows])
+    edges = sorted([(a, 1) for _, _, a, _, _ in rows] + [(e, -1) for _, _, _, e, _ in rows])
     busy, running, t = 0.0, 0, opened
     for at, step in edges:
         if at > last_start:
@@ -138,16 +160,24 @@ def main() -> int:
             Partition.objects.exclude(env="vioserver").update(team=team)
             source = ManagedSystem.objects.get(console__name="ivm1")
             worker = Worker("batch-bench", lease=None, poll=None)  # the settings' defaults, as shipped
+            procs = {"worker": worker.proc.pid, "simulator": fleet.proc.pid}
+
+            def cpu() -> dict[str, float]:
+                return {name: cpu_s(pid) for name, pid in procs.items()}
+
             try:
-                t = time.monotonic()
+                t, before = time.monotonic(), cpu()
                 alone = run_batch(planning.evacuate(requester, source, reason="bench: each alone"), approver, 1,
                                   1800)
-                alone_rows = members(alone)
+                alone_cpu = {k: round(v - before[k], 2) for k, v in cpu().items()}
+                alone_rows, alone_steps = members(alone), step_profile(alone)
                 print(f"alone: {len(alone_rows)} members one at a time in {time.monotonic() - t:.1f} s", flush=True)
                 back = run_batch(planning.move_back(requester, alone), approver, SLOTS, 1800)
                 print(f"moved back in {(back.finished_at - back.started_at).total_seconds():.1f} s", flush=True)
+                before = cpu()
                 batch = run_batch(planning.evacuate(requester, source, reason="bench: batch"), approver, SLOTS, 1800)
-                rows = members(batch)
+                batch_cpu = {k: round(v - before[k], 2) for k, v in cpu().items()}
+                rows, batch_steps = members(batch), step_profile(batch)
                 queued = batch.migrations.filter(queued_at__isnull=False).count()
             finally:
                 worker.stop()
@@ -156,12 +186,12 @@ def main() -> int:
     finally:
         admin_sql(args.pg, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
-    durations = [e - a for _, _, a, e in alone_rows]
+    durations = [e - a for _, _, a, _, e in alone_rows]
     bound = max(sum(durations) / SLOTS, max(durations))
     opened = batch.started_at.timestamp()
-    wall = max(e for _, _, _, e in rows) - opened
+    wall = max(e for *_, e in rows) - opened
     share, waited = busy_share(rows, opened)
-    same = [(n, d) for n, d, _, _ in rows] == [(n, d) for n, d, _, _ in alone_rows]
+    same = [(n, d) for n, d, *_ in rows] == [(n, d) for n, d, *_ in alone_rows]
     figures = {"members": len(rows), "slots": SLOTS, "time_scale": args.time_scale, "touched_mb": args.touched_mb,
                "channel_layer": settings.CHANNEL_LAYER_NAME, "alone_s": [round(d, 2) for d in durations],
                "alone_sum_s": round(sum(durations), 2), "alone_max_s": round(max(durations), 2),
@@ -169,7 +199,11 @@ def main() -> int:
                "slots_busy_while_waiting": round(share, 4), "waited_s": round(waited, 2),
                "same_placement": same, "members_queued_by_ivm_limits": queued,
                "handoff_s": sorted(handoffs(rows)),
-               "batch_member_s": [round(e - a, 2) for _, _, a, e in rows]}
+               "batch_member_s": [round(e - a, 2) for _, _, a, _, e in rows],
+               "alone_step_median_s": alone_steps, "batch_step_median_s": batch_steps,
+               # CPU seconds the worker and the simulator spent on each phase (PostgreSQL's not counted): the batch
+               # has to fit that work into its wall time on the machine's cores.
+               "alone_cpu_s": alone_cpu, "batch_cpu_s": batch_cpu, "cores": os.cpu_count()}
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -178,6 +212,9 @@ def main() -> int:
         print(f"batch: wall {figures['batch_wall_s']} s = {figures['ratio']:.3f} x the bound (goal <= 1.10); slots busy "
               f"{share * 100:.1f} % of the {waited:.1f} s members waited (goal >= 95 %); same placement: {same}")
         print(f"batch members' own times (s): {figures['batch_member_s']}")
+        print(f"CPU seconds, alone phase: {alone_cpu}; batch phase: {batch_cpu} (on {os.cpu_count()} cores)")
+        print(f"median step times (s), alone: {alone_steps}")
+        print(f"median step times (s), batch: {batch_steps}")
         gaps = figures["handoff_s"] or [float("nan")]  # none when every member fits in the slots at once
         print(f"slot hand-offs (a member's end to the next admission), s: median {gaps[len(gaps) // 2]:.2f}, "
               f"max {gaps[-1]:.2f}; members queued by an IVM's limit: {queued}")

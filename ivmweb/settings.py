@@ -375,7 +375,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"MigrationStatusEnum": "mobility.choices.MigrationStatus"},
+    "ENUM_NAME_OVERRIDES": {"MigrationStatusEnum": "mobility.choices.MigrationStatus",
+                            "BatchStatusEnum": "mobility.models.BatchStatus",
+                            "BatchKindEnum": "mobility.api.serializers.BATCH_KINDS",
+                            "VoteDecisionEnum": "mobility.api.serializers.DECISIONS",
+                            "VoteInputDecisionEnum": "mobility.api.serializers.VOTE_CHOICES"},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "mobility.api.schema.problem_media_type", "mobility.api.schema.database_neutral"],
 }

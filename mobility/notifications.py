@@ -100,3 +100,45 @@ def notify_completed(migration) -> None:
 
 def notify_failed(migration) -> None:
     _notify_requester(migration, "failed", f"Outcome: {migration.outcome or 'unknown'}\n")
+
+
+# --- batches: one mail for the batch, not one per member ------------------------------------------------------------
+
+def _batch_link(batch) -> str:
+    return _link(("mobility:batch", (batch.pk,)), ("mobility:batches", ()))
+
+
+def _describe_batch(batch) -> str:
+    members = batch.migrations.exclude(status="cancelled").select_related("partition", "destination")
+    lines = [f"  {m.partition.name} -> {m.destination.name} ({m.get_mode_display().lower()})"
+             for m in members.order_by("batch_position")]
+    where = f" of {batch.source.name}" if batch.source_id else ""
+    stayed = len(batch.immovable or [])
+    return (f"Batch #{batch.pk}: {batch.get_kind_display().lower()}{where}, {len(lines)} partition(s)"
+            + (f", {stayed} staying behind" if stayed else "") + ":\n" + "\n".join(lines))
+
+
+def notify_batch_request(batch) -> None:
+    """Tell the batch's approvers (four eyes applied) once that the whole batch waits for their vote."""
+    recipients = list(policy.batch_approvers(batch).values_list("email", flat=True))
+    _send_on_commit(
+        f"Approval requested: batch #{batch.pk}",
+        f"{_describe_batch(batch)}\n\nrequested by {batch.requester.get_username()}.\n"
+        f"Reason: {batch.reason or '-'}\n\nReview the batch and vote once for all of it: {_batch_link(batch)}\n",
+        recipients,
+    )
+
+
+def notify_batch_decision(vote) -> None:
+    """Tell the batch's requester once that it was approved (with its window and parallelism) or rejected."""
+    batch = vote.batch
+    window = ""
+    if vote.decision == "approved":
+        window = (f"Window: {vote.not_before or 'now'} to {vote.not_after or 'open'} (approver's zone "
+                  f"{vote.time_zone}); at most {vote.parallelism} at once\n")
+    _send_on_commit(
+        f"Batch {vote.get_decision_display().lower()}: #{batch.pk}",
+        f"{_describe_batch(batch)}\n\nwas {vote.get_decision_display().lower()} by {vote.approver.get_username()}."
+        f"\n\nComment: {vote.comment}\n{window}\n{_batch_link(batch)}\n",
+        [batch.requester.email],
+    )

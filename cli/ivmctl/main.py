@@ -418,6 +418,140 @@ def withdraw(migration_id: Annotated[int, typer.Argument(metavar="ID")],
     _act(migration_id, "withdraw", {"reason": reason}, as_json)
 
 
+# --- batches -----------------------------------------------------------------------------------------------------
+
+batch = typer.Typer(help="Batches: evacuate a server or move picked partitions together, with one approval.",
+                    no_args_is_help=True)
+app.add_typer(batch, name="batch")
+
+
+def _batch_line(b: dict) -> str:
+    t = b["totals"]
+    return (f"Batch {b['id']} ({b['kind']}{', ' + b['source']['name'] if b.get('source') else ''}): {b['status']}; "
+            f"{t['moved']} moved, {t['running']} running, {t['waiting']} waiting, {t['failed']} failed, "
+            f"{t['not_started']} not started, {t['stayed']} stayed. {b['outcome']}".rstrip())
+
+
+def _batch_post(path: str, body: dict, as_json: bool) -> dict | None:
+    try:
+        b = _client().post(path, body)
+    except ApiError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _json(b)
+        return None
+    out.print(_batch_line(b))
+    return b
+
+
+@batch.command("list")
+def batch_list(status: Annotated[list[str] | None, typer.Option(help="Only these statuses")] = None,
+               as_json: JSON = False):
+    """The batches you may see, newest first (the latest 200)."""
+    try:
+        body = _client().get("batches/", status=status, page_size=200)
+    except ApiError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        return _json(body["results"])
+    _table("Batches", ["id", "kind", "source", "status", "members", "moved", "running", "waiting", "failed",
+                       "requested"],
+           [[b["id"], b["kind"], (b["source"] or {}).get("name", ""), b["status"], b["totals"]["members"],
+             b["totals"]["moved"], b["totals"]["running"], b["totals"]["waiting"], b["totals"]["failed"],
+             b["created_at"][:16]] for b in body["results"]])
+
+
+@batch.command("show")
+def batch_show(batch_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JSON = False):
+    """One batch: its totals, members in start order and the partitions that stay."""
+    try:
+        b = _client().get(f"batches/{batch_id}/")
+    except ApiError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        return _json(b)
+    out.print(_batch_line(b))
+    out.print(f"hash {b['content_hash'] or '-'}; parallelism {b['parallelism'] or '-'} (IVMs allow "
+              f"{b['parallelism_cap']}); you may: {', '.join(b['actions']) or 'nothing now'}")
+    _table("Members", ["#", "id", "partition", "from → to", "mode", "status", "%"],
+           [[m["batch_position"], m["id"], m["partition"]["name"], f"{m['source']['name']} → {m['destination']['name']}",
+             m["mode"], m["status"], f"{m['percent']:.0f}"] for m in b["members"]])
+    if b["immovable"]:
+        _table("Stays", ["partition", "why", "fix"],
+               [[x["partition"], r["why"], r["fix"]] for x in b["immovable"] for r in x["reasons"][:1]])
+
+
+@batch.command("evacuate")
+def batch_evacuate(server: Annotated[str, typer.Argument(help="Server name or id")],
+                   reason: Annotated[str, typer.Option(help="Why the server must be emptied")],
+                   only_running: Annotated[bool, typer.Option(help="Only the running partitions")] = False,
+                   stop_at_first_failure: Annotated[bool, typer.Option()] = False, as_json: JSON = False):
+    """Plan the evacuation of a server; IVM validates every member, then the batch waits for one approval."""
+    client = _client()
+    _batch_post("batches/evacuate/", {"server": _resolve(client, "server", server), "reason": reason,
+                                      "only_running": only_running, "stop_at_first_failure": stop_at_first_failure},
+                as_json)
+
+
+def _batch_vote(batch_id: int, decision: str, comment: str, batch_hash: str | None, extra: dict, as_json: bool):
+    try:
+        read = batch_hash or _client().get(f"batches/{batch_id}/")["content_hash"]
+    except ApiError as exc:
+        raise _fail(exc) from None
+    _batch_post(f"batches/{batch_id}/vote/", {"decision": decision, "comment": comment, "batch_hash": read, **extra},
+                as_json)
+
+
+@batch.command("approve")
+def batch_approve(batch_id: Annotated[int, typer.Argument(metavar="ID")],
+                  comment: Annotated[str, typer.Option(help="Required: why")],
+                  batch_hash: Annotated[str | None, typer.Option("--hash", help="The batch hash you reviewed")] = None,
+                  not_before: Annotated[str | None, typer.Option(help="ISO 8601 with offset")] = None,
+                  not_after: Annotated[str | None, typer.Option(help="ISO 8601 with offset")] = None,
+                  time_zone: Annotated[str, typer.Option(help="Your time zone (IANA)")] = "UTC",
+                  parallelism: Annotated[int | None, typer.Option(help="At most this many at once")] = None,
+                  as_json: JSON = False):
+    """Approve the batch you read (its hash), inside a window, at most PARALLELISM members at once."""
+    extra = {k: v for k, v in {"not_before": not_before, "not_after": not_after, "time_zone": time_zone,
+                               "parallelism": parallelism}.items() if v is not None}
+    _batch_vote(batch_id, "approved", comment, batch_hash, extra, as_json)
+
+
+@batch.command("reject")
+def batch_reject(batch_id: Annotated[int, typer.Argument(metavar="ID")],
+                 comment: Annotated[str, typer.Option(help="Required: why")],
+                 batch_hash: Annotated[str | None, typer.Option("--hash", help="The batch hash you reviewed")] = None,
+                 as_json: JSON = False):
+    """Reject the batch you read."""
+    _batch_vote(batch_id, "rejected", comment, batch_hash, {}, as_json)
+
+
+@batch.command("pause")
+def batch_pause(batch_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JSON = False):
+    """No new member starts; the running ones go on."""
+    _batch_post(f"batches/{batch_id}/pause/", {}, as_json)
+
+
+@batch.command("resume")
+def batch_resume(batch_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JSON = False):
+    """Members start again as slots free."""
+    _batch_post(f"batches/{batch_id}/resume/", {}, as_json)
+
+
+@batch.command("stop")
+def batch_stop(batch_id: Annotated[int, typer.Argument(metavar="ID")],
+               stop_running: Annotated[bool, typer.Option(help="Stop the running members too")] = False,
+               as_json: JSON = False):
+    """No member starts any more (and, with --stop-running, the running ones are stopped)."""
+    _batch_post(f"batches/{batch_id}/stop/", {"stop_running": stop_running}, as_json)
+
+
+@batch.command("move-back")
+def batch_move_back(batch_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JSON = False):
+    """From a finished evacuation: plan the return of every moved partition, as a new batch."""
+    _batch_post(f"batches/{batch_id}/move-back/", {}, as_json)
+
+
 # --- history -----------------------------------------------------------------------------------------------------
 
 @app.command()

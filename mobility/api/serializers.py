@@ -5,6 +5,8 @@ memory in MB as the IVM reports it.
 Input serializers only type the fields (numbers are numbers, enums are enums) for the schema; the rules on the values
 are the pages' forms' and services' (``MappingForm``, ``SubmitForm``, ``VoteForm``, ``HistoryFilterForm``)."""
 
+from zoneinfo import available_timezones
+
 from rest_framework import serializers
 
 from mobility import plans
@@ -13,6 +15,9 @@ from mobility.models import (
     ApiToken,
     Approval,
     AuditEvent,
+    Batch,
+    BatchApproval,
+    BatchStatus,
     IVMConsole,
     IVMJob,
     ManagedSystem,
@@ -389,8 +394,15 @@ class ApprovalSerializer(serializers.Serializer):
     runnable_why = serializers.CharField()
 
 
+# Named once for the schema's enums (``SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]``): a migration's and a batch's
+# votes share them.
+VOTE_CHOICES = [("approved", "Approve"), ("rejected", "Reject")]
+DECISIONS = Approval.Decision
+BATCH_KINDS = Batch.Kind
+
+
 class VoteInput(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=[("approved", "Approve"), ("rejected", "Reject")])
+    decision = serializers.ChoiceField(choices=VOTE_CHOICES)
     plan_hash = serializers.CharField(max_length=64, help_text="The content hash of the plan version you read")
     comment = serializers.CharField(max_length=2000)
     not_before = serializers.DateTimeField(required=False, allow_null=True)
@@ -501,3 +513,124 @@ class AuditStatusSerializer(serializers.Serializer):
     checkpoint = CheckpointSerializer(allow_null=True)
     checkpoint_ok = serializers.BooleanField()
     checkpoint_problem = serializers.CharField(allow_blank=True)
+
+
+# --- batches -----------------------------------------------------------------------------------------------------
+
+class BatchTotalsSerializer(serializers.Serializer):
+    members = serializers.IntegerField()
+    moved = serializers.IntegerField()
+    running = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    not_started = serializers.IntegerField()
+    stayed = serializers.IntegerField(help_text="Partitions left out of the batch (listed in ``immovable``)")
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    team = serializers.CharField(source="team.name")
+    source = Ref(allow_null=True)
+    requester = UserRef()
+    origin = serializers.IntegerField(source="origin_id", allow_null=True, help_text="The evacuation moved back")
+    totals = BatchTotalsSerializer()
+
+    class Meta:
+        model = Batch
+        fields = ["id", "kind", "status", "team", "source", "requester", "reason", "only_running",
+                  "stop_at_first_failure", "origin", "content_hash", "parallelism", "not_before", "not_after",
+                  "created_at", "started_at", "finished_at", "outcome", "totals"]
+
+
+class BatchMemberSerializer(serializers.ModelSerializer):
+    partition = Ref()
+    source = Ref()
+    destination = Ref()
+
+    class Meta:
+        model = Migration
+        fields = ["id", "batch_position", "partition", "source", "destination", "mode", "status", "started_at",
+                  "finished_at", "percent", "outcome"]
+
+
+class StayedReasonSerializer(serializers.Serializer):
+    why = serializers.CharField()
+    fix = serializers.CharField(allow_blank=True)
+
+
+class StayedSerializer(serializers.Serializer):
+    partition = serializers.CharField()
+    partition_id = serializers.IntegerField(allow_null=True)
+    reasons = StayedReasonSerializer(many=True)
+
+
+class RemainingSerializer(serializers.Serializer):
+    partition = serializers.CharField()
+    state = serializers.CharField()
+    member = serializers.IntegerField(allow_null=True, help_text="The member migration, if it is one")
+    status = serializers.CharField()
+    reasons = StayedReasonSerializer(many=True)
+
+
+class BatchVoteSerializer(serializers.ModelSerializer):
+    approver = serializers.CharField(source="approver.username")
+
+    class Meta:
+        model = BatchApproval
+        fields = ["approver", "decision", "comment", "content_hash", "not_before", "not_after", "time_zone",
+                  "parallelism", "created_at"]
+
+
+class BatchDetailSerializer(BatchSerializer):
+    members = BatchMemberSerializer(many=True, help_text="In start order")
+    immovable = StayedSerializer(many=True, help_text="Partitions that cannot move with this batch, why and the fix")
+    remaining = RemainingSerializer(many=True, help_text="An evacuation: the source's client partitions still on it")
+    eta = serializers.DateTimeField(allow_null=True, help_text="When the batch should end, at its pace so far")
+    parallelism_cap = serializers.IntegerField(help_text="The most members the IVMs' own limits let run at once")
+    last_vote = BatchVoteSerializer(allow_null=True)
+    actions = serializers.ListField(child=serializers.CharField(),
+                                    help_text="What the caller may do now (the status allows it, and the policy)")
+
+    class Meta(BatchSerializer.Meta):
+        fields = [*BatchSerializer.Meta.fields, "parallelism_cap", "eta", "last_vote", "actions", "members",
+                  "immovable", "remaining"]
+
+
+class BatchFilter(serializers.Serializer):
+    status = serializers.MultipleChoiceField(choices=BatchStatus.choices, required=False)
+    kind = serializers.ChoiceField(choices=Batch.Kind.choices, required=False)
+
+
+class EvacuateInput(serializers.Serializer):
+    server = serializers.IntegerField(min_value=1, help_text="The server to empty")
+    reason = serializers.CharField(max_length=500)
+    only_running = serializers.BooleanField(required=False, default=False)
+    stop_at_first_failure = serializers.BooleanField(required=False, default=False)
+
+
+class PickInput(serializers.Serializer):
+    partitions = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=500)
+    reason = serializers.CharField(max_length=500)
+    stop_at_first_failure = serializers.BooleanField(required=False, default=False)
+
+
+ZONES = frozenset(available_timezones())
+
+
+class BatchVoteInput(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=VOTE_CHOICES)
+    batch_hash = serializers.CharField(min_length=64, max_length=64, help_text="The batch's hash as you read it")
+    comment = serializers.CharField(max_length=2000)
+    not_before = serializers.DateTimeField(required=False, allow_null=True)
+    not_after = serializers.DateTimeField(required=False, allow_null=True)
+    time_zone = serializers.CharField(required=False, default="UTC", max_length=64,
+                                      help_text="The approver's time zone (IANA name), kept with the vote")
+    parallelism = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=64)
+
+    def validate_time_zone(self, value):
+        if value not in ZONES:
+            raise serializers.ValidationError(f"Unknown time zone {value!r}: an IANA name such as Europe/Paris.")
+        return value
+
+
+class BatchStopInput(serializers.Serializer):
+    stop_running = serializers.BooleanField(required=False, default=False)

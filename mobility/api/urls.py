@@ -2,7 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from mobility.api import approvals, auditors, docs, inventory, jobs, me, migrations, planning
+from mobility.api import approvals, auditors, batches, docs, inventory, jobs, me, migrations, planning
 
 app_name = "api"
 
@@ -34,6 +34,16 @@ v1 = [
     path("migrations/<int:pk>/recover/", migrations.MigrationRecover.as_view(), name="migration_recover"),
     path("migrations/<int:pk>/withdraw/", migrations.MigrationWithdraw.as_view(), name="migration_withdraw"),
     path("migrations/<int:pk>/tasks/<int:index>/", migrations.MigrationTask.as_view(), name="migration_task"),
+    path("batches/", batches.BatchList.as_view(), name="batches"),
+    path("batches/evacuate/", batches.BatchEvacuate.as_view(), name="batch_evacuate"),
+    path("batches/pick/", batches.BatchPick.as_view(), name="batch_pick"),
+    path("batches/<int:pk>/", batches.BatchDetail.as_view(), name="batch"),
+    path("batches/<int:pk>/vote/", batches.BatchVote.as_view(), name="batch_vote"),
+    path("batches/<int:pk>/pause/", batches.BatchPause.as_view(), name="batch_pause"),
+    path("batches/<int:pk>/resume/", batches.BatchResume.as_view(), name="batch_resume"),
+    path("batches/<int:pk>/stop/", batches.BatchStop.as_view(), name="batch_stop"),
+    path("batches/<int:pk>/withdraw/", batches.BatchWithdraw.as_view(), name="batch_withdraw"),
+    path("batches/<int:pk>/move-back/", batches.BatchMoveBack.as_view(), name="batch_move_back"),
     path("history/", auditors.HistoryList.as_view(), name="history"),
     path("history/stats/", auditors.HistoryStats.as_view(), name="history_stats"),
     re_path(r"^history/export\.(?P<fmt>csv|json)$", auditors.HistoryExport.as_view(), name="history_export"),

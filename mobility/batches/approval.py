@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import transaction
 from django.utils import timezone
 
-from mobility import lifecycle, planning, plans, policy
+from mobility import lifecycle, notifications, planning, plans, policy
 from mobility.batches import BatchRefused
 from mobility.batches.hashing import batch_hash
 from mobility.choices import MigrationStatus
@@ -95,6 +95,7 @@ def approve(batch: Batch, user, comment: str, *, batch_hash_seen: str, not_befor
                               not_before=not_before, not_after=not_after, batch_id=locked.pk)
         transition_batch(locked, "approve", actor=user, parallelism=vote.parallelism, not_before=not_before,
                          not_after=not_after, outcome=f"Approved by {user.get_username()}: {comment}")
+        notifications.notify_batch_decision(vote)
         audit.record("batch.approval", actor=user, obj=locked, data={
             "hash": batch_hash_seen, "comment": comment, "not_before": not_before, "not_after": not_after,
             "time_zone": vote.time_zone, "parallelism": vote.parallelism})
@@ -117,6 +118,7 @@ def reject(batch: Batch, user, comment: str, *, batch_hash_seen: str) -> BatchAp
             approvals.reject(m, user, f"Batch #{locked.pk}: {comment}", plan_hash=m.latest_plan().content_hash,
                              batch_id=locked.pk)
         transition_batch(locked, "reject", actor=user, outcome=f"Rejected by {user.get_username()}: {comment}")
+        notifications.notify_batch_decision(vote)
     batch.refresh_from_db()
     return vote
 

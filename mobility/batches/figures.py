@@ -58,3 +58,17 @@ def remaining_on_source(batch: Batch) -> list[dict]:
         found.append({"partition": p.name, "state": p.state, "member": m.pk if m else None,
                       "status": m.get_status_display() if m else "not in the batch", "reasons": reasons})
     return found
+
+
+def approval_summary(batch: Batch) -> dict:
+    """A batch waiting for its one vote, as the approvals page sums it up: how many members, in which mode, to which
+    servers, how much memory moves, and how many partitions stay behind."""
+    rows = list(batch.migrations.exclude(status=S.CANCELLED)
+                .values_list("mode", "destination__name", "partition__memory_mb"))
+    modes, destinations = {}, {}
+    for mode, destination, _memory in rows:
+        modes[mode] = modes.get(mode, 0) + 1
+        destinations[destination] = destinations.get(destination, 0) + 1
+    return {"members": len(rows), "modes": sorted(modes.items()), "destinations": sorted(destinations.items()),
+            "memory_gb": round(sum(memory or 0 for *_, memory in rows) / 1024, 1),
+            "stayed": len(batch.immovable or [])}

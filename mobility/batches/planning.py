@@ -9,7 +9,7 @@ import uuid
 
 from django.db import transaction
 
-from mobility import planning, plans, policy
+from mobility import notifications, planning, plans, policy
 from mobility.batches import BatchRefused
 from mobility.batches.approval import apply_edit
 from mobility.batches.hashing import batch_hash
@@ -160,7 +160,7 @@ def run_member_job(job: IVMJob, report) -> dict:
             with transaction.atomic():
                 m = plans.submit_plan(partition=partition, destination=destination, user=job.requested_by,
                                       mode=params["mode"], mappings=rows, validation=validation,
-                                      reason=f"Batch #{batch.pk}: {batch.reason}")
+                                      reason=f"Batch #{batch.pk}: {batch.reason}", notify=False)
                 Migration.objects.filter(pk=m.pk).update(batch=batch, batch_position=params["position"])
                 result["migration"] = m.pk
     except (plans.PlanRefused, BatchRefused, TransitionRefused) as exc:
@@ -198,8 +198,15 @@ def settle(batch: Batch) -> None:
         if not locked.migrations.exists():
             transition_batch(locked, "nothing_to_move", outcome="IVM refused every member of this batch.")
             return
-        transition_batch(locked, "planned", content_hash=batch_hash(locked),
-                         outcome=f"{locked.migrations.count()} partition(s) validated by IVM; waiting for approval.")
+        _planned(locked)
+
+
+def _planned(locked: Batch) -> None:
+    """Every member validated (the batch's row locked): its hash, "waiting for approval", and one mail to its
+    approvers for the whole batch (on commit)."""
+    transition_batch(locked, "planned", content_hash=batch_hash(locked),
+                     outcome=f"{locked.migrations.count()} partition(s) validated by IVM; waiting for approval.")
+    notifications.notify_batch_request(locked)
 
 
 def settle_stragglers() -> None:
@@ -212,7 +219,7 @@ def settle_stragglers() -> None:
                 if locked.status != BatchStatus.VALIDATING:
                     continue
                 if locked.migrations.exists():
-                    transition_batch(locked, "planned", content_hash=batch_hash(locked))
+                    _planned(locked)
                 else:
                     transition_batch(locked, "nothing_to_move", outcome="IVM validated no member of this batch.")
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from mobility.choices import MigrationStatus
 from mobility.engine import ivmside
-from mobility.engine.claim import ADMITTED, LOOKAHEAD, WAITING
+from mobility.engine.claim import ADMITTED, LOOKAHEAD, WAITING, holding_slots
 from mobility.lifecycle.writer import transition
 from mobility.models import Batch, BatchStatus, ManagedSystem, Migration
 from mobility.models.migrations import queue_position
@@ -30,7 +30,7 @@ def batch_turn(m: Migration) -> str | None:
         state = BatchStatus(batch.status).label.lower() if batch else "gone"
         return f"Waiting: batch #{m.batch_id} is {state}."
     crew = Migration.objects.filter(batch_id=m.batch_id)
-    admitted = crew.filter(status__in=ADMITTED).count()
+    admitted = holding_slots(crew).count()
     free = (batch.parallelism or 1) - admitted
     if free <= 0:
         return f"Waiting for a slot of batch #{m.batch_id} ({admitted} of {batch.parallelism} running)."
@@ -59,7 +59,7 @@ def batch_holds(m: Migration) -> str | None:
     return f"Not started: batch #{m.batch_id} is {BatchStatus(status).label.lower() if status else 'gone'}."
 
 
-def _queued_at(m: Migration):
+def queued_at(m: Migration):
     """A member queues in its batch's order (the batch's start, plus its position in microseconds), so the queue
     of a server serves the batch's members as the batch orders them; anything else queues now."""
     if m.batch_id is not None:
@@ -70,7 +70,16 @@ def _queued_at(m: Migration):
 
 
 def _limits(m: Migration) -> list[tuple[int, int]]:
-    """(supported, in progress on the IVM) for the migration's mode, on the source and on the destination."""
+    """(supported, in progress on the IVM) for the migration's mode, on the source and on the destination.
+
+    A batch's member is admitted on the inventory's limits and ivmweb's own count (no SSH: a slot handed over in
+    milliseconds, not two round trips to busy IVMs), since the IVM still enforces its limit at ``-o m`` and a refusal
+    there (or the inventory showing it at step 1) sends the member back to wait (``steps._ivm_busy``); a member refused so once, and any other migration, asks
+    the IVMs' counts, which include migrations started outside ivmweb."""
+    field = f"{m.mode}_migrations_supported"
+    known = [getattr(system, field) for system in (m.source, m.destination)]
+    if m.batch_id is not None and all(known) and not m.steps.filter(data__has_key="ivm_busy_at").exists():
+        return [(supported, 0) for supported in known]
     found = []
     for system in (m.source, m.destination):
         counts = ivmside.migration_limits(m, system.console)
@@ -98,17 +107,17 @@ def admit(m: Migration) -> bool:
             return False
         free = True
         for system_id, (supported, ivm_in_progress) in zip((m.source_id, m.destination_id), limits, strict=True):
-            ours = Migration.objects.filter(Q(source_id=system_id) | Q(destination_id=system_id),
-                                            status__in=ADMITTED, mode=m.mode).count()
+            ours = holding_slots(Migration.objects.filter(Q(source_id=system_id) | Q(destination_id=system_id),
+                                                          mode=m.mode)).count()
             if max(ours, ivm_in_progress) >= supported:
                 free = False
         queued_ahead = m.queued_at is not None and queue_position(m) != 1
         earlier_waiting = m.queued_at is None and Migration.objects.filter(
             _shares_a_server(m), status=MigrationStatus.QUEUED).exists()
         if free and not queued_ahead and not earlier_waiting:
-            transition(m, "admit", outcome="", started_at=timezone.now())
+            transition(m, "admit", outcome="", started_at=timezone.now(), ivm_done_at=None)
             return True
         if m.status != MigrationStatus.QUEUED:
             transition(m, "queue", outcome="Waiting for a free migration slot on "
-                       f"{m.source.name} or {m.destination.name}.", queued_at=_queued_at(m))
+                       f"{m.source.name} or {m.destination.name}.", queued_at=queued_at(m))
         return False

@@ -25,12 +25,18 @@ WAITING = (MigrationStatus.APPROVED, MigrationStatus.QUEUED)  # approved, not st
 LOOKAHEAD = 2  # members of a running batch claimed ahead of a free slot, waiting for one in place
 
 
+def holding_slots(qs):
+    """Those of ``qs`` that hold an IVM migration slot, and one of their batch's: admitted, and the IVMs not yet done
+    with the move (``Migration.ivm_done_at``, set by step 9 once the partition has left the source)."""
+    return qs.filter(status__in=ADMITTED, ivm_done_at__isnull=True)
+
+
 def batch_due_ids() -> list[int]:
     """The waiting members that running batches let start now: the first free ones in each batch's order."""
     found = []
     for batch in Batch.objects.filter(status=BatchStatus.RUNNING).only("parallelism"):
         crew = Migration.objects.filter(batch=batch)
-        free = (batch.parallelism or 1) - crew.filter(status__in=ADMITTED).count()
+        free = (batch.parallelism or 1) - holding_slots(crew).count()
         # The next ones in line too (``LOOKAHEAD``): their drivers wait in place for a slot (``Driver._admit``), and
         # start the moment one frees, without a wake-up, a poll and a claim in between.
         found += list(crew.filter(status__in=WAITING).order_by("batch_position")

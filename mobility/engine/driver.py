@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import close_old_connections, connection
@@ -20,7 +19,7 @@ from django.utils import timezone
 
 from mobility import journal
 from mobility.choices import MigrationStatus, StepStatus
-from mobility.engine import admission, claim, control, ivmside, steps
+from mobility.engine import admission, busy, claim, control, ivmside, steps
 from mobility.engine.events import emit, step_change
 from mobility.governance.approvals import check_runnable
 from mobility.ivm import commands
@@ -116,18 +115,9 @@ class Driver:
             self.in_line = False
         return self.in_line
 
-    @contextmanager
     def _busy_slot(self):
-        """One of the worker's few busy slots for one piece of work. A driver that has to wait for one gives its
-        database connection back first: the pool's connections are for the busy ones (drivers waiting with theirs
-        exhausted the pool of 10 and stalled every busy one for the pool's 30 s timeout)."""
-        if not self.busy.acquire(blocking=False):
-            connection.close()
-            self.busy.acquire()
-        try:
-            yield
-        finally:
-            self.busy.release()
+        """One of the worker's few busy slots for one piece of work (given back while it waits on an IVM)."""
+        return busy.held(self.busy)
 
     # --- one piece of work -------------------------------------------------------------------------------------
     def step(self) -> float | None:

@@ -9,7 +9,7 @@ on a fresh transport by the client itself (``retry_safe=True``); mutating ones n
 from dataclasses import dataclass
 
 from mobility import journal
-from mobility.engine import claim
+from mobility.engine import busy, claim
 from mobility.engine.events import command_event
 from mobility.inventory.connections import about_migration, client_for
 from mobility.ivm import commands, parse
@@ -72,7 +72,7 @@ def run(migration, console, cmd, *, quiet: bool = False, check: bool = True):
     before_send = None if read_only else _lease_confirmed(migration.pk)
     lost = getattr(journal.current, "lost", None)  # the driver's lease is gone: stop waiting on the IVM at once
     try:
-        with about_migration(migration.pk):
+        with about_migration(migration.pk), busy.waiting():  # the round trip waits on the IVM, not on Python
             result = client_for(console).run(cmd, check=check, retry_safe=read_only, before_send=before_send,
                                              abandon=lost.is_set if lost is not None else None)
     except CommandAbandoned as exc:

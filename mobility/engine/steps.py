@@ -14,14 +14,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from mobility.choices import MigrationMode, StepStatus
-from mobility.engine import ivmside
-from mobility.engine.admission import batch_holds
+from mobility.engine import busy, ivmside
+from mobility.engine.admission import batch_holds, queued_at
 from mobility.engine.events import emit, step_change, step_data
 from mobility.governance.approvals import check_runnable, void_approvals
 from mobility.governance.audit import record
 from mobility.inventory import forget_digests, sync_since
 from mobility.ivm import commands
-from mobility.ivm.errors import CommandFailed
+from mobility.ivm.errors import CommandFailed, at_migration_limit
+from mobility.jobs.queue import wake_workers
 from mobility.journal import guarded_update
 from mobility.lifecycle.writer import transition
 from mobility.models import IVMConsole, Migration, MigrationStep, Partition, StorageDevice, VirtualAdapter
@@ -36,6 +37,7 @@ DEFAULT_FOLLOW_UPS = (
     "Confirm software licences on the destination server",
 )
 
+LIMIT_CHECKS = ("migration_limit", "dest_migration_limit")  # plan checks of the IVMs' migrations in progress
 SAMPLE_WINDOW = 8  # transfer samples kept for the rate, the ETA range and the converging indicator
 
 
@@ -110,7 +112,8 @@ def requirements(m: Migration, run: RunState, cfg) -> float | None:
     # serves its members; the IVM validates the move again at ``-o m`` whatever the inventory said.
     since = asked - timedelta(seconds=cfg.batch_sync_age_s) if m.batch_id is not None else asked
     for system in (m.source, m.destination):
-        result = sync_since(system.console, since)
+        with busy.waiting():
+            result = sync_since(system.console, since)
         if not result.ok:
             _running(m, 1, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
             return cfg.poll_s * 5
@@ -118,8 +121,11 @@ def requirements(m: Migration, run: RunState, cfg) -> float | None:
     diffs, _ctx, problems = plan_drift(plan)
     shown = [{"check": d.title, "field": d.field, "before": d.before, "after": d.after} for d in diffs]
     blocking = [f"{d.title}: {d.field} was {d.before!r}, now {d.after!r}" for d in diffs
-                if d.field in ("status", "server") and d.after in ("error", None)]
+                if d.field in ("status", "server") and d.after in ("error", None) and d.check not in LIMIT_CHECKS]
     blocking += [f"Mapping: {p.message}" for p in problems]
+    full = [d.title for d in diffs if d.check in LIMIT_CHECKS and d.field == "status" and d.after == "error"]
+    if full and not blocking:  # an IVM at its migration limit is a wait, not a change of the plan
+        return _ivm_busy(m, 1, f"the inventory shows {' and '.join(full).lower()} reached")
     if blocking:
         text = "The estate changed since the plan was approved: " + "; ".join(blocking)
         with transaction.atomic():
@@ -200,12 +206,27 @@ def start(m: Migration, run: RunState, cfg) -> float | None:
     try:
         ivmside.run(m, src, cmd)
     except CommandFailed as exc:
+        if at_migration_limit(exc):  # nothing started (migrations we do not count run there): wait for a slot
+            return _ivm_busy(m, 3, f"the IVM said {exc.text}")
         raise EngineFailure(f"IVM refused to start the migration: {exc.text}", recover=False) from exc
     with transaction.atomic():
         _done(m, 3, "migrlpar -o m --async accepted by the source IVM")
         guarded_update(m.pk, last_progress_at=timezone.now())
         notify_started(m)  # on commit: only now has the migration really started
     return cfg.poll_s
+
+
+def _ivm_busy(m: Migration, number: int, why: str) -> None:
+    """An IVM is at its migration limit (migrations ivmweb does not count run there): nothing started, so the intent
+    is withdrawn and the migration queues again; its next admission asks the IVMs' own counts (``admission.admit``)
+    rather than trusting ivmweb's."""
+    with transaction.atomic():
+        guarded_update(m.pk, start_intent_at=None)
+        m.start_intent_at = None
+        step_change(m, number, StepStatus.PENDING, f"Waiting for a free migration slot: {why}")
+        step_data(m, number, ivm_busy_at=timezone.now().isoformat())
+        transition(m, "ivm_busy", queued_at=queued_at(m), outcome=f"Waiting for a free migration slot: {why}.")
+    return None
 
 
 def _start_refused(m: Migration) -> str | None:
@@ -403,8 +424,13 @@ def complete(m: Migration, run: RunState, cfg) -> float | None:
     if missing:
         raise EngineFailure(f"{name} arrived without its client adapters in slots {missing}.")
     moved = timezone.now()  # gone from the source, on the destination with its adapters: a sync from now shows it
+    if m.ivm_done_at is None:  # the IVMs are done with it: its slots free now, not after the re-sync below
+        guarded_update(m.pk, ivm_done_at=moved)
+        m.ivm_done_at = moved
+        wake_workers()  # (after the commit) a batch's next member may start
     for system in (m.source, m.destination):
-        result = sync_since(system.console, moved)
+        with busy.waiting():
+            result = sync_since(system.console, moved)
         if not result.ok:
             _running(m, 9, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
             return cfg.poll_s * 5

@@ -115,7 +115,8 @@ def _vote(migration: Migration, user, comment: str, decision: str, plan_hash: st
                 transition(migration, "reject", actor=user,
                            outcome=f"Rejected by {user.get_username()}: {comment.strip()}")
 
-            notifications.notify_decision(approval)
+            if batch_id is None:  # a batch's vote is mailed once, for the batch (``notify_batch_decision``)
+                notifications.notify_decision(approval)
             return approval
     audit.record("approval.refused", actor=user if getattr(user, "pk", None) else None, obj=migration, data={
         "decision": decision, "reason": refusal, "comment": comment[:COMMENT_MAX], "plan_hash": plan_hash[:64],

@@ -174,16 +174,27 @@ def sync_since(console: IVMConsole, since: datetime) -> SyncResult:
     process's), or a new one. When many migrations start or finish on the same IVMs at once, each needs the IVM read
     after it asked, not a sync of its own: they share one instead of ten. The threads of this process asking for the
     same IVM go one at a time, so the later ones find the sync the first one ran."""
+    # Asked first without waiting: a thread whose ``since`` a finished sync already meets must not queue behind
+    # another thread's newer sync of the same IVM (a batch's next start waited seconds for the re-syncs of members
+    # that had just ended).
+    if _synced_since(console, since):
+        return SyncResult(console=console, ok=True, shared=True)
     with _flights_lock:
         flight = _flights.setdefault(console.pk, threading.Lock())
     with flight:
-        last = IVMConsole.objects.filter(pk=console.pk).values_list(
-            "last_sync_at", "last_sync_ok_at", "last_sync_duration_s").first()
-        if last and last[1] is not None and last[0] == last[1] and last[2] is not None:
-            began = last[1] - timedelta(seconds=last[2])  # the duration is counted from before the first command
-            if began >= since:
-                return SyncResult(console=console, ok=True, shared=True)
+        if _synced_since(console, since):
+            return SyncResult(console=console, ok=True, shared=True)
         return sync_console(console)
+
+
+def _synced_since(console: IVMConsole, since: datetime) -> bool:
+    """The console's last sync succeeded and began at ``since`` or later."""
+    last = IVMConsole.objects.filter(pk=console.pk).values_list(
+        "last_sync_at", "last_sync_ok_at", "last_sync_duration_s").first()
+    if last and last[1] is not None and last[0] == last[1] and last[2] is not None:
+        began = last[1] - timedelta(seconds=last[2])  # the duration is counted from before the first command
+        return began >= since
+    return False
 
 
 def _sync_in_thread(console: IVMConsole) -> SyncResult:

@@ -7,6 +7,7 @@ code, the line that did not parse) instead of making them re-parse a message str
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover - typing only, avoids an import cycle
@@ -108,6 +109,16 @@ class CommandFailed(IVMError):
         self.stdout, self.stderr = stdout, stderr
         label = f"[{code}] " if code else ""
         super().__init__(f"command failed (exit {exit_status}): {command}: {label}{text}")
+
+
+# The IVM's refusal to start a migration because its limit of migrations in progress is reached (ivmsim and the IVM:
+# VIOSE0104A00A-000x "The number of active migrations in progress on … has reached the supported maximum"; an HMC says
+# it in HSCL words). Nothing started: the migration may be started again once a slot frees.
+_AT_LIMIT = re.compile(r"VIOSE0104A00A|migrations in progress .* (has )?reached|too many .*migrations", re.I)
+
+
+def at_migration_limit(exc: CommandFailed) -> bool:
+    return bool(_AT_LIMIT.search(f"{exc.code or ''} {exc.text}"))
 
 
 class OutputNotUnderstood(IVMError):

@@ -90,6 +90,7 @@ MOVES: dict[str, Move] = {m.name: m for m in (
     _move("queue", [S.APPROVED], S.QUEUED, ENGINE),
     _move("admit", [S.APPROVED, S.QUEUED], S.RUNNING, ENGINE),
     _move("not_started", [S.RUNNING], S.APPROVED, ENGINE),  # step 1: the approval is no longer in force
+    _move("ivm_busy", [S.RUNNING], S.QUEUED, ENGINE),  # step 3: the IVM refused -o m at its migration limit
     _move("drifted", [S.RUNNING], S.PENDING_APPROVAL, ENGINE),  # step 1: the estate changed; approve again
     _move("complete", [S.RUNNING], S.COMPLETED, ENGINE),
     _move("fail", [S.RUNNING, S.STOPPING], S.FAILED, ENGINE),

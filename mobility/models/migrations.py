@@ -63,6 +63,9 @@ class Migration(models.Model):
     # Exactly-once start: set (and committed) before `migrlpar -o m` is sent.
     start_intent_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # The IVMs are done with the move (step 9 saw the partition gone from the source, on the destination): from then it
+    # holds none of their migration slots, nor one of its batch's; the re-sync and the later steps run outside them.
+    ivm_done_at = models.DateTimeField(null=True, blank=True)
     last_progress_at = models.DateTimeField(null=True, blank=True)
     stuck = models.BooleanField(default=False, help_text="No progress for longer than the stuck threshold")
     recover_needed = models.BooleanField(default=False, help_text="IVM left it half-moved: run Recover")

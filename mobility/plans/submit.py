@@ -50,7 +50,7 @@ def plan_review(*, partition, destination, mode: str, mappings: Sequence[plannin
 
 def submit_plan(*, partition, destination, user, mode: str, mappings: Sequence[planning.AdapterMapping],
                 validation: dict | None, reason: str, wished_start=None, options: dict | None = None,
-                digest: str | None = None, reviewed: str | None = None) -> Migration:
+                digest: str | None = None, reviewed: str | None = None, notify: bool = True) -> Migration:
     """Create the migration (waiting for approval) with plan version 1 and its mapping rows.
 
     Refuses (PlanRefused, nothing written but the audit of a refusal) when the user may not plan this partition,
@@ -95,7 +95,8 @@ def submit_plan(*, partition, destination, user, mode: str, mappings: Sequence[p
                                "destination": destination.name, "mode": mode, "reason": reason,
                                "wished_start": wished_start})
             write_version(migration, 1, user, snapshot, mappings, ctx)
-            notify_new_request(migration)  # sent on commit
+            if notify:  # (a batch's member: the batch asks its approvers once, when every member is planned)
+                notify_new_request(migration)  # sent on commit
     except IntegrityError:
         # the partial unique constraint: one unfinished migration per partition (also under concurrent submits)
         raise PlanRefused(f"{partition.name} already has a migration that is not finished.") from None

@@ -14,12 +14,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mobility import lifecycle, policy
 from mobility.access import allowed
+from mobility.batches import figures
 from mobility.choices import MigrationStatus
 from mobility.forms.governance import AuditLogFilterForm, HistoryFilterForm, VoteForm
 from mobility.governance import approvals as approval_rules
 from mobility.governance import audit, checkpoints
 from mobility.governance import history as history_rules
-from mobility.models import Migration
+from mobility.models import BatchStatus, Migration
 from mobility.twin import rehearsals
 
 
@@ -66,10 +67,23 @@ def _card(request, migration, form=None, error=""):
 @allowed("read_approvals")
 def approvals(request):
     """Requests waiting for a vote: an approver's teams', or (read-only) all of them for an auditor."""
-    pending = _approval_scope(request.user).filter(status=MigrationStatus.PENDING_APPROVAL).order_by("created_at")
+    # A batch's members are voted on together, on the batch's page (a vote on one alone is refused): one card each.
+    pending = (_approval_scope(request.user).filter(status=MigrationStatus.PENDING_APPROVAL, batch__isnull=True)
+               .order_by("created_at"))
     cards = [_card(request, migration) for migration in pending[:100]]
-    return render(request, "mobility/approvals.html", {"cards": cards, "now": timezone.now(),
+    waiting_batches = (policy.batches(request.user).filter(status=BatchStatus.PENDING_APPROVAL)
+                       .select_related("team", "source", "requester").order_by("created_at"))
+    batch_cards = [_batch_card(request, batch) for batch in waiting_batches[:100]]
+    return render(request, "mobility/approvals.html", {"cards": cards, "batch_cards": batch_cards,
+                                                       "now": timezone.now(),
                                                        "read_only": not policy.may(request.user, "vote")})
+
+
+def _batch_card(request, batch) -> dict:
+    """What one batch waiting for its vote shows: its members summed up, and whether this person may vote on it."""
+    why_not = policy.refusal(request.user, "vote", batch)
+    return {"batch": batch, "summary": figures.approval_summary(batch), "can_vote": why_not is None,
+            "why_not": why_not if policy.may(request.user, "vote") else None}
 
 
 @require_GET

@@ -187,3 +187,29 @@ def test_stop_at_the_first_failure(payments, personas, fleet, workers):
     assert Migration.objects.get(pk=first.pk).status == "failed"
     assert _count(batch, "stopped") == MEMBERS - 1
     assert len(_starts(fleet)) == 1
+
+
+def test_an_ivm_at_its_limit_makes_members_wait_not_fail(payments, personas, fleet, workers):
+    """Members are admitted on ivmweb's own count (no SSH); migrations started outside ivmweb fill the IVM's limit,
+    so IVM refuses ``-o m``: those members go back to the queue, ask the IVM's counts next time, and all complete."""
+    from mobility.ivm import commands
+    from mobility.models import MigrationStep, Partition
+
+    workers("w1")
+    picked = list(Partition.objects.filter(name__in=["lp01", "lp02", "lp03"]))
+    batch = planning.pick(personas["rita"], picked, reason="firmware", destinations=[server("ivm3"), server("ivm4")])
+    batch = wait_batch(batch.pk, "pending_approval", timeout=90)
+    _slow(fleet)
+    ivm2 = server("ivm2")
+    for name in ("lp05", "lp06", "lp07"):  # 3 of ivm1's limit of 4, outside ivmweb (to a server the batch leaves be)
+        cmd = commands.migrlpar("m", target_system=ivm2.mtms, target_ip=ivm2.console.host, target_user="padmin",
+                                lpar_name=name, async_=True)
+        status, out, errors = fleet.ssh("ivm1", cmd.render())
+        assert status == 0, (out, errors)
+    batch = _approve(batch, personas, 3)
+    batch = wait_batch(batch.pk, "finished", timeout=180)
+    assert _count(batch, "completed") == 3, list(Migration.objects.filter(batch=batch).values("status", "outcome"))
+    refused = MigrationStep.objects.filter(migration__batch=batch, number=3, data__has_key="ivm_busy_at")
+    assert refused.exists()  # IVM said no at least once: the member waited instead of failing
+    starts = [cmd for _, cmd in _starts(fleet) if re.search(r"lp0[123]\b", cmd)]
+    assert len(starts) > 3  # the refused -o m, then the one that started it
