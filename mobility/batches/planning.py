@@ -137,7 +137,8 @@ def _terminal():
 
 def run_member_job(job: IVMJob, report) -> dict:
     """Validate one member with IVM (``migrlpar -o v``); when IVM agrees, submit it as a migration of the batch
-    (or, for an edit, as the member's next plan version). Settles the batch when it was the last."""
+    (or, for an edit, as the member's next plan version). The runner settles the batch once the job's row has ended
+    (``settle_after``)."""
     params = job.params
     batch = Batch.objects.get(pk=params["batch"])
     partition = Partition.objects.select_related("system__console", "team").get(pk=params["partition"])
@@ -166,8 +167,6 @@ def run_member_job(job: IVMJob, report) -> dict:
     except (plans.PlanRefused, BatchRefused, TransitionRefused) as exc:
         _refused(batch, partition, destination, [str(exc)], job)
         result["ok"], result["refused"] = False, str(exc)
-        return result
-    settle(batch)
     return result
 
 
@@ -180,8 +179,12 @@ def _refused(batch: Batch, partition, destination, said: list[str], job: IVMJob)
                          "fix": "Fix what IVM names, then plan it again (on its own or in a new batch)."}
                         for text in said or ["no reason given"]]}]
         locked.save(update_fields=["immovable"])
-    if not job.params.get("edit"):
-        settle(batch)
+
+
+def settle_after(job: IVMJob) -> None:
+    """A member job's row has ended (done, failed or timed out): settle its batch if it was the last. Called after
+    the job's end is committed, so of two members ending together the later one always sees the other ended."""
+    settle(Batch.objects.get(pk=job.params["batch"]))
 
 
 def settle(batch: Batch) -> None:
@@ -192,8 +195,7 @@ def settle(batch: Batch) -> None:
             return
         waiting = (IVMJob.objects.filter(group=locked.job_group, kind=IVMJob.Kind.BATCH_MEMBER)
                    .exclude(status__in=IVMJob.Status.finished()))
-        # (this job itself is still running: its own row is finished only after it returns)
-        if waiting.count() > 1:
+        if waiting.exists():
             return
         if not locked.migrations.exists():
             transition_batch(locked, "nothing_to_move", outcome="IVM refused every member of this batch.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from mobility import plans
-from mobility.batches.planning import run_member_job
+from mobility.batches.planning import run_member_job, settle_after
 from mobility.governance.audit import record
 from mobility.inventory import sync_console
 from mobility.inventory.connections import client_for, discard_client
@@ -182,4 +182,8 @@ RUN = {
     IVMJob.Kind.BATCH_MEMBER: batch_member,
     IVMJob.Kind.REHEARSE_BATCH: batch_rehearse.run,
 }
-__all__ = ["RUN", "JobFailed"]
+# What follows a job once its end is committed (whoever wrote that end: the job, its time bound).
+AFTER = {
+    IVMJob.Kind.BATCH_MEMBER: settle_after,
+}
+__all__ = ["AFTER", "RUN", "JobFailed"]

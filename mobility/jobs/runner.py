@@ -13,7 +13,7 @@ import threading
 from django.db import close_old_connections
 
 from mobility.jobs import queue
-from mobility.jobs.kinds import RUN, JobFailed
+from mobility.jobs.kinds import AFTER, RUN, JobFailed
 from mobility.models import IVMJob
 
 logger = logging.getLogger("mobility.jobs")
@@ -48,14 +48,16 @@ def run(job_id: int, token: int, timeout_s: float | None = None, *, inline: bool
         thread.join(timeout_s)
     if thread is not None and thread.is_alive():
         status, error = Status.TIMED_OUT, f"No answer within {timeout_s:g} s: the IVM may be hung or unreachable."
-        queue.finish(job_id, token, status, error=error)
+        written = queue.finish(job_id, token, status, error=error)
     elif "error" in outcome:
         status = Status.FAILED
-        queue.finish(job_id, token, status, result=outcome["result"], error=outcome["error"])
+        written = queue.finish(job_id, token, status, result=outcome["result"], error=outcome["error"])
     else:
         status = Status.DONE
-        queue.finish(job_id, token, status, result=outcome["result"])
+        written = queue.finish(job_id, token, status, result=outcome["result"])
     logger.info("job %s (%s): %s", job_id, job.kind, status)
+    if written and job.kind in AFTER:
+        AFTER[job.kind](job)
     return status
 
 
