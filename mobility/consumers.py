@@ -388,9 +388,9 @@ class JobsConsumer(AsyncWebsocketConsumer):
     looks at the rows itself every ``JOB_WATCH_S`` (a lost push, or a worker in another process with the in-memory
     layer), so the page always ends with what the database holds."""
 
-    # Every second with Redis (pushes arrive at once; this only repairs a lost one); ten times a second with the
-    # in-memory layer, whose worker runs in another process and cannot push here (``make run``).
-    JOB_WATCH_S = 1.0 if settings.CHANNEL_LAYER_NAME == "redis" else 0.1
+    # Every second when pushes arrive (Redis, or the engine in this process: ``make run``); this only repairs a lost
+    # one. Ten times a second with the in-memory layer and a worker in another process, which cannot push here.
+    JOB_WATCH_S = 1.0 if settings.CHANNEL_LAYER_NAME == "redis" or settings.IVMWEB_ENGINE_IN_WEB else 0.1
 
     async def connect(self):
         user = self.scope.get("user")
