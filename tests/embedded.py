@@ -71,7 +71,9 @@ def _free_port() -> int:
 
 
 class EmbeddedDemo:
-    def __init__(self, *, time_scale: float = 20.0):
+    def __init__(self, *, time_scale: float = 20.0, redis_url: str | None = None):
+        """``redis_url``: `make run` with REDIS_URL instead, its engine a worker process of its own (the Redis
+        topology, the baseline of ``bench/embedded_push.py``)."""
         self.dir = tempfile.TemporaryDirectory(prefix="ivmweb-embedded-")
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -82,6 +84,8 @@ class EmbeddedDemo:
                     "IVMWEB_DATA_DIR": self.dir.name,  # make run's SQLite database, audit key and checkpoints
                     "IVMSIM_STATE": f"{self.dir.name}/ivmsim", "IVMSIM_PORT": "0",
                     "IVMSIM_TIME_SCALE": str(time_scale), "HOST": "127.0.0.1", "PORT": str(self.port)}
+        if redis_url:
+            self.env |= {"REDIS_URL": redis_url, "IVMWEB_CHANNEL_PREFIX": f"ivmweb-demo-{self.port}"}
         self.proc: subprocess.Popen | None = None
         self.shell: subprocess.Popen | None = None
 

@@ -68,6 +68,20 @@ def test_make_runs_defaults_push_every_step_at_once_and_ctrl_c_hands_over(chromi
         assert len(delays) == len(engine_events) >= 12, (delays, engine_events)
         assert max(delays.values()) < 1.0, delays  # (the database watch alone repairs every 2 s)
 
+        # The page explains what it shows: the steps an active move skips, the final figures labelled as such, the
+        # suspend window (measured, or a bound said to be one) on a chart with axes, every event in words.
+        for number in (2, 10):
+            assert "Not applicable" in live.locator(f'.step[data-step="{number}"][data-status="not-applicable"]'
+                                                    ).inner_text()
+        assert live.get_by_test_id("figures-frozen").inner_text().startswith("Completed: the final figures")
+        assert live.get_by_test_id("eta").count() == 0 and "converging" not in live.get_by_test_id("figures").inner_text()
+        assert live.get_by_test_id("suspend-window").inner_text().startswith("suspend window ")
+        assert live.get_by_test_id("chart").locator("text").count() >= 8  # tick labels on both axes and their units
+        assert live.get_by_test_id("chart-suspend").count() == 1
+        log = live.locator(f"#live-events-{first}").inner_text()
+        assert "{'" not in log and "VIOSI01040010" not in log and "Step 6 (Move the partition state)" in log
+        assert live.locator('[aria-live="polite"]').count() >= 2  # the status and the figures
+
         # The dashboard: the row came with the start, moved forward, and left at the end (the table then empty).
         rows = dashboard.evaluate("window.__rows")
         shown = [r for r in rows if r[1] is not None]
