@@ -27,11 +27,15 @@ def _suspend_window(migration: Migration):
     if migration.mode != MigrationMode.ACTIVE or migration.suspend_window_s is None:
         return None
     data = MigrationStep.objects.filter(migration=migration, number=7).values_list("data", flat=True).first() or {}
+    window = timedelta(seconds=migration.suspend_window_s)
     try:
-        end = datetime.fromisoformat(data["completed_seen_at"])
+        if not migration.suspend_window_bound:  # measured from the first poll that saw "Suspended"
+            start = datetime.fromisoformat(data["suspended_seen_at"])
+            return start, start + window, False
+        end = datetime.fromisoformat(data["completed_seen_at"])  # a bound: it ends at the poll that saw the end
+        return end - window, end, True
     except (KeyError, TypeError, ValueError):
         return None
-    return end - timedelta(seconds=migration.suspend_window_s), end, migration.suspend_window_bound
 
 
 def figures_context(migration: Migration) -> dict:

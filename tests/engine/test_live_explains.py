@@ -90,3 +90,24 @@ def test_after_a_stop_the_figures_are_frozen_and_labelled_and_inactive_steps_say
     assert 'data-step="8" data-status="not-applicable"' in panel and 'data-step="10" data-status="pending"' in panel
     assert '<p aria-live="polite" aria-atomic="true">Status:' in panel
     assert event_rows(MigrationEvent.objects.filter(migration=m))[0]["line"].startswith("42.0 % sent")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("bound", "data", "label"), [
+    (False, {"suspended_seen_at": "2026-01-01T00:00:08+00:00"}, "suspended 1.5 s"),
+    (True, {"completed_seen_at": "2026-01-01T00:00:09.5+00:00"}, "suspended at most 1.5 s"),
+])
+def test_the_chart_marks_a_measured_suspend_window_and_a_bound_where_they_lie(requester, bound, data, label):
+    from mobility.live.presenters import figures_context
+
+    src, dst = make_system(), make_system()
+    part = make_partition(src, "app66", 6, team=Team.objects.get(name="Payments"))
+    m = Migration.objects.create(partition=part, source=src, destination=dst, mode="active", requester=requester,
+                                 status="completed", suspend_window_s=1.5, suspend_window_bound=bound)
+    m.create_steps()
+    m.steps.filter(number=7).update(data=data)
+    MigrationEvent.objects.bulk_create(MigrationEvent(migration=m, seq=i + 1, kind="progress", payload={
+        "sent": i * 10**9, "remaining": 10**10 - i * 10**9, "at": f"2026-01-01T00:00:{i:02d}+00:00"}) for i in range(10))
+    drawn = figures_context(m)["chart"]
+    assert drawn.suspend_label == label
+    assert drawn.suspend[0] == pytest.approx(drawn.left + (drawn.right - drawn.left) * 8 / 10)
