@@ -146,7 +146,12 @@ class EmbeddedDemo:
     def interrupt(self, timeout: float = 30.0) -> int:
         """Ctrl-C to the whole group; run-demo's exit status once every part has stopped."""
         os.killpg(self.proc.pid, signal.SIGINT)
-        return self.proc.wait(timeout=timeout)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            print("--- run-demo after Ctrl-C (last 40 lines) ---", *self.output().splitlines()[-40:], sep="\n")
+            subprocess.run(["ps", "-o", "pid,stat,etime,args", "-g", str(self.proc.pid)])
+            raise
 
     def output(self) -> str:
         self.log.flush()

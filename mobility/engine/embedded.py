@@ -23,6 +23,7 @@ import atexit
 import logging
 import signal
 import sys
+import time
 
 from mobility.engine.config import CONFIG
 from mobility.engine.worker import process_engine
@@ -58,4 +59,6 @@ def _stop(engine) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
     logger.info("stopping the engine: handing its migrations over")
+    started = time.monotonic()
     engine.stop(timeout=STOP_TIMEOUT_S)
+    logger.info("engine stopped in %.1f s", time.monotonic() - started)
