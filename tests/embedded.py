@@ -153,17 +153,36 @@ class EmbeddedDemo:
             subprocess.run(["ps", "-o", "pid,stat,etime,args", "-g", str(self.proc.pid)])
             raise
 
+    def ctrl_c_web(self, timeout: float = 20.0) -> float:
+        """Ctrl-C to the whole group; seconds until daphne has stopped its engine and no longer answers. (The whole
+        group is not waited for: ivmsim sometimes outlives its signals, which stop() then ends.)"""
+        started = time.monotonic()
+        os.killpg(self.proc.pid, signal.SIGINT)
+        while time.monotonic() - started < timeout:
+            if "engine stopped in" in self.output():
+                try:
+                    urllib.request.urlopen(f"{self.url}/login/", timeout=1).close()
+                except OSError:
+                    return time.monotonic() - started
+            time.sleep(0.2)
+        raise AssertionError(f"daphne did not stop within {timeout} s:\n{self.output()[-4000:]}")
+
     def output(self) -> str:
         self.log.flush()
         return self.log_path.read_text()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    self.interrupt()
+                except subprocess.TimeoutExpired:
+                    pass
             try:
-                self.interrupt()
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+                os.killpg(self.proc.pid, signal.SIGKILL)  # whatever outlived Ctrl-C (ivmsim sometimes does)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
         if self.shell is not None:
             self.shell.stdin.close()
             self.shell.wait(timeout=10)
