@@ -22,7 +22,8 @@ migrate: setup
 	$(PY) manage.py migrate --no-input -v0
 
 # The demo: SQLite and the in-memory layer unless DATABASE_URL / REDIS_URL say otherwise; the
-# simulated IVM fleet (ivmsim) registered and synced; the engine worker; daphne. Ctrl-C stops all.
+# simulated IVM fleet (ivmsim) registered and synced; daphne, with the engine inside it (a worker of its own with
+# REDIS_URL). Ctrl-C stops all, the engine handing its migrations over first.
 # DEBUG=1 unless set (ivmweb keeps DEBUG off when it is unset), for the migrate it depends on too.
 run: export DEBUG ?= 1
 run: migrate

@@ -17,6 +17,7 @@ from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  #
 from django.conf import settings  # noqa: E402
 
 from ivmweb.websocket_origin import SameOriginValidator  # noqa: E402
+from mobility.engine import embedded  # noqa: E402
 from mobility.routing import websocket_urlpatterns, worker_consumers  # noqa: E402
 
 
@@ -47,3 +48,5 @@ application = ProtocolTypeRouter(
         "channel": ChannelNameRouter(worker_consumers(settings.IVMWEB_WORKER_CHANNEL)),
     }
 )
+if settings.IVMWEB_ENGINE_IN_WEB:  # make run's default: the engine in this process (its pushes reach the sockets)
+    application = embedded.start(application)

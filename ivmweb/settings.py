@@ -177,6 +177,12 @@ def _channel_layers() -> dict:
 
 CHANNEL_LAYERS = _channel_layers()
 CHANNEL_LAYER_NAME = "redis" if CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis") else "in-memory"
+# ``make run``: the engine's threads in the web process (mobility/engine/embedded.py), so that its pushes reach the
+# sockets of the in-memory layer. With Redis the workers are processes of their own (``manage.py run_engine``).
+IVMWEB_ENGINE_IN_WEB = env_bool("IVMWEB_ENGINE_IN_WEB", False)
+if IVMWEB_ENGINE_IN_WEB and CHANNEL_LAYER_NAME == "redis":
+    raise ImproperlyConfigured("IVMWEB_ENGINE_IN_WEB is for the in-memory channel layer only; with REDIS_URL run "
+                               "the engine as `manage.py run_engine` workers.")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

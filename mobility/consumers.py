@@ -382,37 +382,45 @@ class LiveConsumer(AsyncWebsocketConsumer):
             logger.warning("dashboard render failed", exc_info=True)
 
 
-class JobsConsumer(AsyncWebsocketConsumer):
-    """One request's IVM jobs (``ws/jobs/<group>/``), for the person who asked: each job's fragment whenever its row
-    changes, then a normal close once every job has ended. Pushes only wake the socket; it renders from the row, and
-    looks at the rows itself every ``JOB_WATCH_S`` (a lost push, or a worker in another process with the in-memory
-    layer), so the page always ends with what the database holds."""
+class _RenderedFromRows(AsyncWebsocketConsumer):
+    """A socket that shows one thing rendered from the database (a request's IVM jobs, a batch): group messages only
+    wake it, and it looks again by itself every ``watch_s`` (a lost push, or a worker that cannot reach this process's
+    layer), so the page always ends with what the database holds. The browser sends nothing.
 
-    # Every second with Redis (pushes arrive at once; this only repairs a lost one); ten times a second with the
-    # in-memory layer, whose worker runs in another process and cannot push here (``make run``).
-    JOB_WATCH_S = 1.0 if settings.CHANNEL_LAYER_NAME == "redis" else 0.1
+    A subclass names what it shows from the route (``open``: False for unknown or foreign, which look the same), its
+    group, and ``render``: the fragments that changed since the last call, and whether nothing more will change (the
+    socket then closes normally). Its wake-up message types call ``wake``."""
+
+    watch_s = 1.0
+
+    def open(self, kwargs) -> bool:  # runs in a thread (database_sync_to_async): may read the database
+        raise NotImplementedError
+
+    def group(self) -> str:
+        raise NotImplementedError
+
+    def render(self) -> tuple[list[str], bool]:  # runs in a thread
+        raise NotImplementedError
 
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close()
             return
-        self.job_group = self.scope["url_route"]["kwargs"]["group"]
-        if not await self._known():
-            await self.close()  # unknown and other people's groups look the same
+        if not await database_sync_to_async(self.open)(self.scope["url_route"]["kwargs"]):
+            await self.close()
             return
-        self.sent: dict[int, tuple] = {}
-        self.lock = asyncio.Lock()
-        await self.channel_layer.group_add(jobs_group(self.job_group), self.channel_name)
+        self.lock, self.ended, self.joined = asyncio.Lock(), False, self.group()
+        await self.channel_layer.group_add(self.joined, self.channel_name)
         await self.accept()
-        await self._refresh()
+        await self.wake()
         self.watch = asyncio.get_running_loop().create_task(self._watch())
 
     async def disconnect(self, code):
         if hasattr(self, "watch"):
             self.watch.cancel()
-        if hasattr(self, "sent"):
-            await self.channel_layer.group_discard(jobs_group(self.job_group), self.channel_name)
+        if hasattr(self, "joined"):
+            await self.channel_layer.group_discard(self.joined, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         code = frames.violation(text_data, bytes_data)
@@ -420,33 +428,46 @@ class JobsConsumer(AsyncWebsocketConsumer):
             return await self.close(code=code)
         await self.send(text_data=json.dumps({"error": "this socket only sends; it reads nothing"}))
 
-    async def job_changed(self, event):
-        await self._refresh()
-
-    async def _watch(self):
-        while True:
-            await asyncio.sleep(self.JOB_WATCH_S)
-            await self._refresh()
-
-    async def _refresh(self):
+    async def wake(self, event=None):
         async with self.lock:
-            fragments, ended = await self._changed()
+            if self.ended:
+                return
+            fragments, self.ended = await database_sync_to_async(self.render)()
             for html in fragments:
                 await self.send(text_data=html)
-            if ended:
-                if hasattr(self, "watch"):
-                    self.watch.cancel()
-                await self.close(code=1000)
+            if self.ended:
+                await self.close(code=1000)  # (the watch stops at its next turn: it never cancels itself mid-close)
 
-    @database_sync_to_async
-    def _known(self) -> bool:
-        return policy.jobs(self.scope["user"]).filter(group=self.job_group).exists()
+    async def _watch(self):
+        while not self.ended:
+            await asyncio.sleep(self.watch_s)
+            await self.wake()
 
-    @database_sync_to_async
-    def _changed(self) -> tuple[list[str], bool]:
+
+class JobsConsumer(_RenderedFromRows):
+    """One request's IVM jobs (``ws/jobs/<group>/``), for the person who asked: each job's fragment whenever its row
+    changes, then a normal close once every job has ended."""
+
+    # Every second when pushes arrive (Redis, or the engine in this process: ``make run``); this only repairs a lost
+    # one. Ten times a second with the in-memory layer and a worker in another process, which cannot push here.
+    watch_s = 1.0 if settings.CHANNEL_LAYER_NAME == "redis" or settings.IVMWEB_ENGINE_IN_WEB else 0.1
+
+    def open(self, kwargs) -> bool:
+        self.job_group, self.sent = kwargs["group"], {}
+        return self._jobs().exists()  # unknown and other people's groups look the same
+
+    def group(self) -> str:
+        return jobs_group(self.job_group)
+
+    def _jobs(self):
+        return policy.jobs(self.scope["user"]).filter(group=self.job_group)
+
+    async def job_changed(self, event):
+        await self.wake()
+
+    def render(self) -> tuple[list[str], bool]:
         """Fragments of the jobs whose row changed since they were sent, and whether every job has ended."""
-        rows = list(policy.jobs(self.scope["user"]).filter(group=self.job_group)
-                    .select_related("console__system"))
+        rows = list(self._jobs().select_related("console__system"))
         fragments = []
         for job in rows:
             state = (job.status, job.progress, job.finished_at)
@@ -456,69 +477,30 @@ class JobsConsumer(AsyncWebsocketConsumer):
         return fragments, all(job.finished for job in rows)
 
 
-class BatchConsumer(AsyncWebsocketConsumer):
+class BatchConsumer(_RenderedFromRows):
     """One batch's page (``ws/batches/<id>/``, ``?view=row`` for the dashboard's row): its panel whenever the batch or
-    a member changes. Pushes (``batch.changed``) only wake the socket; it renders from the database, and looks itself
-    every ``WATCH_S`` (a lost push, or a worker that cannot reach this process's layer)."""
+    a member changes (``batch.changed``)."""
 
-    WATCH_S = 1.0
-
-    async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close()
-            return
-        self.batch_id = self.scope["url_route"]["kwargs"]["pk"]
+    def open(self, kwargs) -> bool:
+        self.batch_id, self.sent_key = kwargs["pk"], None
         self.view = "row" if b"view=row" in self.scope.get("query_string", b"") else "panel"
-        if not await self._visible():
-            await self.close()  # unknown and other teams' batches look the same
-            return
+        return self._batches().filter(pk=self.batch_id).exists()  # unknown and other teams' batches look the same
 
-        self.group = batch_group(self.batch_id)
-        self.sent_key, self.lock = None, asyncio.Lock()
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        await self._refresh()
-        self.watch = asyncio.get_running_loop().create_task(self._watch())
+    def group(self) -> str:
+        return batch_group(self.batch_id)
 
-    async def disconnect(self, code):
-        if hasattr(self, "watch"):
-            self.watch.cancel()
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None):
-        code = frames.violation(text_data, bytes_data)
-        if code is not None:
-            return await self.close(code=code)
-        await self.send(text_data=json.dumps({"error": "this socket only sends; it reads nothing"}))
+    def _batches(self):
+        return policy.batches(self.scope["user"])
 
     async def batch_changed(self, event):
-        await self._refresh()
+        await self.wake()
 
-    async def _watch(self):
-        while True:
-            await asyncio.sleep(self.WATCH_S)
-            await self._refresh()
-
-    async def _refresh(self):
-        async with self.lock:
-            html = await self._render()
-            if html is not None:
-                await self.send(text_data=html)
-
-    @database_sync_to_async
-    def _visible(self) -> bool:
-        return policy.batches(self.scope["user"]).filter(pk=self.batch_id).exists()
-
-    @database_sync_to_async
-    def _render(self) -> str | None:
-
-        batch = policy.batches(self.scope["user"]).filter(pk=self.batch_id).first()
+    def render(self) -> tuple[list[str], bool]:
+        batch = self._batches().filter(pk=self.batch_id).first()
         if batch is None:
-            return None
+            return [], False
         key = state_key(batch)
         if key == self.sent_key:
-            return None
+            return [], False
         self.sent_key = key
-        return row_html(batch) if self.view == "row" else panel_html(batch)
+        return [row_html(batch) if self.view == "row" else panel_html(batch)], False

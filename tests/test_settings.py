@@ -51,6 +51,8 @@ def test_no_redis_url_means_the_in_memory_layer():
         ({"DEBUG": "0", "SECRET_KEY": GOOD_KEY, "IVMWEB_ENCRYPTION_KEYS": FERNET, "ALLOWED_HOSTS": "x.example",
           "IVMWEB_AUDIT_CHECKPOINT_KEY": "short"}, "IVMWEB_AUDIT_CHECKPOINT_KEY must be at least 32"),
         ({"IVMWEB_SYNC_INTERVAL_S": "often"}, "IVMWEB_SYNC_INTERVAL_S='often' is not an integer"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/3", "IVMWEB_ENGINE_IN_WEB": "1"},
+         "IVMWEB_ENGINE_IN_WEB is for the in-memory channel layer only"),
     ],
 )
 def test_bad_environment_stops_start_up_with_a_clear_message(env, message):

@@ -307,7 +307,8 @@ class MigrationSerializer(serializers.ModelSerializer):
         model = Migration
         fields = ["id", "partition", "team", "source", "destination", "mode", "status", "requester", "reason",
                   "wished_start", "created_at", "started_at", "finished_at", "outcome", "percent",
-                  "bytes_transmitted", "bytes_remaining", "suspend_window_s", "last_seq", "stuck", "recover_needed"]
+                  "bytes_transmitted", "bytes_remaining", "suspend_window_s", "suspend_window_bound", "last_seq",
+                  "stuck", "recover_needed"]
 
 
 # The list's hot path: the same shape as MigrationSerializer, built from plain rows (``.values(*LIST_VALUES)``) for
@@ -315,7 +316,8 @@ class MigrationSerializer(serializers.ModelSerializer):
 LIST_VALUES = ("id", "partition_id", "partition__name", "partition__team__name", "source_id", "source__name",
                "destination_id", "destination__name", "mode", "status", "requester_id", "requester__username",
                "reason", "wished_start", "created_at", "started_at", "finished_at", "outcome", "percent",
-               "bytes_transmitted", "bytes_remaining", "suspend_window_s", "last_seq", "stuck", "recover_needed")
+               "bytes_transmitted", "bytes_remaining", "suspend_window_s", "suspend_window_bound", "last_seq", "stuck",
+               "recover_needed")
 
 
 def _time_or_none(value):
@@ -334,6 +336,7 @@ def migration_row(v: dict) -> dict:
         "finished_at": _time_or_none(v["finished_at"]), "outcome": v["outcome"], "percent": float(v["percent"]),
         "bytes_transmitted": v["bytes_transmitted"], "bytes_remaining": v["bytes_remaining"],
         "suspend_window_s": None if v["suspend_window_s"] is None else float(v["suspend_window_s"]),
+        "suspend_window_bound": v["suspend_window_bound"],
         "last_seq": v["last_seq"], "stuck": v["stuck"], "recover_needed": v["recover_needed"],
     }
 

@@ -6,9 +6,6 @@ a person whom ``mobility.policy`` allows. Stop and Recover do not talk to the IV
 ``migrlpar -o s|r`` from its thread.
 """
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +16,7 @@ from mobility.governance.approvals import void_approvals
 from mobility.governance.audit import record
 from mobility.lifecycle import TransitionRefused, allowed_actions, refusal
 from mobility.lifecycle.writer import transition
+from mobility.live.publish import wake_workers
 from mobility.models import Migration, MigrationEvent
 
 REASON_MAX = 500
@@ -109,10 +107,4 @@ def tick_task(m: Migration, user, index: int, done: bool) -> None:
 
 def wake_engine() -> None:
     """A hint for the workers (at most once, may be lost): they also find due work by polling."""
-    def send():
-        try:
-            async_to_sync(get_channel_layer().send)(settings.IVMWEB_WORKER_CHANNEL, {"type": "engine.wake"})
-        except Exception:  # noqa: BLE001 — a lost wake-up only delays the work until the next poll
-            pass
-
-    transaction.on_commit(send)
+    wake_workers()

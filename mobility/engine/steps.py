@@ -352,6 +352,14 @@ def suspend_resume(m: Migration, run: RunState, cfg) -> float | None:
         m.suspend_window_s = window
         emit(m.pk, "suspend", {"window_s": window})
         _done(m, 7, f"Suspend window about {window} s (measured between polls)", window_s=window)
+    elif (bound := _suspend_bound(m, step7)) is not None:
+        # No poll saw "Suspended": the window lies between the last figures of the copy and the poll that saw the
+        # move complete, which the IVM reports; stored as that bound, and said to be one.
+        guarded_update(m.pk, suspend_window_s=bound, suspend_window_bound=True)
+        m.suspend_window_s, m.suspend_window_bound = bound, True
+        emit(m.pk, "suspend", {"window_s": bound, "bound": True})
+        _done(m, 7, f"Suspend window at most {bound} s (no poll saw the partition suspended: from the last figures "
+                    "of the copy to the poll that saw the move complete)", window_s=None, upper_bound_s=bound)
     else:
         _done(m, 7, f"Suspend window shorter than the polling interval (< {cfg.poll_s:g} s)",
                window_s=None, upper_bound_s=cfg.poll_s)
@@ -361,6 +369,15 @@ def suspend_resume(m: Migration, run: RunState, cfg) -> float | None:
         return cfg.poll_s
     _done(m, 8, f"Running on {m.destination.name}")
     return 0
+
+
+def _suspend_bound(m: Migration, step7) -> float | None:
+    """Seconds from the last progress figures (a poll that saw the copy going on, not suspended) to the poll that saw
+    the move complete: the suspend window cannot be longer."""
+    seen_done = step7.data.get("completed_seen_at")
+    if not seen_done or m.last_progress_at is None:
+        return None
+    return round((timezone.datetime.fromisoformat(seen_done) - m.last_progress_at).total_seconds(), 2)
 
 
 def resume(m: Migration, run: RunState, cfg) -> float | None:

@@ -12,14 +12,12 @@ import logging
 import uuid
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from mobility.live.publish import push_job
+from mobility.live.publish import push_job, wake_workers
 from mobility.models import IVMJob
 
 logger = logging.getLogger("mobility.jobs")
@@ -46,17 +44,6 @@ def enqueue(kind: str, *, user, console=None, migration=None, params: dict | Non
                                 params=params or {}, group=group or uuid.uuid4(), timeout_s=timeout_s)
     wake_workers()
     return job
-
-
-def wake_workers() -> None:
-    """After the commit, a hint for the workers (at most once, may be lost): they also poll for due work."""
-    def send():
-        try:
-            async_to_sync(get_channel_layer().send)(settings.IVMWEB_WORKER_CHANNEL, {"type": "engine.wake"})
-        except Exception:  # noqa: BLE001 — a lost wake-up only delays the job until the next poll
-            logger.debug("worker wake-up not sent", exc_info=True)
-
-    transaction.on_commit(send)
 
 
 def _due(now) -> Q:

@@ -6,48 +6,73 @@ database, and the engine's pages render the same contexts: views import these, n
 here knows the engine (the queue position is read beside the model).
 """
 
+from datetime import datetime, timedelta
+
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from mobility import lifecycle, policy
-from mobility.choices import MigrationStatus, steps_for
-from mobility.models import Migration, MigrationEvent
+from mobility.choices import STEPS, MigrationMode, MigrationStatus, steps_for
+from mobility.live import chart, wording
+from mobility.models import Migration, MigrationEvent, MigrationStep
 from mobility.models.migrations import queue_position
 
-CHART_W, CHART_H = 300, 80
 CHART_POINTS = 120  # progress points the chart shows (the last ones): all the page reads of the progress events
 
 DASHBOARD_STATUSES = frozenset({*MigrationStatus.active(), MigrationStatus.QUEUED, MigrationStatus.APPROVED})
 
 
-def _chart(progress: list[dict]) -> str:
-    """SVG polyline points of bytes sent over time (what the page's script keeps extending)."""
-    if not progress:
-        return ""
-    top = max(p["sent"] + p["remaining"] for p in progress) or 1
-    n = len(progress)
-    return " ".join(f"{(i * CHART_W / max(n - 1, 1)):.1f},{CHART_H - p['sent'] * CHART_H / top:.1f}"
-                    for i, p in enumerate(progress))
+def _suspend_window(migration: Migration):
+    """Where the suspend window lies in time, for the chart: (start, end, a bound?) or None (active moves only)."""
+    if migration.mode != MigrationMode.ACTIVE or migration.suspend_window_s is None:
+        return None
+    data = MigrationStep.objects.filter(migration=migration, number=7).values_list("data", flat=True).first() or {}
+    window = timedelta(seconds=migration.suspend_window_s)
+    try:
+        if not migration.suspend_window_bound:  # measured from the first poll that saw "Suspended"
+            start = datetime.fromisoformat(data["suspended_seen_at"])
+            return start, start + window, False
+        end = datetime.fromisoformat(data["completed_seen_at"])  # a bound: it ends at the poll that saw the end
+        return end - window, end, True
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def figures_context(migration: Migration) -> dict:
     """The figures and the chart: what a progress event changes. Only the progress points the chart shows are read
-    (pushed on every event: a long transfer has thousands of progress events)."""
+    (pushed on every event: a long transfer has thousands of progress events). Once the migration stops moving the
+    figures are frozen and labelled: no rate, ETA or "converging" that no longer holds."""
     recent = MigrationEvent.objects.filter(migration=migration, kind="progress").order_by("-seq")
     progress = list(recent.values_list("payload", flat=True)[:CHART_POINTS])[::-1]
-    return {"migration": migration, "latest": progress[-1] if progress else {}, "chart": _chart(progress),
-            "chart_w": CHART_W, "chart_h": CHART_H}
+    latest = progress[-1] if progress else {}
+    frozen = wording.frozen_label(migration.status) if progress else None
+    window = _suspend_window(migration) if progress else None
+    return {"migration": migration, "latest": latest, "frozen": frozen,
+            "eta_words": "" if frozen else wording.eta_words(latest.get("eta")),
+            "chart": chart.build(progress, window[:2] if window else None, bool(window and window[2]))}
+
+
+def _steps(migration: Migration, rows) -> list:
+    """All 11 steps in order: the migration's rows, and the steps its mode skips, each with why."""
+    by_number = {row.number: row for row in rows}
+    steps = []
+    for definition in STEPS:
+        if definition.number in by_number:
+            steps.append(by_number[definition.number])
+        elif (why := wording.NOT_APPLICABLE.get((migration.mode, definition.number))) is not None:
+            steps.append({"number": definition.number, "title": definition.title, "not_applicable": why})
+    return steps
 
 
 def live_context(migration: Migration) -> dict:
     """The whole state panel. ``allowed``: what the lifecycle lets a person do now, rendered once for every viewer;
     the page hides what its own user may not do (``page_actions``), so each viewer sees the intersection."""
-    steps = list(migration.steps.order_by("number"))
+    rows = list(migration.steps.order_by("number"))
     return {
-        **figures_context(migration), "steps": steps, "queue_position": queue_position(migration),
+        **figures_context(migration), "steps": _steps(migration, rows), "queue_position": queue_position(migration),
         "rendered_at": timezone.now(), "applicable": [s.number for s in steps_for(migration.mode)],
         "allowed": lifecycle.allowed_actions(migration), "moving": migration.status in DASHBOARD_STATUSES,
-        "tasks": next((s.data.get("tasks") for s in steps if s.key == "postrequisites" and s.data.get("tasks")), None),
+        "tasks": next((s.data.get("tasks") for s in rows if s.key == "postrequisites" and s.data.get("tasks")), None),
     }
 
 
@@ -67,8 +92,22 @@ def figures_html(migration: Migration) -> str:
     return render_to_string("mobility/engine/_state_figures.html", {**figures_context(migration), "oob": True})
 
 
+def event_rows(events) -> list[dict]:
+    """Events as the log shows them: one sentence each; a command with its answer ("No results" in words)."""
+    rows = []
+    for e in events:
+        row = {"seq": e.seq, "at": e.at, "kind": e.kind, "payload": e.payload}
+        if e.kind == "command":
+            row.update(wording.command_answer(e.payload))
+        else:
+            row["line"] = wording.event_line(e.kind, e.payload)
+        rows.append(row)
+    return rows
+
+
 def events_html(migration: Migration, events) -> str:
-    return render_to_string("mobility/engine/_events.html", {"migration": migration, "events": events, "oob": True})
+    return render_to_string("mobility/engine/_events.html",
+                            {"migration": migration, "events": event_rows(events), "oob": True})
 
 
 def missed_html(migration_id: int, after_seq: int) -> tuple[str, int]:

@@ -93,15 +93,56 @@ _publisher = _Publisher()
 os.register_at_fork(after_in_child=_publisher.__init__)
 
 
+# The event loop that serves this process's sockets, when the engine runs in the web process with the in-memory
+# layer (``mobility.engine.embedded``): that layer's queues are asyncio objects of that loop, which are not
+# thread-safe, so an engine thread's push is handed to the loop rather than run on one of its own.
+_sockets_loop: asyncio.AbstractEventLoop | None = None
+_local_engine = None  # the engine of this process in that mode: woken directly, not through the layer
+
+
+def serve_pushes_on(loop: asyncio.AbstractEventLoop) -> None:
+    global _sockets_loop
+    _sockets_loop = loop
+
+
+def engine_in_this_process(engine) -> None:
+    global _local_engine
+    _local_engine = engine
+
+
 def _send(group: str, message: dict) -> None:
-    if getattr(settings, "CHANNEL_LAYER_NAME", "") != "redis":
-        # The in-memory layer lives in one event loop's queues: send from the caller, as before.
-        try:
-            async_to_sync(get_channel_layer().group_send)(group, message)
-        except Exception:  # noqa: BLE001
-            logger.warning("live push to %s failed", group, exc_info=True)
+    if getattr(settings, "CHANNEL_LAYER_NAME", "") == "redis":
+        _publisher.send(group, message)
         return
-    _publisher.send(group, message)
+    loop = _sockets_loop
+    if loop is not None:
+        if not loop.is_running():
+            return  # the server is stopping: no socket is left to read it
+        # Calls made in order run in order on the loop (one task each, started first in, first out).
+        future = asyncio.run_coroutine_threadsafe(get_channel_layer().group_send(group, message), loop)
+        future.add_done_callback(lambda done: done.cancelled() or done.exception() is None or logger.warning(
+            "live push to %s failed", group, exc_info=done.exception()))
+        return
+    # The in-memory layer with no sockets' loop known (a worker process of its own, a test): send from the caller.
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, message)
+    except Exception:  # noqa: BLE001
+        logger.warning("live push to %s failed", group, exc_info=True)
+
+
+def wake_workers() -> None:
+    """After the commit, a hint for the engine's poll loop to look for due work now (at most once, may be lost: the
+    workers also poll): the engine of this process directly, else the workers' channel."""
+    def send():
+        if _local_engine is not None:
+            _local_engine.wake()
+            return
+        try:
+            async_to_sync(get_channel_layer().send)(settings.IVMWEB_WORKER_CHANNEL, {"type": "engine.wake"})
+        except Exception:  # noqa: BLE001 — a lost wake-up only delays the work until the next poll
+            logger.debug("worker wake-up not sent", exc_info=True)
+
+    transaction.on_commit(send)
 
 
 def jobs_group(group) -> str:

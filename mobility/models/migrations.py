@@ -75,6 +75,10 @@ class Migration(models.Model):
     bytes_remaining = models.BigIntegerField(null=True, blank=True)
     percent = models.FloatField(default=0)
     suspend_window_s = models.FloatField(null=True, blank=True)
+    # True when suspend_window_s is an upper bound, not a measurement: no poll saw the partition "Suspended" (the
+    # window fell between two), so it is the time from the last poll that saw it copying to the one that saw it done.
+    suspend_window_bound = models.BooleanField(
+        default=False, help_text="True: suspend_window_s is an upper bound (no poll saw the partition suspended).")
     last_seq = models.PositiveIntegerField(default=0)
 
     class Meta:

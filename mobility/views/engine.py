@@ -11,7 +11,7 @@ from mobility import policy
 from mobility.batches.figures import totals
 from mobility.engine import control
 from mobility.live.batch_presenters import LIVE
-from mobility.live.presenters import dashboard_queryset, live_context, page_actions
+from mobility.live.presenters import dashboard_queryset, event_rows, live_context, page_actions
 from mobility.models import Migration, MigrationEvent
 from mobility.models.migrations import queue_position
 
@@ -28,7 +28,7 @@ def migration_live(request, pk):
     migration = _get(request, pk)
     events = MigrationEvent.objects.filter(migration=migration).order_by("seq")
     return render(request, "mobility/engine/live.html", {
-        **live_context(migration), "events": events, "may": page_actions(request.user, migration)})
+        **live_context(migration), "events": event_rows(events), "may": page_actions(request.user, migration)})
 
 
 def migration_state(request, pk):

@@ -106,7 +106,7 @@ async def test_a_progress_push_carries_the_figures_and_other_events_the_whole_st
     figures = await socket.receive_from(timeout=5)
     assert _seqs(figures, m.pk) == [seq]
     assert f'id="live-figures-{m.pk}"' in figures and 'hx-swap-oob="true"' in figures
-    assert "42.0 %" in figures and "ETA 3–5 s" in figures and "converging" in figures
+    assert "42.0 %" in figures and "3–5 seconds left" in figures and "converging" in figures
     assert f'id="live-state-{m.pk}"' not in figures and "data-step=" not in figures  # no step list re-rendered
     await _emit(m, 1)
     whole = await socket.receive_from(timeout=5)

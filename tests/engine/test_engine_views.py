@@ -1,5 +1,7 @@
 """The engine's pages: who sees the live page, Stop behind a POST confirmation, auditors never control."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -27,7 +29,11 @@ def test_the_live_page_shows_the_applicable_steps_to_the_team(client, requester,
     page = client.get(reverse("mobility:migration_live", args=[migration.pk]))
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'data-step="1"' in html and 'data-step="7"' in html and 'data-step="2"' not in html
+    assert 'data-step="1" data-status="pending"' in html and 'data-step="7" data-status="pending"' in html
+    # The steps an active move skips are shown, with why (all 11 in order).
+    assert [int(n) for n in re.findall(r'data-step="(\d+)"', html)] == list(range(1, 12))
+    assert 'data-step="2" data-status="not-applicable"' in html and "it is never shut down" in html
+    assert 'data-step="10" data-status="not-applicable"' in html and "nothing to activate" in html
     assert 'ws-connect="/ws/live/"' in html and "js/live.js" in html
     state = client.get(reverse("mobility:migration_state", args=[migration.pk]))
     assert state.status_code == 200 and f'id="live-state-{migration.pk}"' in state.content.decode()
@@ -71,12 +77,14 @@ def test_the_dashboard_lists_running_and_queued_migrations(client, requester, mi
 def test_the_state_panel_reads_only_the_progress_points_its_chart_shows(migration):
     MigrationEvent.objects.bulk_create(
         MigrationEvent(migration=migration, seq=i, kind="progress",
-                       payload={"sent": i, "remaining": 500 - i, "percent": i / 5, "rate": i})
+                       payload={"sent": i * 10**7, "remaining": (500 - i) * 10**7, "percent": i / 5, "rate": i,
+                                "at": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}+00:00"})
         for i in range(1, 501))
     with CaptureQueriesContext(connection) as queries:
         context = live_context(migration)
     progress_query = next(q["sql"] for q in queries.captured_queries if '"kind" = ' in q["sql"])
     assert f"LIMIT {CHART_POINTS}" in progress_query
-    assert context["latest"]["sent"] == 500  # the last point, not the first
-    assert len(context["chart"].split()) == CHART_POINTS
-    assert context["chart"].split()[-1] == "300.0,0.0"  # the last point of the last 120, at the top right
+    assert context["latest"]["sent"] == 500 * 10**7  # the last point, not the first
+    assert len(context["chart"].sent.split()) == CHART_POINTS
+    points = [tuple(map(float, p.split(","))) for p in context["chart"].sent.split()]
+    assert points[-1] == (max(x for x, _ in points), min(y for _, y in points))  # the last of the last 120: latest, most sent
