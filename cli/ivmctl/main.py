@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -40,11 +41,16 @@ def _fail(exc: ApiError) -> typer.Exit:
 
 @contextlib.contextmanager
 def _refusals():
-    """Around API calls: a refusal prints the API's words on stderr and exits 1."""
+    """Around API calls: a refusal prints the API's words on stderr and exits 1; so does an address that does not
+    answer (no traceback)."""
     try:
         yield
     except ApiError as exc:
         raise _fail(exc) from None
+    except httpx.TransportError as exc:
+        where = exc.request.url if getattr(exc, "_request", None) is not None else "ivmweb"
+        err.print(f"[red]error[/red]: cannot reach {where}: {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
 
 
 def _get(path: str, client: Client | None = None, **params):

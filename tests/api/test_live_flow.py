@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
@@ -192,6 +193,11 @@ def test_ivmctl_plans_submits_approves_and_watches_to_the_outcome(estate, person
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     assert ivmctl(alex_home, "login", asgi_server, "--token", token_for(personas["alex"])).returncode == 0
     assert ivmctl(tmp_path / "x", "login", asgi_server, "--token", "ivm_bad_token").returncode == 1
+    with socket.socket() as closed:  # a port nothing listens on: words and exit 1, not a traceback
+        closed.bind(("127.0.0.1", 0))
+        nowhere = ivmctl(tmp_path / "y", "login", f"http://127.0.0.1:{closed.getsockname()[1]}", "--token", "t")
+    assert nowhere.returncode == 1 and "cannot reach" in nowhere.stderr and "Traceback" not in nowhere.stderr, (
+        nowhere.stderr)
 
     listed = ivmctl(rita_home, "partitions", "--json")
     assert listed.returncode == 0 and "web01" in {p["name"] for p in json.loads(listed.stdout)}
