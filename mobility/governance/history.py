@@ -67,7 +67,7 @@ DEFAULT_SORT = "-created"
 PAGE_SIZE = 50
 EXPORT_COLUMNS = ("id", "requested_at", "requester", "team", "partition", "source", "destination", "mode",
                   "status", "approvers", "started_at", "finished_at", "duration_s", "suspend_window_s",
-                  "outcome")
+                  "suspend_window_bound", "outcome")
 # Kinds of MigrationEvent too frequent to list one by one in a timeline.
 _NOISY_EVENTS = {"progress"}
 
@@ -163,15 +163,15 @@ class HistoryRow:
 
     __slots__ = ("pk", "created_at", "requester", "team", "partition", "source", "destination", "mode",
                  "status", "status_label", "votes", "duration", "suspend_window_s", "requested",
-                 "duration_text", "suspend_text")
+                 "suspend_window_bound", "duration_text", "suspend_text")
     # The same value paths as the export's columns (_EXPORT_VALUES), so page and export agree.
     VALUES = ("id", "created_at", "requester__username", "partition__team__name", "partition__name",
               "source__name", "destination__name", "mode", "status", "votes_text", "duration",
-              "suspend_window_s")
+              "suspend_window_s", "suspend_window_bound")
 
     def __init__(self, values: tuple):
         (self.pk, self.created_at, self.requester, team, self.partition, self.source, self.destination,
-         self.mode, self.status, votes, self.duration, self.suspend_window_s) = values
+         self.mode, self.status, votes, self.duration, self.suspend_window_s, self.suspend_window_bound) = values
         self.team = team or "—"
         self.votes = votes or ""
         self.status_label = _STATUS_LABELS.get(self.status, self.status)
@@ -179,6 +179,8 @@ class HistoryRow:
         self.requested = date_filter(template_localtime(self.created_at), "Y-m-d H:i")
         self.duration_text = readable.duration(self.duration)
         self.suspend_text = readable.duration(self.suspend_window_s)
+        if self.suspend_window_bound and self.suspend_window_s is not None:  # no poll saw "Suspended": a bound
+            self.suspend_text = f"at most {self.suspend_text}"
 
 
 def history_page(filters: dict | None, number: int = 1, per_page: int | None = None) -> Page:
@@ -227,7 +229,7 @@ _EXPORT_VALUES = {
     "team": "partition__team__name", "partition": "partition__name", "source": "source__name",
     "destination": "destination__name", "mode": "mode", "status": "status", "approvers": "votes_text",
     "started_at": "started_at", "finished_at": "finished_at", "duration_s": "duration",
-    "suspend_window_s": "suspend_window_s", "outcome": "outcome",
+    "suspend_window_s": "suspend_window_s", "suspend_window_bound": "suspend_window_bound", "outcome": "outcome",
 }
 
 

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -355,3 +356,15 @@ def test_a_team_sorts_its_own_rows_while_the_whole_history_walks_the_sort_index(
         assert index not in plan and "Sort" in plan, plan
     plan = _plan_without_seqscan(history._matching({"sort": sort, "team": team}).values_list("pk", flat=True)[:50])
     assert "Index Cond: (partition_id = ANY" in plan, plan  # the team's rows by the partition_id index
+
+
+def test_a_suspend_window_known_only_as_a_bound_reads_at_most_on_the_page_and_in_the_export(auditor_client, past):
+    """No poll saw "Suspended": the engine stores an upper bound and says so; the auditor reads it as a bound."""
+    Migration.objects.filter(pk=past["m1"].pk).update(suspend_window_bound=True)
+    rows = {r.pk: r for r in get(auditor_client, "mobility:history").context["page"].object_list}
+    assert rows[past["m1"].pk].suspend_text == "at most 1.5 s"
+    row = next(r for r in _json_rows(get(auditor_client, "mobility:history_export", args=["json"]))
+               if r["id"] == past["m1"].pk)
+    assert row["suspend_window_s"] == 1.5 and row["suspend_window_bound"] is True
+    timeline = get(auditor_client, "mobility:history_timeline", args=[past["m1"].pk]).content.decode()
+    assert re.search(r'data-testid="suspend">at most 1\.5 s<', timeline)
