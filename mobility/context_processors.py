@@ -3,8 +3,7 @@
 from django.urls import reverse
 
 from mobility import policy
-from mobility.choices import MigrationStatus
-from mobility.models import Migration
+from mobility.governance import approvals
 from mobility.roles import roles_of
 
 # (label, url name, the policy action the page is for; None = every signed-in user)
@@ -31,6 +30,5 @@ def navigation(request):
     ]
     for item in items:
         if item["label"] == "Approvals":  # what waits for this approver's vote (never their own requests)
-            item["count"] = policy.votable(user, Migration.objects.filter(
-                status=MigrationStatus.PENDING_APPROVAL)).count()
+            item["count"] = approvals.waiting_count(user)
     return {"nav_items": items, "user_roles": roles_of(user)}

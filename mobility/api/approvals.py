@@ -12,7 +12,6 @@ from mobility import lifecycle, policy
 from mobility.api import serializers as s
 from mobility.api.common import ERRORS, PROBLEM, form_invalid, parsed, require
 from mobility.api.problems import Problem
-from mobility.choices import MigrationStatus
 from mobility.forms.governance import VoteForm
 from mobility.governance import approvals as approval_rules
 from mobility.governance import audit
@@ -41,13 +40,14 @@ def card(user, migration: Migration) -> dict:
 
 @extend_schema(tags=["approvals"], responses={200: s.ApprovalSerializer(many=True), **ERRORS})
 class ApprovalList(generics.ListAPIView):
-    """Requests waiting for a vote: an approver's teams', or (read only) every one for an auditor."""
+    """Requests waiting for a vote of their own: an approver's teams', or (read only) every one for an auditor. A
+    batch's members are voted on with their batch (``/batches/?status=pending_approval``), not listed here."""
 
     serializer_class = s.ApprovalSerializer
 
     def get_queryset(self):
         require(self.request.user, "read_approvals")
-        return _scope(self.request.user).filter(status=MigrationStatus.PENDING_APPROVAL).order_by("created_at", "id")
+        return approval_rules.waiting_alone(_scope(self.request.user)).order_by("created_at", "id")
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())

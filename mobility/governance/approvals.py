@@ -24,7 +24,7 @@ from mobility.choices import MigrationStatus
 from mobility.governance import audit
 from mobility.lifecycle import TransitionRefused
 from mobility.lifecycle.writer import transition
-from mobility.models import Approval, Migration, PlanVersion
+from mobility.models import Approval, Batch, BatchStatus, Migration, PlanVersion
 
 COMMENT_MAX = 2000
 
@@ -39,6 +39,19 @@ class ApprovalRefused(Exception):
 
 class PlanChanged(ApprovalRefused):
     """The approver voted on a plan version that is no longer the latest: they must read the new one."""
+
+
+def waiting_alone(qs):
+    """Requests that wait for a vote of their own: pending approval and in no batch (a batch's members are voted on
+    together, on the batch). The approvals page, the API's list and the navigation's count all ask this."""
+    return qs.filter(status=MigrationStatus.PENDING_APPROVAL, batch__isnull=True)
+
+
+def waiting_count(user) -> int:
+    """What waits for this approver's vote: requests they may vote on (never their own), and batches."""
+    alone = policy.votable(user, waiting_alone(Migration.objects.all())).count()
+    batches = policy.batches(user, Batch.objects.filter(status=BatchStatus.PENDING_APPROVAL))
+    return alone + sum(1 for batch in batches if policy.refusal(user, "vote", batch) is None)
 
 
 def approval_ttl() -> timedelta:

@@ -15,7 +15,6 @@ from django.views.decorators.http import require_GET, require_POST
 from mobility import lifecycle, policy
 from mobility.access import allowed
 from mobility.batches import figures
-from mobility.choices import MigrationStatus
 from mobility.forms.governance import AuditLogFilterForm, HistoryFilterForm, VoteForm
 from mobility.governance import approvals as approval_rules
 from mobility.governance import audit, checkpoints
@@ -68,8 +67,7 @@ def _card(request, migration, form=None, error=""):
 def approvals(request):
     """Requests waiting for a vote: an approver's teams', or (read-only) all of them for an auditor."""
     # A batch's members are voted on together, on the batch's page (a vote on one alone is refused): one card each.
-    pending = (_approval_scope(request.user).filter(status=MigrationStatus.PENDING_APPROVAL, batch__isnull=True)
-               .order_by("created_at"))
+    pending = approval_rules.waiting_alone(_approval_scope(request.user)).order_by("created_at")
     cards = [_card(request, migration) for migration in pending[:100]]
     waiting_batches = (policy.batches(request.user).filter(status=BatchStatus.PENDING_APPROVAL)
                        .select_related("team", "source", "requester").order_by("created_at"))

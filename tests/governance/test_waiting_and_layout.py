@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from mobility import policy
 from mobility.choices import Role
-from mobility.models import Migration, Team
+from mobility.models import Batch, Migration, Team
 from tests.governance.conftest import add_plan, make_request
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +47,23 @@ def test_the_navigation_counts_what_waits_for_this_approvers_vote(client, estate
     assert "waiting-count" not in client.get(reverse("mobility:migrations")).content.decode()
     client.force_login(rita)  # a requester has no approvals page, hence no count
     assert "waiting-count" not in client.get(reverse("mobility:migrations")).content.decode()
+
+
+def test_a_batch_waits_as_one_vote_in_the_count_the_approvals_page_and_the_api(client, estate, personas):
+    """A batch's members are voted on together: the navigation counts the batch once, and neither the approvals page
+    nor the API's list of approvals lists its members one by one (they all ask ``approvals.waiting_alone``)."""
+    rita, alex = personas["rita"], personas["alex"]
+    batch = Batch.objects.create(kind=Batch.Kind.PICKED, status="pending_approval", requester=rita,
+                                 team=Team.objects.get(name="Payments"))
+    members = [make_request(p, rita, estate.b, batch=batch) for p in (estate.app01, estate.app02)]
+    alone = make_request(estate.db01, rita, estate.c)
+    client.force_login(alex)
+    assert "2 waiting for your vote" in client.get(reverse("mobility:migrations")).content.decode()
+    page = client.get(reverse("mobility:approvals")).content.decode()
+    assert f'data-testid="approval-batch-{batch.pk}"' in page and f'data-testid="approval-{alone.pk}"' in page
+    assert not any(f'data-testid="approval-{m.pk}"' in page for m in members)
+    listed = client.get("/api/v1/approvals/").json()
+    assert [a["migration"]["id"] for a in listed["results"]] == [alone.pk]
 
 
 def test_403_and_404_pages_are_inside_the_layout_with_a_way_back(client, personas):
