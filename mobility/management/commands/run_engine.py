@@ -9,6 +9,7 @@ pages' IVM jobs (tests, scans, syncs, validations) and no migration.
 import logging
 import signal
 import sys
+import threading
 import time
 
 from channels.management.commands.runworker import Command as RunWorker
@@ -50,7 +51,11 @@ class Command(RunWorker):
             serve(options["metrics"])
 
         def terminate(signum, frame):
-            engine.stop(timeout=5)
+            # The handler runs in the main thread, usually inside the channel listener's event loop, where Django
+            # refuses the ORM (engine.stop deletes the heartbeat row): stop from a thread of its own.
+            stopper = threading.Thread(target=engine.stop, kwargs={"timeout": 5}, name="engine-stop")
+            stopper.start()
+            stopper.join()
             sys.exit(0)
 
         signal.signal(signal.SIGTERM, terminate)

@@ -1,0 +1,30 @@
+"""A worker stopped with SIGTERM (systemd's stop, the guide's upgrade drain) says so at once: its heartbeat row goes,
+it exits 0, and it logs no warning. The handler runs in run_engine's main thread, inside the channel listener's
+event loop, where Django refuses the ORM: the rehearsal of docs/deploy.md on a fresh machine saw every stop log
+"You cannot call this from an async context" and leave the row to age out (/readyz counted the worker for a lease)."""
+
+import time
+
+import pytest
+
+from mobility.models import WorkerHeartbeat
+from tests.engine.conftest import Worker, wait_for
+from tests.markers import postgresql_only
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_stopped_with_sigterm_removes_its_heartbeat_and_exits_cleanly():
+    worker = Worker("term-1", lease=30.0)  # a lease far longer than the test: the row cannot age out meanwhile
+    try:
+        wait_for(lambda: WorkerHeartbeat.objects.filter(worker_id="term-1").exists(), 30, 0.2, "the heartbeat row")
+        wait_for(lambda: "started; serving channel" in worker.output(), 30, 0.2, "the channel listener")
+        # Let the listener enter its event loop (where the handler used to fail); a signal that came before it would
+        # make this test pass without the fix, never fail with it.
+        time.sleep(3)
+        worker.proc.terminate()
+        assert worker.proc.wait(timeout=15) == 0
+        assert not WorkerHeartbeat.objects.filter(worker_id="term-1").exists()
+        assert "WARNING" not in worker.output() and "Traceback" not in worker.output(), worker.output()
+    finally:
+        worker.stop()
