@@ -48,7 +48,10 @@ def _refusals():
     except ApiError as exc:
         raise _fail(exc) from None
     except httpx.TransportError as exc:
-        where = exc.request.url if getattr(exc, "_request", None) is not None else "ivmweb"
+        try:
+            where = exc.request.url
+        except RuntimeError:  # httpx raises it when the error carries no request
+            where = "ivmweb"
         err.print(f"[red]error[/red]: cannot reach {where}: {exc}", markup=True, highlight=False)
         raise typer.Exit(1) from None
 
