@@ -128,6 +128,16 @@ def votable(user, qs: QuerySet | None = None) -> QuerySet:
             .exclude(Exists(authored)))
 
 
+def votable_batches(user, qs: QuerySet | None = None) -> QuerySet:
+    """Batches of ``qs`` the user may vote on: ``_batch_vote_refusal``'s four eyes as one query (an approver of the
+    batch's team who is not its requester and wrote none of its members' plan versions)."""
+    qs = Batch.objects.all() if qs is None else qs
+    if not _signed_in(user) or APPROVER not in _roles(user):
+        return qs.none()
+    authored = PlanVersion.objects.filter(migration__batch=OuterRef("pk"), created_by=user.pk)
+    return qs.filter(team_id__in=_team_ids(user)).exclude(requester_id=user.pk).exclude(Exists(authored))
+
+
 def votes(user, qs: QuerySet | None = None) -> QuerySet:
     """Approval rows (votes) of the migrations the user may see."""
     return _scoped(user, Approval.objects.all() if qs is None else qs, "migration__partition__team_id")

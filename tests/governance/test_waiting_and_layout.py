@@ -8,6 +8,7 @@ from django.urls import reverse
 from mobility import policy
 from mobility.choices import Role
 from mobility.models import Batch, Migration, Team
+from tests.factories import make_partition
 from tests.governance.conftest import add_plan, make_request
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +65,15 @@ def test_a_batch_waits_as_one_vote_in_the_count_the_approvals_page_and_the_api(c
     assert not any(f'data-testid="approval-{m.pk}"' in page for m in members)
     listed = client.get("/api/v1/approvals/").json()
     assert [a["migration"]["id"] for a in listed["results"]] == [alone.pk]
+    # The count's query is the policy's four-eyes rule for a batch, for everyone: alex wrote a member's plan version
+    # of a second batch, so that one is not his to vote on (another Payments approver's).
+    other = Batch.objects.create(kind=Batch.Kind.PICKED, status="pending_approval", requester=rita,
+                                 team=Team.objects.get(name="Payments"))
+    extra = make_partition(estate.a, "app03", 5, team=estate.payments)
+    add_plan(make_request(extra, rita, estate.b, batch=other), alex)
+    for user in personas.values():
+        assert set(policy.votable_batches(user)) == {b for b in (batch, other) if policy.may(user, "vote", b)}, user
+    assert set(policy.votable_batches(alex)) == {batch}
 
 
 def test_403_and_404_pages_are_inside_the_layout_with_a_way_back(client, personas):
