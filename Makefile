@@ -32,6 +32,9 @@ run: migrate
 
 # Tests use DATABASE_URL / REDIS_URL when set; otherwise the local PostgreSQL and Redis when they
 # answer, otherwise SQLite and the in-memory layer (the pytest header says which).
+# TEST_PROCESSES pytest processes (pytest-xdist), a test file to each: the suite mostly waits on simulated IVMs'
+# clocks, leases and polls, so more processes than cores; each has its own test database and channel prefix.
+TEST_PROCESSES ?= 3
 test: setup
 	@scripts/ensure-chromium
 	@scripts/ensure-deploy-tools
@@ -39,7 +42,7 @@ test: setup
 	  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/ivmweb; fi; \
 	if [ -z "$${REDIS_URL:-}" ] && [ "$$(redis-cli -h 127.0.0.1 ping 2>/dev/null)" = PONG ]; then \
 	  export REDIS_URL=redis://127.0.0.1:6379/0; fi; \
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -37,6 +37,18 @@ def audit_checkpoint_file(tmp_path, settings, monkeypatch):
     monkeypatch.setenv("IVMWEB_AUDIT_CHECKPOINT_FILE", str(path))
     return path
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer(request):
+    """An async test runs on an event loop of its own (pytest-asyncio), but the process-wide channel layer keeps
+    the asyncio locks of its receives bound to the loop that first used them: one held by an earlier test's
+    cancelled receive fails every later receive on that layer ("bound to a different event loop"), depending on
+    which tests ran before in the process. Each async test gets its own layer, as each server process has."""
+    if request.node.get_closest_marker("asyncio"):
+        from channels.layers import channel_layers
+
+        channel_layers.backends.clear()
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -171,12 +183,19 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make are
-    # still plain synchronous code.
+    # still plain synchronous code. Only for this module: the async tests after it keep Django's check.
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            yield browser
+            browser.close()
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 @pytest.fixture

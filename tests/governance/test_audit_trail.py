@@ -162,7 +162,7 @@ def test_audited_transactions_do_not_wait_for_each_other(requester):
             with transaction.atomic():
                 record("test.slow")
                 recorded.set()
-                release.wait(10)
+                release.wait(60)  # longer than the quick writer is given: a blocked one cannot finish "first"
         finally:
             connections.close_all()
 
@@ -178,7 +178,9 @@ def test_audited_transactions_do_not_wait_for_each_other(requester):
     assert recorded.wait(10)
     quick = threading.Thread(target=quick_writer)
     quick.start()
-    finished_first = done.wait(5)
+    # A quick writer that needs the slow one's lock waits until its commit, however long: the bound only has to
+    # outlast a busy machine (5 s did not, with three test processes and a benchmark on two cores).
+    finished_first = done.wait(30)
     release.set()
     slow.join(10)
     quick.join(10)
