@@ -19,7 +19,9 @@ migration it subscribed to, once, in order); each ivmweb process's resident memo
 end (< 10 %); PostgreSQL connections of the database, sampled every 5 s, under the configured pool total (processes
 x DATABASE_POOL_MAX_SIZE); the push delay (client receive time minus the event row's ``at``) p99 of the last five
 minutes within 1.2x that of the first five. Run once with ``--web 2`` and once with ``--web 1`` (same load) for the
-two-processes-behind-nginx against one-process comparison.
+two-processes-behind-nginx against one-process comparison. Also reported, minute by minute: the push p99, the
+deliveries, the load average and the cores the machine spent outside the bench's own processes (PostgreSQL and
+Redis included), so that a slower window can be told from a busier machine.
 """
 
 from __future__ import annotations
@@ -141,13 +143,44 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds used so far by ``root`` and its living descendants (utime + stime of each)."""
+    children: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += used.get(pid, 0.0)
+        todo.extend(children.get(pid, ()))
+    return total
+
+
 class Sampler:
-    """Every 5 s: each ivmweb process's RSS, and the database's connections in pg_stat_activity."""
+    """Every 5 s: each ivmweb process's RSS, the database's connections in pg_stat_activity, the load average, and
+    the CPU the machine spent outside this bench's processes (other work on a shared machine, PostgreSQL and Redis
+    included): what tells a slower last five minutes from a busier machine."""
 
     def __init__(self, procs: dict[str, subprocess.Popen], db_name: str, pg: str):
         self.procs, self.db_name, self.pg = procs, db_name, pg
         self.rss: list[tuple[float, dict[str, int | None]]] = []
         self.connections: list[tuple[float, int]] = []
+        self.machine: list[tuple[float, float, float, float]] = []  # (time, load 1 min, busy CPU-s, own CPU-s)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -162,6 +195,18 @@ class Sampler:
                 (n,) = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
                                     [self.db_name]).fetchone()
                 self.connections.append((now, n))
+                self.machine.append((now, os.getloadavg()[0], machine_busy_s(), tree_cpu_s(os.getpid())))
+
+    def per_minute(self, t0: float) -> dict[int, dict]:
+        """Minute -> mean load average and the cores used outside this bench's processes."""
+        out: dict[int, dict] = {}
+        for (t, load, busy, own), (_, _, busy0, own0) in zip(self.machine[1:], self.machine, strict=False):
+            minute = out.setdefault(int((t - t0) // 60), {"loads": [], "other": 0.0, "span": 0.0})
+            minute["loads"].append(load)
+            minute["other"] += max(0.0, (busy - busy0) - (own - own0))
+            minute["span"] += 5.0
+        return {m: {"load": round(sum(v["loads"]) / len(v["loads"]), 1),
+                    "other_cores": round(v["other"] / v["span"], 2)} for m, v in out.items()}
 
     def result(self, t0: float, end: float) -> dict:
         self.stop.set()
@@ -351,6 +396,7 @@ def main() -> int:
             events.setdefault(mid, {})[seq] = at.timestamp()
         lost = disorder = duplicates = 0
         first5, last5, every = [], [], []
+        by_minute: dict[int, list[float]] = {}
         window = min(300.0, (deadline - started) / 2)  # five minutes, or half of a shorter run
         for per_client in answer["got"].values():
             for mid, received in per_client.items():
@@ -363,6 +409,7 @@ def main() -> int:
                     if s in expected:
                         delay = (t - expected[s]) * 1000
                         every.append(delay)
+                        by_minute.setdefault(int((expected[s] - started) // 60), []).append(delay)
                         if expected[s] < started + window:
                             first5.append(delay)
                         elif deadline - window < expected[s] <= deadline:  # the last five minutes under full load
@@ -380,6 +427,9 @@ def main() -> int:
             "push_deliveries_first_5_min": len(first5), "push_deliveries_last_5_min": len(last5),
             **figures, "pg_pool_total": pool_total, "load_average": os.getloadavg(), "logs": str(tmp),
         }
+        machine = sampler.per_minute(started)
+        result["per_minute"] = [{"minute": m, "push_p99_ms": p99(d), "deliveries": len(d), **machine.get(m, {})}
+                                for m, d in sorted(by_minute.items())]
         ratio = (result["push_p99_ms_last_5_min"] / result["push_p99_ms_first_5_min"]
                  if result["push_p99_ms_first_5_min"] and result["push_p99_ms_last_5_min"] else None)
         result["push_p99_last_over_first"] = round(ratio, 2) if ratio else None
