@@ -88,7 +88,10 @@ def _create(user, kind, parts: list[Partition], *, reason: str, source=None, onl
                                   "Wait for it to end, or withdraw it."))
         else:
             members.append(p)
-    estate = {s.name: s for s in load_estate()}
+    # Slots that other unfinished migrations' plans name on a server are taken, as the single wizard counts them:
+    # a member placed on one would be refused when its plan is checked, though another slot or server had room.
+    systems = {s.name: s for s in ManagedSystem.objects.filter(console__enabled=True)}  # load_estate's servers
+    estate = {s.name: plans.with_planned_slots(s, systems[s.name]) if s.name in systems else s for s in load_estate()}
     wanted = {d.name for d in destinations} if destinations else None
     placed, immovable = [], []
     by_source: dict[str, list[Partition]] = {}

@@ -12,7 +12,14 @@
 """
 
 from mobility.models.migrations import canonical_json, content_hash
-from mobility.plans.context import PlanContext, mode_of, modes_for, plan_context, planned_slots
+from mobility.plans.context import (
+    PlanContext,
+    mode_of,
+    modes_for,
+    plan_context,
+    planned_slots,
+    with_planned_slots,
+)
 from mobility.plans.drift import Drift, plan_drift
 from mobility.plans.errors import PlanRefused
 from mobility.plans.submit import plan_review, refuse, revisable, revise_plan, submit_plan
@@ -24,5 +31,5 @@ __all__ = [
     "CHECK_TITLES", "OPTION_KEYS", "SCHEMA", "Drift", "PlanContext", "PlanRefused", "canonical_json", "content_hash",
     "latest_plan", "map_ivm_messages", "mappings_from_snapshot", "migrlpar_validate_command", "mode_of", "modes_for",
     "plan_context", "plan_drift", "plan_review", "plan_snapshot", "planned_slots", "refuse", "revisable", "revise_plan",
-    "submit_plan", "validate_plan",
+    "submit_plan", "validate_plan", "with_planned_slots",
 ]

@@ -50,7 +50,7 @@ def plan_context(partition, destination=None, mode: str | None = None) -> PlanCo
     checks. `mode` None follows the partition's state (Running: active, Not Activated: inactive)."""
     source = load_system(partition.system)
     part = load_partition(partition)
-    dest = _with_planned_slots(load_system(destination), destination, partition) if destination else None
+    dest = with_planned_slots(load_system(destination), destination, partition) if destination else None
     # Always pass the mode explicitly: the state check records it among its facts, and the digest of a page
     # built without a mode must equal the digest the submit (which names the mode) computes.
     mode = mode or mode_of(partition)
@@ -73,7 +73,8 @@ def planned_slots(destination, partition=None) -> set[int]:
     return set(rows.values_list("dest_slot", flat=True))
 
 
-def _with_planned_slots(dest: planning.ManagedSystem, destination, partition) -> planning.ManagedSystem:
+def with_planned_slots(dest: planning.ManagedSystem, destination, partition=None) -> planning.ManagedSystem:
+    """``dest`` (the destination's snapshot) with the slots of ``planned_slots`` counted as used, each named."""
     taken = planned_slots(destination, partition)
     if not taken:
         return dest

@@ -86,3 +86,32 @@ def test_evacuate_a_server_within_the_knob_then_move_everything_back(payments, p
     assert Partition.objects.filter(name__in=names(MEMBERS), vanished_at__isnull=True,
                                     system__console__name="ivm1").count() == MEMBERS
     assert Batch.objects.get(pk=back.pk).origin_id == batch.pk
+
+
+def test_members_are_not_placed_on_slots_that_another_migrations_plan_holds(payments, personas, fleet):
+    from mobility.models import AdapterMapping, IVMJob, PlanVersion
+
+    rita = personas["rita"]
+
+    def placed(batch) -> dict[int, set[int]]:  # destination pk -> server slots its members' jobs were given
+        slots: dict[int, set[int]] = {}
+        for job in IVMJob.objects.filter(group=batch.job_group):
+            slots.setdefault(job.params["destination"], set()).update(
+                m["vios_slot"] for m in job.params["mappings"] if m.get("vios_slot") is not None)
+        return slots
+
+    first = placed(planning.evacuate(rita, server("ivm1"), reason="a first look"))  # no worker: jobs only
+    destination, held = max(first.items(), key=lambda item: len(item[1]))
+    assert held
+    # Another migration, not started, whose plan names those very slots on that server (bad-physio's: it stays out
+    # of the batch, which moves only partitions without an unfinished migration).
+    holder = Partition.objects.get(name="bad-physio")
+    m = Migration.objects.create(partition=holder, source=holder.system, destination_id=destination, mode="inactive",
+                                 requester=rita, status="pending_approval")
+    plan = PlanVersion.objects.create(migration=m, version=1, snapshot={}, content_hash="0" * 64, created_by=rita)
+    AdapterMapping.objects.bulk_create([AdapterMapping(plan=plan, kind="scsi", client_slot=i, dest_slot=slot)
+                                        for i, slot in enumerate(sorted(held), start=2)])
+
+    second = placed(planning.evacuate(rita, server("ivm1"), reason="the same, after that plan"))
+    assert sum(map(len, second.values())) == sum(map(len, first.values()))  # every member placed again
+    assert not second.get(destination, set()) & held
