@@ -102,6 +102,22 @@ def step_profile(batch) -> dict[str, float]:
     return {k: round(median(v), 3) for k, v in sorted(found.items())}
 
 
+def work_done(batch) -> dict:
+    """What the phase asked of the IVMs and the journal: inventory syncs per IVM (one ``lssyscfg -r sys`` each), IVM
+    commands and audit events in its time, and events per member (each one pushed)."""
+    from collections import Counter
+
+    from mobility.models import AuditEvent, MigrationEvent
+
+    during = AuditEvent.objects.filter(at__gte=batch.started_at, at__lte=batch.finished_at)
+    commands = during.filter(action="ivm.command")
+    syncs = Counter(commands.filter(data__command__startswith="lssyscfg -r sys ").values_list("data__console",
+                                                                                                flat=True))
+    members = batch.migrations.count()
+    return {"syncs": dict(sorted(syncs.items())), "ivm_commands": commands.count(), "audit_events": during.count(),
+            "events_per_member": round(MigrationEvent.objects.filter(migration__batch=batch).count() / members, 1)}
+
+
 def handoffs(rows) -> list[float]:
     """For each member that had to wait for a slot: seconds from the slot's release to its admission."""
     ends = sorted(e for _, _, _, e, _ in rows)
@@ -170,14 +186,14 @@ def main() -> int:
                 alone = run_batch(planning.evacuate(requester, source, reason="bench: each alone"), approver, 1,
                                   1800)
                 alone_cpu = {k: round(v - before[k], 2) for k, v in cpu().items()}
-                alone_rows, alone_steps = members(alone), step_profile(alone)
+                alone_rows, alone_steps, alone_work = members(alone), step_profile(alone), work_done(alone)
                 print(f"alone: {len(alone_rows)} members one at a time in {time.monotonic() - t:.1f} s", flush=True)
                 back = run_batch(planning.move_back(requester, alone), approver, SLOTS, 1800)
                 print(f"moved back in {(back.finished_at - back.started_at).total_seconds():.1f} s", flush=True)
                 before = cpu()
                 batch = run_batch(planning.evacuate(requester, source, reason="bench: batch"), approver, SLOTS, 1800)
                 batch_cpu = {k: round(v - before[k], 2) for k, v in cpu().items()}
-                rows, batch_steps = members(batch), step_profile(batch)
+                rows, batch_steps, batch_work = members(batch), step_profile(batch), work_done(batch)
                 queued = batch.migrations.filter(queued_at__isnull=False).count()
             finally:
                 worker.stop()
@@ -203,7 +219,8 @@ def main() -> int:
                "alone_step_median_s": alone_steps, "batch_step_median_s": batch_steps,
                # CPU seconds the worker and the simulator spent on each phase (PostgreSQL's not counted): the batch
                # has to fit that work into its wall time on the machine's cores.
-               "alone_cpu_s": alone_cpu, "batch_cpu_s": batch_cpu, "cores": os.cpu_count()}
+               "alone_cpu_s": alone_cpu, "batch_cpu_s": batch_cpu, "cores": os.cpu_count(),
+               "alone_work": alone_work, "batch_work": batch_work}
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -213,6 +230,8 @@ def main() -> int:
               f"{share * 100:.1f} % of the {waited:.1f} s members waited (goal >= 95 %); same placement: {same}")
         print(f"batch members' own times (s): {figures['batch_member_s']}")
         print(f"CPU seconds, alone phase: {alone_cpu}; batch phase: {batch_cpu} (on {os.cpu_count()} cores)")
+        print(f"work, alone phase: {alone_work}")
+        print(f"work, batch phase: {batch_work}")
         print(f"median step times (s), alone: {alone_steps}")
         print(f"median step times (s), batch: {batch_steps}")
         gaps = figures["handoff_s"] or [float("nan")]  # none when every member fits in the slots at once
