@@ -89,7 +89,7 @@ async def test_a_reconnect_with_its_last_seq_gets_exactly_the_missed_events(requ
     await again.disconnect()
 
 
-async def test_a_progress_push_carries_the_figures_and_other_events_the_whole_state_panel(requester):
+async def test_a_progress_push_carries_the_figures_a_command_its_row_and_others_the_whole_panel(requester):
     m = await _payments_migration(requester)
     await sync_to_async(m.create_steps)()
     socket = await _socket(requester)
@@ -111,6 +111,11 @@ async def test_a_progress_push_carries_the_figures_and_other_events_the_whole_st
     await _emit(m, 1)
     whole = await socket.receive_from(timeout=5)
     assert f'id="live-state-{m.pk}"' in whole and "data-step=" in whole and "42.0 %" in whole
+    seq = await sync_to_async(emit)(m.pk, "command", {"ivm": "ivm1", "command": "lssyscfg -r lpar", "exit": 0,
+                                                      "output": "app77,7,Running", "error": ""})
+    row = await socket.receive_from(timeout=5)  # a command changes nothing in the panel: its row alone
+    assert _seqs(row, m.pk) == [seq] and "lssyscfg -r lpar" in row
+    assert f'id="live-state-{m.pk}"' not in row and f'id="live-figures-{m.pk}"' not in row
     await socket.disconnect()
 
 
