@@ -424,13 +424,18 @@ def rehome(m: Migration, dest_lpar_id: int) -> None:
 
 
 def _sync_gather_s(m: Migration, console_id: int) -> float:
-    """How long step 9 waits for other members to ask for the same IVM's re-sync before running one: while other
-    migrations on that IVM are still moving (a batch's members end a second or less apart), ``SYNC_GATHER_S``, so that
-    one sync serves several (each ending member's own sync of both servers was most of a batch's IVM commands and
-    audit events); none when no other is (the last one ends at once). The re-sync runs after the slot is freed."""
-    others = (Migration.objects.filter(status=MigrationStatus.RUNNING, ivm_done_at__isnull=True).exclude(pk=m.pk)
-              .filter(Q(source__console_id=console_id) | Q(destination__console_id=console_id)))
-    return SYNC_GATHER_S if others.exists() else 0.0
+    """How long step 9 waits for other migrations' asks before re-syncing an IVM: ``SYNC_GATHER_S`` while another one
+    on that IVM is about to ask (its step 9 waits for the partition to leave the source: a batch's members end a
+    second or less apart), so that one sync serves several (each ending member's own syncs were most of a batch's
+    IVM commands and audit events); none otherwise (a migration alone, the last one of a batch). After the slot is
+    freed."""
+    about_to_ask = (MigrationStep.objects.filter(number=9, status=StepStatus.RUNNING,
+                                                 migration__status=MigrationStatus.RUNNING,
+                                                 migration__ivm_done_at__isnull=True)
+                    .exclude(migration_id=m.pk)
+                    .filter(Q(migration__source__console_id=console_id)
+                            | Q(migration__destination__console_id=console_id)))
+    return SYNC_GATHER_S if about_to_ask.exists() else 0.0
 
 
 def complete(m: Migration, run: RunState, cfg) -> float | None:
