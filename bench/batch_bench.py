@@ -7,8 +7,8 @@ One command: ``.venv/bin/python bench/batch_bench.py`` (about 6 minutes on 2 cor
    ivm2-ivm4 empty, every IVM limited to 8 active migrations, every LUN zoned to all four; starts one simulator
    (``--time-scale``);
 2. creates a throw-away PostgreSQL database, registers and syncs the four IVMs, a team with a requester and an
-   approver, and starts one ``manage.py run_engine`` worker with the settings' defaults (1 s polling; wake-ups over
-   Redis when ``REDIS_URL`` is set);
+   approver, and starts one ``manage.py run_engine`` worker (``--workers N``: N of them) with the settings' defaults
+   (1 s polling; wake-ups over Redis when ``REDIS_URL`` is set);
 3. **alone**: evacuates ivm1 as a batch with the knob at 1, so each member runs alone, and takes each member's time
    from its admission (``started_at``) to ``completed`` (``finished_at``);
 4. moves everything back (a move-back batch, knob 8, not measured);
@@ -102,6 +102,22 @@ def step_profile(batch) -> dict[str, float]:
     return {k: round(median(v), 3) for k, v in sorted(found.items())}
 
 
+def work_done(batch) -> dict:
+    """What the phase asked of the IVMs and the journal: inventory syncs per IVM (one ``lssyscfg -r sys`` each), IVM
+    commands and audit events in its time, and events per member (each one pushed)."""
+    from collections import Counter
+
+    from mobility.models import AuditEvent, MigrationEvent
+
+    during = AuditEvent.objects.filter(at__gte=batch.started_at, at__lte=batch.finished_at)
+    commands = during.filter(action="ivm.command")
+    syncs = Counter(commands.filter(data__command__startswith="lssyscfg -r sys ").values_list("data__console",
+                                                                                                flat=True))
+    members = batch.migrations.count()
+    return {"syncs": dict(sorted(syncs.items())), "ivm_commands": commands.count(), "audit_events": during.count(),
+            "events_per_member": round(MigrationEvent.objects.filter(migration__batch=batch).count() / members, 1)}
+
+
 def handoffs(rows) -> list[float]:
     """For each member that had to wait for a slot: seconds from the slot's release to its admission."""
     ends = sorted(e for _, _, _, e, _ in rows)
@@ -132,6 +148,7 @@ def main() -> int:
     ap.add_argument("--time-scale", type=float, default=4.0, help="simulated seconds per wall second (default 4)")
     ap.add_argument("--touched-mb", type=int, default=2000, help="memory each partition's workload touches")
     ap.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    ap.add_argument("--workers", type=int, default=1, help="run_engine processes (docs/deploy.md enables 2 a host)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -159,28 +176,29 @@ def main() -> int:
             assert all(r.ok for r in sync_all(consoles))
             Partition.objects.exclude(env="vioserver").update(team=team)
             source = ManagedSystem.objects.get(console__name="ivm1")
-            worker = Worker("batch-bench", lease=None, poll=None)  # the settings' defaults, as shipped
-            procs = {"worker": worker.proc.pid, "simulator": fleet.proc.pid}
+            # The settings' defaults, as shipped; --workers 2: as docs/deploy.md enables them on a worker host.
+            workers = [Worker(f"batch-bench-{i}", lease=None, poll=None) for i in range(args.workers)]
 
             def cpu() -> dict[str, float]:
-                return {name: cpu_s(pid) for name, pid in procs.items()}
+                return {"worker": sum(cpu_s(w.proc.pid) for w in workers), "simulator": cpu_s(fleet.proc.pid)}
 
             try:
                 t, before = time.monotonic(), cpu()
                 alone = run_batch(planning.evacuate(requester, source, reason="bench: each alone"), approver, 1,
                                   1800)
                 alone_cpu = {k: round(v - before[k], 2) for k, v in cpu().items()}
-                alone_rows, alone_steps = members(alone), step_profile(alone)
+                alone_rows, alone_steps, alone_work = members(alone), step_profile(alone), work_done(alone)
                 print(f"alone: {len(alone_rows)} members one at a time in {time.monotonic() - t:.1f} s", flush=True)
                 back = run_batch(planning.move_back(requester, alone), approver, SLOTS, 1800)
                 print(f"moved back in {(back.finished_at - back.started_at).total_seconds():.1f} s", flush=True)
                 before = cpu()
                 batch = run_batch(planning.evacuate(requester, source, reason="bench: batch"), approver, SLOTS, 1800)
                 batch_cpu = {k: round(v - before[k], 2) for k, v in cpu().items()}
-                rows, batch_steps = members(batch), step_profile(batch)
+                rows, batch_steps, batch_work = members(batch), step_profile(batch), work_done(batch)
                 queued = batch.migrations.filter(queued_at__isnull=False).count()
             finally:
-                worker.stop()
+                for worker in workers:
+                    worker.stop()
                 close_all_clients()
         connections.close_all()
     finally:
@@ -192,7 +210,8 @@ def main() -> int:
     wall = max(e for *_, e in rows) - opened
     share, waited = busy_share(rows, opened)
     same = [(n, d) for n, d, *_ in rows] == [(n, d) for n, d, *_ in alone_rows]
-    figures = {"members": len(rows), "slots": SLOTS, "time_scale": args.time_scale, "touched_mb": args.touched_mb,
+    figures = {"members": len(rows), "slots": SLOTS, "workers": args.workers, "time_scale": args.time_scale,
+               "touched_mb": args.touched_mb,
                "channel_layer": settings.CHANNEL_LAYER_NAME, "alone_s": [round(d, 2) for d in durations],
                "alone_sum_s": round(sum(durations), 2), "alone_max_s": round(max(durations), 2),
                "lower_bound_s": round(bound, 2), "batch_wall_s": round(wall, 2), "ratio": round(wall / bound, 4),
@@ -203,7 +222,8 @@ def main() -> int:
                "alone_step_median_s": alone_steps, "batch_step_median_s": batch_steps,
                # CPU seconds the worker and the simulator spent on each phase (PostgreSQL's not counted): the batch
                # has to fit that work into its wall time on the machine's cores.
-               "alone_cpu_s": alone_cpu, "batch_cpu_s": batch_cpu, "cores": os.cpu_count()}
+               "alone_cpu_s": alone_cpu, "batch_cpu_s": batch_cpu, "cores": os.cpu_count(),
+               "alone_work": alone_work, "batch_work": batch_work}
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -212,7 +232,10 @@ def main() -> int:
         print(f"batch: wall {figures['batch_wall_s']} s = {figures['ratio']:.3f} x the bound (goal <= 1.10); slots busy "
               f"{share * 100:.1f} % of the {waited:.1f} s members waited (goal >= 95 %); same placement: {same}")
         print(f"batch members' own times (s): {figures['batch_member_s']}")
-        print(f"CPU seconds, alone phase: {alone_cpu}; batch phase: {batch_cpu} (on {os.cpu_count()} cores)")
+        print(f"CPU seconds, alone phase: {alone_cpu}; batch phase: {batch_cpu} (on {os.cpu_count()} cores; "
+              f"{args.workers} worker process(es))")
+        print(f"work, alone phase: {alone_work}")
+        print(f"work, batch phase: {batch_work}")
         print(f"median step times (s), alone: {alone_steps}")
         print(f"median step times (s), batch: {batch_steps}")
         gaps = figures["handoff_s"] or [float("nan")]  # none when every member fits in the slots at once

@@ -49,6 +49,22 @@ def next_in_line(m: Migration) -> bool:
     return ahead < LOOKAHEAD + 1
 
 
+def waits_in_line(migration_id: int) -> bool:
+    """A batch's member not admitted yet whose turn has not come, among the next ones in line (``batch_turn`` says
+    it waits and ``next_in_line`` says it is close): what its driver asks ten times a second while it waits in place,
+    in three queries rather than their six."""
+    m = (Migration.objects.select_related("batch").only("status", "batch_position", "batch__status",
+                                                        "batch__parallelism").filter(pk=migration_id).first())
+    if m is None or m.status not in WAITING or m.batch is None or m.batch.status != BatchStatus.RUNNING:
+        return False
+    crew = Migration.objects.filter(batch_id=m.batch_id)
+    ahead = crew.filter(status__in=WAITING, batch_position__lt=m.batch_position).count()
+    if ahead > LOOKAHEAD:
+        return False
+    free = (m.batch.parallelism or 1) - holding_slots(crew).count()
+    return free <= 0 or ahead >= free
+
+
 def batch_holds(m: Migration) -> str | None:
     """Why a member admitted already must not start now (its batch was paused or stopped meanwhile), or None."""
     if m.batch_id is None:

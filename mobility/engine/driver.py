@@ -107,9 +107,7 @@ class Driver:
         """A batch's next member waiting in place: still not its turn? Asked outside the busy slots (a database read),
         which other drivers' long pieces (a sync in step 9) may hold for seconds when its slot frees."""
         try:
-            m = Migration.objects.only("status", "batch_id", "batch_position").get(pk=self.migration_id)
-            waiting = m.status in (MigrationStatus.APPROVED, MigrationStatus.QUEUED)
-            self.in_line = waiting and admission.batch_turn(m) is not None and admission.next_in_line(m)
+            self.in_line = admission.waits_in_line(self.migration_id)
         except Exception:  # noqa: BLE001 — the next piece of work reads it again, and says what went wrong
             logger.warning("migration %s: could not read its batch's turn", self.migration_id, exc_info=True)
             self.in_line = False

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from mobility.choices import MigrationMode, StepStatus
+from mobility.choices import MigrationMode, MigrationStatus, StepStatus
 from mobility.engine import busy, ivmside
 from mobility.engine.admission import batch_holds, queued_at
 from mobility.engine.events import emit, step_change, step_data
@@ -39,6 +40,7 @@ DEFAULT_FOLLOW_UPS = (
 
 LIMIT_CHECKS = ("migration_limit", "dest_migration_limit")  # plan checks of the IVMs' migrations in progress
 SAMPLE_WINDOW = 8  # transfer samples kept for the rate, the ETA range and the converging indicator
+SYNC_GATHER_S = 0.5  # step 9 waits this long for other members' asks before re-syncing an IVM (``_sync_gather_s``)
 
 
 class EngineFailure(Exception):
@@ -421,6 +423,21 @@ def rehome(m: Migration, dest_lpar_id: int) -> None:
                                                  "lpar_id": dest_lpar_id, "duplicate": dup.pk if dup else None})
 
 
+def _sync_gather_s(m: Migration, console_id: int) -> float:
+    """How long step 9 waits for other migrations' asks before re-syncing an IVM: ``SYNC_GATHER_S`` while another one
+    on that IVM is about to ask (its step 9 waits for the partition to leave the source: a batch's members end a
+    second or less apart), so that one sync serves several (each ending member's own syncs were most of a batch's
+    IVM commands and audit events); none otherwise (a migration alone, the last one of a batch). After the slot is
+    freed."""
+    about_to_ask = (MigrationStep.objects.filter(number=9, status=StepStatus.RUNNING,
+                                                 migration__status=MigrationStatus.RUNNING,
+                                                 migration__ivm_done_at__isnull=True)
+                    .exclude(migration_id=m.pk)
+                    .filter(Q(migration__source__console_id=console_id)
+                            | Q(migration__destination__console_id=console_id)))
+    return SYNC_GATHER_S if about_to_ask.exists() else 0.0
+
+
 def complete(m: Migration, run: RunState, cfg) -> float | None:
     name = m.partition.name
     _running(m, 9, "Waiting for the partition to leave the source")
@@ -447,7 +464,7 @@ def complete(m: Migration, run: RunState, cfg) -> float | None:
         wake_workers()  # (after the commit) a batch's next member may start
     for system in (m.source, m.destination):
         with busy.waiting():
-            result = sync_since(system.console, moved)
+            result = sync_since(system.console, moved, gather=lambda c=system.console_id: _sync_gather_s(m, c))
         if not result.ok:
             _running(m, 9, f"Inventory of {system.name} could not be refreshed ({result.error}); retrying")
             return cfg.poll_s * 5

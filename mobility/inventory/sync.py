@@ -169,11 +169,15 @@ _flights: dict[int, threading.Lock] = {}
 _flights_lock = threading.Lock()
 
 
-def sync_since(console: IVMConsole, since: datetime) -> SyncResult:
+def sync_since(console: IVMConsole, since: datetime, *, gather=None) -> SyncResult:
     """An inventory of ``console`` read at ``since`` or later: a successful sync that began then (another thread's or
     process's), or a new one. When many migrations start or finish on the same IVMs at once, each needs the IVM read
     after it asked, not a sync of its own: they share one instead of ten. The threads of this process asking for the
-    same IVM go one at a time, so the later ones find the sync the first one ran."""
+    same IVM go one at a time, so the later ones find the sync the first one ran.
+
+    ``gather``: seconds to wait, before running a sync of its own, for other threads to ask too (called when the sync
+    is due; 0 or None: none). Those that ask meanwhile queue behind it and share its sync, which begins after they
+    asked."""
     # Asked first without waiting: a thread whose ``since`` a finished sync already meets must not queue behind
     # another thread's newer sync of the same IVM (a batch's next start waited seconds for the re-syncs of members
     # that had just ended).
@@ -184,6 +188,9 @@ def sync_since(console: IVMConsole, since: datetime) -> SyncResult:
     with flight:
         if _synced_since(console, since):
             return SyncResult(console=console, ok=True, shared=True)
+        wait = gather() if gather is not None else 0
+        if wait:
+            time.sleep(wait)
         return sync_console(console)
 
 

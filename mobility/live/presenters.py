@@ -87,6 +87,11 @@ def state_html(migration: Migration) -> str:
     return render_to_string("mobility/engine/_state.html", {**live_context(migration), "oob": True})
 
 
+def step_html(migration: Migration, step: MigrationStep) -> str:
+    """One step of the state panel (out of band): all that a step event changes, but for the follow-up tasks."""
+    return render_to_string("mobility/engine/_step.html", {"migration": migration, "step": step, "oob": True})
+
+
 def figures_html(migration: Migration) -> str:
     """The state panel's figures and chart alone (out of band): all that a progress event changes."""
     return render_to_string("mobility/engine/_state_figures.html", {**figures_context(migration), "oob": True})

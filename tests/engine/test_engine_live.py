@@ -17,7 +17,7 @@ from ivmweb.asgi import application
 from mobility import consumers
 from mobility.engine.events import emit
 from mobility.live import publish
-from mobility.models import Migration, Team
+from mobility.models import Migration, MigrationStep, Team
 from tests.factories import make_partition, make_system
 from tests.markers import redis_only
 
@@ -89,7 +89,7 @@ async def test_a_reconnect_with_its_last_seq_gets_exactly_the_missed_events(requ
     await again.disconnect()
 
 
-async def test_a_progress_push_carries_the_figures_and_other_events_the_whole_state_panel(requester):
+async def test_a_push_carries_what_its_event_changes_figures_a_step_or_the_whole_panel(requester):
     m = await _payments_migration(requester)
     await sync_to_async(m.create_steps)()
     socket = await _socket(requester)
@@ -111,6 +111,22 @@ async def test_a_progress_push_carries_the_figures_and_other_events_the_whole_st
     await _emit(m, 1)
     whole = await socket.receive_from(timeout=5)
     assert f'id="live-state-{m.pk}"' in whole and "data-step=" in whole and "42.0 %" in whole
+    seq = await sync_to_async(emit)(m.pk, "command", {"ivm": "ivm1", "command": "lssyscfg -r lpar", "exit": 0,
+                                                      "output": "app77,7,Running", "error": ""})
+    row = await socket.receive_from(timeout=5)  # a command changes nothing in the panel: its row alone
+    assert _seqs(row, m.pk) == [seq] and "lssyscfg -r lpar" in row
+    assert f'id="live-state-{m.pk}"' not in row and f'id="live-figures-{m.pk}"' not in row
+
+    @sync_to_async
+    def step_three_done():
+        MigrationStep.objects.filter(migration=m, number=3).update(status="done", detail="accepted by the IVM")
+        return emit(m.pk, "step", {"number": 3, "key": "start", "status": "done", "detail": "accepted by the IVM"})
+
+    seq = await step_three_done()
+    step = await socket.receive_from(timeout=5)  # a step event changes its step alone: that row of the panel
+    assert _seqs(step, m.pk) == [seq] and f'id="live-step-{m.pk}-3"' in step and 'hx-swap-oob="true"' in step
+    assert 'data-status="done"' in step and "accepted by the IVM" in step and step.count("data-step=") == 1
+    assert f'id="live-state-{m.pk}"' not in step
     await socket.disconnect()
 
 

@@ -292,3 +292,36 @@ def test_an_ivm_that_printed_the_same_again_is_not_parsed_again(consoles, fleet)
         ssh_ok(fleet, "ivm2", "chsysstate -r lpar -o shutdown --immed -n db11")
         fleet.wait_for("ivm2", "lssyscfg -r lpar --filter lpar_names=db11 -F state",
                        lambda out: out.strip() == "Not Activated")
+
+
+def test_sync_since_gathers_the_asks_that_come_while_it_waits_into_its_one_sync(transactional_db, consoles):
+    import threading
+
+    from django.db import connections
+    from django.utils import timezone
+
+    from mobility.inventory import sync_since
+    from mobility.models import IVMConsole
+
+    console, gathering, results = consoles["ivm1"], threading.Event(), {}
+
+    def gather() -> float:
+        gathering.set()
+        return 1.0
+
+    def first(asked):
+        try:
+            results["first"] = sync_since(console, asked, gather=gather)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first, args=(timezone.now(),))
+    thread.start()
+    assert gathering.wait(30)
+    asked = timezone.now()  # while the first one waits: its sync begins after this
+    results["second"] = sync_since(console, asked)
+    thread.join(60)
+    assert results["first"].ok and not results["first"].shared and results["first"].commands > 0
+    assert results["second"].ok and results["second"].shared and results["second"].commands == 0
+    row = IVMConsole.objects.get(pk=console.pk)
+    assert row.last_sync_ok_at - timezone.timedelta(seconds=row.last_sync_duration_s) >= asked
