@@ -129,16 +129,10 @@ class _Watch:
         latest = await database_sync_to_async(latest_seqs)(followed) if followed else {}
         for s in sockets:
             for mid, sent in list(s.sent_seq.items()):
-                last, ended = latest.get(mid, (0, False))
                 # Behind what the database held a whole tick ago: that push is not coming (in flight is fine).
                 if sent < s.seen_seq.get(mid, 0):
                     asyncio.ensure_future(s.repair(mid))
-                elif ended and sent >= last:
-                    # Ended and all of it sent: nothing more will come. A page left open for days would otherwise
-                    # keep every migration it ever followed in the watch and re-join all their groups every minute.
-                    asyncio.ensure_future(s.forget(mid, last))
-                    continue
-                s.seen_seq[mid] = last
+                s.seen_seq[mid] = latest.get(mid, 0)
             if s.wants_dashboard and dashboard_tick:
                 asyncio.ensure_future(s.dashboard_check(f"watch-{self.ticks}"))
             if self.ticks % REJOIN_TICKS == 0:
@@ -288,18 +282,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
         async with self.lock:
             if migration_id in self.sent_seq:
                 await self._catch_up(migration_id)
-
-    async def forget(self, migration_id: int, last_seq: int):
-        """Stop following an ended migration whose last event this socket has sent."""
-        async with self.lock:
-            if self.sent_seq.get(migration_id, -1) < last_seq:
-                return
-            del self.sent_seq[migration_id]
-            self.seen_seq.pop(migration_id, None)
-            group = group_name(migration_id)
-            if group in self.groups_joined:
-                self.groups_joined.remove(group)
-                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def live_push(self, event):
         """A group message: `{"type": "live.push", "html": "...", "migration": id, "seq": n}`."""

@@ -17,7 +17,6 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from mobility.choices import MigrationStatus
 from mobility.live.presenters import (
     dashboard_cell_html,
     dashboard_row_change,
@@ -189,12 +188,9 @@ def _flush_batch(batch_id: int) -> None:
     _send(batch_group(batch_id), {"type": "batch.changed", "batch": batch_id})
 
 
-def latest_seqs(migration_ids) -> dict[int, tuple[int, bool]]:
-    """The committed ``last_seq`` of each migration, what a socket compares with what it has sent, and whether the
-    migration has ended (its terminal status event is its last event)."""
-    ended = MigrationStatus.terminal()
-    rows = Migration.objects.filter(pk__in=list(migration_ids)).values_list("pk", "last_seq", "status")
-    return {pk: (seq, status in ended) for pk, seq, status in rows}
+def latest_seqs(migration_ids) -> dict[int, int]:
+    """The committed ``last_seq`` of each migration: what a socket compares with what it has sent."""
+    return dict(Migration.objects.filter(pk__in=list(migration_ids)).values_list("pk", "last_seq"))
 
 
 def push_migration(migration_id: int, event=None) -> None:

@@ -167,35 +167,6 @@ async def test_the_last_events_of_a_migration_reach_the_socket_even_when_their_p
     await socket.disconnect()
 
 
-async def test_a_socket_stops_following_a_migration_once_it_has_sent_its_end(requester, monkeypatch):
-    # A page left open for days must not keep every migration it ever followed: re-joining all their groups every
-    # minute and checking them every tick grew with its history (the soak's last minutes).
-    monkeypatch.setattr(consumers, "WATCH_INTERVAL_S", 0.2)
-    ended, running = await _payments_migration(requester), await _payments_migration(requester)
-    socket = await _socket(requester)
-    for m in (ended, running):
-        await socket.send_json_to({"subscribe": m.pk, "last_seq": 0})
-        assert _seqs(await socket.receive_from(timeout=5), m.pk) == []
-    layer = get_channel_layer()
-
-    async def members(m) -> int:
-        group = publish.group_name(m.pk)
-        return await layer.connection(layer.consistent_hash(group)).zcard(layer._group_key(group))
-
-    assert await members(ended) == await members(running) == 1
-    await _status(ended, "completed")
-    assert _seqs(await socket.receive_from(timeout=5), ended.pk) == [1]  # its end reaches the page first
-    deadline = time.monotonic() + 5
-    while await members(ended) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    assert await members(ended) == 0 and await members(running) == 1
-    await _emit(running, 1)
-    assert _seqs(await socket.receive_from(timeout=5), running.pk) == [1]
-    await socket.send_json_to({"subscribe": ended.pk, "last_seq": 0})  # asked again: the whole story once more
-    assert _seqs(await socket.receive_from(timeout=5), ended.pk) == [1]
-    await socket.disconnect()
-
-
 # --- the dashboard: whole rows once, then deltas of the cells that changed ------------------------------------
 
 @sync_to_async
