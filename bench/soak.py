@@ -200,11 +200,11 @@ class Sampler:
     def per_minute(self, t0: float) -> dict[int, dict]:
         """Minute -> mean load average and the cores used outside this bench's processes."""
         out: dict[int, dict] = {}
-        for (t, load, busy, own), (_, _, busy0, own0) in zip(self.machine[1:], self.machine, strict=False):
+        for (t, load, busy, own), (t_before, _, busy0, own0) in zip(self.machine[1:], self.machine, strict=False):
             minute = out.setdefault(int((t - t0) // 60), {"loads": [], "other": 0.0, "span": 0.0})
             minute["loads"].append(load)
             minute["other"] += max(0.0, (busy - busy0) - (own - own0))
-            minute["span"] += 5.0
+            minute["span"] += t - t_before  # 5 s and the sampling itself
         return {m: {"load": round(sum(v["loads"]) / len(v["loads"]), 1),
                     "other_cores": round(v["other"] / v["span"], 2)} for m, v in out.items()}
 

@@ -11,11 +11,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mobility.choices import MigrationStatus
+from mobility.choices import MigrationStatus, StepStatus
 from mobility.engine import ivmside
 from mobility.engine.claim import ADMITTED, LOOKAHEAD, WAITING, holding_slots
 from mobility.lifecycle.writer import transition
-from mobility.models import Batch, BatchStatus, ManagedSystem, Migration
+from mobility.models import Batch, BatchStatus, ManagedSystem, Migration, MigrationStep
 from mobility.models.migrations import queue_position
 from mobility.models.migrations import shares_a_server as _shares_a_server
 
@@ -103,6 +103,16 @@ def _limits(m: Migration) -> list[tuple[int, int]]:
     return found
 
 
+def _fresh_steps(m: Migration) -> None:
+    """The step rows of the run that starts, written before the status event that starts it: that event's push
+    renders the whole panel with them, and each step event after it pushes its own row alone, which a page open
+    since the approval must already have."""
+    if not m.steps.exists():
+        m.create_steps()
+    elif m.start_intent_at is None:  # a fresh run (again after a re-approval): every step starts pending
+        MigrationStep.objects.filter(migration=m).update(status=StepStatus.PENDING, started_at=None, finished_at=None)
+
+
 def admit(m: Migration) -> bool:
     """Start ``m`` (status RUNNING) if both IVMs have a free slot, nothing queued is ahead and (a batch's member) its
     batch lets it; else queue it."""
@@ -131,6 +141,7 @@ def admit(m: Migration) -> bool:
         earlier_waiting = m.queued_at is None and Migration.objects.filter(
             _shares_a_server(m), status=MigrationStatus.QUEUED).exists()
         if free and not queued_ahead and not earlier_waiting:
+            _fresh_steps(m)
             transition(m, "admit", outcome="", started_at=timezone.now(), ivm_done_at=None)
             return True
         if m.status != MigrationStatus.QUEUED:

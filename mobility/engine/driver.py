@@ -26,7 +26,7 @@ from mobility.ivm import commands
 from mobility.ivm.errors import CommandFailed, IVMError
 from mobility.journal import FenceLost, guarded_update
 from mobility.lifecycle.writer import transition
-from mobility.models import Migration, MigrationStep
+from mobility.models import Migration
 from mobility.observability import logs
 
 logger = logging.getLogger("mobility.engine")
@@ -158,12 +158,7 @@ class Driver:
             return BATCH_WAIT_S if self.in_line else None
         if not admission.admit(m):
             return None  # queued: the poll loop looks again when a slot may have freed
-        if not m.steps.exists():
-            m.create_steps()
-        elif m.start_intent_at is None:  # a fresh run (again after a re-approval): every step starts pending
-            MigrationStep.objects.filter(migration=m, migration__fence=self.fence).update(
-                status=StepStatus.PENDING, started_at=None, finished_at=None)
-        return 0
+        return 0  # (admit wrote the run's step rows with its status change)
 
     def _timed_out(self, m: Migration) -> bool:
         """Stuck flag after ``stuck_s`` without progress; stop (per policy) after the overall timeout."""
