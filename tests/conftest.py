@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import warnings
 from functools import partial
 
 import pytest
@@ -47,6 +48,30 @@ def fresh_channel_layer(request):
         from channels.layers import channel_layers
 
         channel_layers.backends.clear()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_connection_pool(request, django_db_blocker):
+    """After each test file, this process's connection pool is closed (a new one opens on the next query). A
+    connection a test's thread never gave back stays checked out of the pool (max 10) for good: in one process these
+    added up over many files until a test waited 30 s for a connection and failed. One test process used to run
+    every file, and the live-server fixture's pool reset before each fork cleared them by chance; with three
+    processes that reset comes rarely. A file that leaves connections out is named in a warning."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        connections.close_all()  # this thread's
+        for conn in connections.all():
+            pools = getattr(type(conn), "_connection_pools", {})
+            if conn.alias not in pools:
+                continue
+            stats = pools[conn.alias].get_stats()
+            out = stats.get("pool_size", 0) - stats.get("pool_available", 0)
+            if out > 0:
+                warnings.warn(f"{request.node.nodeid}: {out} database connection(s) still checked out of the pool "
+                              "by other threads at the end of the file", stacklevel=1)
+            conn.close_pool()
 
 
 CHROMIUM = "/usr/bin/chromium"
