@@ -12,6 +12,8 @@ import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django.db import connections
+
 from mobility.inventory.errors import SyncFailed
 from mobility.inventory.records import MANAGEMENT_LPAR_ID
 from mobility.ivm import Command, InvalidValue, commands
@@ -105,6 +107,16 @@ def read_devices(client, disk_names, sea_names) -> Reads:
     return Reads(reads, run_reads(client, reads))
 
 
+def _run_batch(client, group):
+    """One group of reads on a thread of its own, which gives back the database connection its command records
+    took (outside a sync's in-memory collector, each command is recorded as it ends): a thread that ends holding one
+    keeps it out of the process's pool for good."""
+    try:
+        return client.run_batch(group)
+    finally:
+        connections.close_all()
+
+
 def run_reads(client, cmds: dict[str, Command], batches: int = 2) -> dict[str, str]:
     """Run independent read-only commands; stdout by key.
 
@@ -121,7 +133,7 @@ def run_reads(client, cmds: dict[str, Command], batches: int = 2) -> dict[str, s
     # The first group runs on this thread, the others on threads of their own (a thread costs more than a batch's
     # parsing); copy_context: those threads must append to the caller's command collector.
     with ThreadPoolExecutor(max_workers=len(groups) - 1, thread_name_prefix="ivm-read") as pool:
-        futures = [pool.submit(contextvars.copy_context().run, client.run_batch, [cmds[k] for k in group])
+        futures = [pool.submit(contextvars.copy_context().run, _run_batch, client, [cmds[k] for k in group])
                    for group in groups[1:]]
         answers = [client.run_batch([cmds[k] for k in groups[0]]), *(future.result() for future in futures)]
     return {key: result.stdout for group, results in zip(groups, answers, strict=True)
