@@ -215,4 +215,8 @@ def test_a_worker_only_host_serves_its_metrics_with_the_same_restriction(tmp_pat
                                "ivmweb_engine_workers_alive") == 1, 20, 0.3, "the worker's own heartbeat to show")
     finally:
         proc.terminate()
-        proc.wait(20)
+        try:
+            proc.wait(20)
+        finally:
+            proc.kill()  # never left behind holding the test database (a failed stop still fails the test)
+            proc.wait(10)

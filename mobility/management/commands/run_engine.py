@@ -53,9 +53,12 @@ class Command(RunWorker):
         def terminate(signum, frame):
             # The handler runs in the main thread, usually inside the channel listener's event loop, where Django
             # refuses the ORM (engine.stop deletes the heartbeat row): stop from a thread of its own.
+            # Bounded: a SIGTERM during start-up (Django's setup inside the listener) lands while the main thread holds
+            # logging's lock, which the stopper's first log line waits for; exiting unwinds the main thread, frees the
+            # lock, and the stopper (not a daemon) finishes the hand-over before the process ends.
             stopper = threading.Thread(target=engine.stop, kwargs={"timeout": 5}, name="engine-stop")
             stopper.start()
-            stopper.join()
+            stopper.join(10)
             sys.exit(0)
 
         signal.signal(signal.SIGTERM, terminate)
