@@ -36,7 +36,10 @@ from mobility.observability import metrics
 logger = logging.getLogger("mobility.live")
 
 WATCH_INTERVAL_S = 2.0  # how often a process checks its sockets against the database
-REJOIN_TICKS = 30  # re-join groups every minute: channels-redis forgets members after its group_expiry
+# Each socket re-joins its groups every 5 minutes (half the settings' group_expiry of 600 s, after which
+# channels-redis forgets a member), each at its own tick: a socket that followed many migrations re-joins many
+# groups, and all of them at one tick held the loop long enough to show in the push delay.
+REJOIN_TICKS = 150
 DASHBOARD_TICKS = 5  # dashboards checked against the database every 10 s (rows resent only to those behind)
 
 
@@ -45,6 +48,7 @@ class _Watch:
 
     def __init__(self, loop):
         self.loop, self.sockets, self.task, self.ticks = loop, set(), None, 0
+        self.added = 0  # sockets added so far: each gets its own tick to re-join (``rejoin_at``)
         self.dashboards: dict = {}  # (user pk, refresh name) -> future of the rendered rows, shared by sockets
         self.first: dict = {}  # user pk -> (started flag, future of rows) for sockets that just joined
         self.dash_prev: dict = {}  # user pk -> {migration id: (seq, queue position)} at the previous dashboard tick
@@ -58,6 +62,7 @@ class _Watch:
 
     def add(self, socket):
         self.sockets.add(socket)
+        socket.rejoin_at, self.added = self.added % REJOIN_TICKS, self.added + 1
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._run())
 
@@ -135,7 +140,7 @@ class _Watch:
                 s.seen_seq[mid] = latest.get(mid, 0)
             if s.wants_dashboard and dashboard_tick:
                 asyncio.ensure_future(s.dashboard_check(f"watch-{self.ticks}"))
-            if self.ticks % REJOIN_TICKS == 0:
+            if self.ticks % REJOIN_TICKS == s.rejoin_at:
                 await s.rejoin()
         if self.ticks % REJOIN_TICKS == 0 and self.hub_channel is not None:
             await get_channel_layer().group_add(DASHBOARD_GROUP, self.hub_channel)

@@ -157,6 +157,12 @@ def _in_time(latest_at: datetime | None) -> Q:
     return window & Q(at__gte=latest_at - _tolerance()) if latest_at is not None else window
 
 
+def ready_to_seal():
+    """The committed, unsealed events that sealing accepts now, in chain order. Read through the index of unsealed
+    rows by time: the window bounds the scan, whatever the length of the trail."""
+    return AuditEvent.objects.filter(_in_time(_sealed_latest_at()), hash__isnull=True).order_by("at", "id")
+
+
 def seal(wait: bool = True) -> int:
     """Chain every committed, unsealed event that is in time, in (at, id) order, after the chain's head; returns how
     many. Events out of time stay unsealed: ``refused_events`` lists them.
@@ -174,8 +180,7 @@ def seal(wait: bool = True) -> int:
                         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK_KEY])
                         if not cursor.fetchone()[0]:
                             return sealed
-            ready = AuditEvent.objects.filter(_in_time(_sealed_latest_at()), hash__isnull=True)
-            batch = [_Unsealed(*row) for row in ready.order_by("at", "id").values_list(*_UNSEALED)[:SEAL_BATCH]]
+            batch = [_Unsealed(*row) for row in ready_to_seal().values_list(*_UNSEALED)[:SEAL_BATCH]]
             if not batch:
                 return sealed
             head = (AuditEvent.objects.filter(position__isnull=False).order_by("-position")

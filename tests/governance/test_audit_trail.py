@@ -1,12 +1,16 @@
 """The tamper-evident trail: sign-ins recorded, `verify_audit` finds an edited row, the trigger refuses edits."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from mobility.governance.approvals import approve, reject
-from mobility.governance.audit import record, seal, verify_chain
+from mobility.governance.audit import ready_to_seal, record, seal, verify_chain
 from mobility.models import AuditEvent
 from tests.governance.conftest import make_request, revise
 from tests.markers import postgresql_only
@@ -204,3 +208,23 @@ def test_deleting_a_user_keeps_their_events_and_the_chain(requester):
     assert verify_chain().ok
     with pytest.raises(DatabaseError, match="append-only: UPDATE refused"), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).update(actor=None, actor_name="someone else")
+
+
+@postgresql_only
+def test_sealing_reads_the_time_window_not_the_whole_trail(requester):
+    """Each sealed row leaves a dead entry in an index of unsealed rows until a vacuum (this machine's PostgreSQL
+    runs none). Sealing's read must stay inside the chain's time window: it once read every entry of history at
+    each turn, and a long soak's push delay grew with it."""
+    long_ago = timezone.now() - timedelta(hours=2)
+    AuditEvent.objects.bulk_create(AuditEvent(at=long_ago + timedelta(seconds=i), action="test.old")
+                                   for i in range(3000))
+    seal()
+    for _ in range(20):
+        record("test.recent", actor=requester)
+    seal()
+    record("test.waiting", actor=requester)
+    plan = ready_to_seal().explain(analyze=True)
+    scanned = [int(n) for n in re.findall(r"Index[^\n]*actual time=[\d.]+\.\.[\d.]+ rows=(\d+)", plan)]
+    assert scanned, plan
+    assert max(scanned) < 300, plan  # 21 entries in the window (the 20 sealed and the waiting one), not 3,000
+    assert [e.action for e in ready_to_seal()] == ["test.waiting"]
