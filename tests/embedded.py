@@ -79,7 +79,10 @@ class EmbeddedDemo:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(self.dir.name) / "run-demo.log"
         env = {"DJANGO_SETTINGS_MODULE": "ivmweb.settings"} | {k: v for k, v in os.environ.items()
-               if k not in {"REDIS_URL", "DATABASE_URL", "IVMWEB_ENGINE_IN_WEB", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+               # (not the xdist worker's name either: the test settings would give the demo that worker's channel
+               # prefix in place of its own, below)
+               if k not in {"REDIS_URL", "DATABASE_URL", "IVMWEB_ENGINE_IN_WEB", "DJANGO_ALLOW_ASYNC_UNSAFE",
+                            "PYTEST_XDIST_WORKER"}}
         self.env = {**env, "DEBUG": "1", "PYTHONUNBUFFERED": "1",
                     "IVMWEB_DATA_DIR": self.dir.name,  # make run's SQLite database, audit key and checkpoints
                     "IVMSIM_STATE": f"{self.dir.name}/ivmsim", "IVMSIM_PORT": "0",

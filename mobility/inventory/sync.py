@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -188,10 +188,23 @@ def sync_since(console: IVMConsole, since: datetime, *, gather=None) -> SyncResu
     with flight:
         if _synced_since(console, since):
             return SyncResult(console=console, ok=True, shared=True)
-        wait = gather() if gather is not None else 0
+        wait = _gather_s(gather)
         if wait:
             time.sleep(wait)
+            if _synced_since(console, since):  # another process's sync began after we asked and ended meanwhile
+                return SyncResult(console=console, ok=True, shared=True)
         return sync_console(console)
+
+
+def _gather_s(gather) -> float:
+    """How long to wait for other asks: only an economy, so a failure to tell means no wait (the sync still runs)."""
+    if gather is None:
+        return 0
+    try:
+        return gather()
+    except DatabaseError:
+        logger.warning("could not tell whether to wait for other re-syncs; syncing now", exc_info=True)
+        return 0
 
 
 def _synced_since(console: IVMConsole, since: datetime) -> bool:

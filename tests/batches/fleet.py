@@ -18,7 +18,7 @@ def names(count: int) -> list[str]:
 
 
 def fleet_toml(count: int, *, limit: int = 4, inactive_every: int = 4, immovable: bool = True,
-               memory_mb: int = 131072, touched_mb: int = 600) -> str:
+               memory_mb: int = 131072, touched_mb: int = 600, msp_mb_s: float = 800.0) -> str:
     """``count`` movable partitions on ivm1 (every ``inactive_every``-th one Not Activated), plus ``bad-physio``."""
     parts = names(count) + (["bad-physio"] if immovable else [])
     disks = "\n".join(f'  {{ name = "hdisk{i + 1}", unique_id = "{_uid(i + 1)}", reserve_policy = "no_reserve" }},'
@@ -29,7 +29,7 @@ def fleet_toml(count: int, *, limit: int = 4, inactive_every: int = 4, immovable
             "[[system]]",
             f'name = "Server-8205-E6C-SN06B{k}00{k}"', f'ivm = "{ivm}"', 'type_model = "8205-E6C"',
             f'serial = "06B{k}00{k}"', f"memory_mb = {memory_mb}", "proc_units = 32.0", "mem_region_size = 128",
-            'compat_modes = ["default", "POWER6", "POWER6+", "POWER7"]', "msp_bandwidth_mb_s = 800.0",
+            'compat_modes = ["default", "POWER6", "POWER6+", "POWER7"]', f"msp_bandwidth_mb_s = {msp_mb_s}",
             f"max_active_migrations = {limit}", f'password = "padmin-{ivm}"', "",
             "[system.vios]", f'name = "vios{k}"', "memory_mb = 4096", "max_virtual_slots = 400",
             "logical_volumes = []", 'sea = [{ name = "ent4", pvid = 1, vlans = [1, 100] }]',

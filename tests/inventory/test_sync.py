@@ -325,3 +325,47 @@ def test_sync_since_gathers_the_asks_that_come_while_it_waits_into_its_one_sync(
     assert results["second"].ok and results["second"].shared and results["second"].commands == 0
     row = IVMConsole.objects.get(pk=console.pk)
     assert row.last_sync_ok_at - timezone.timedelta(seconds=row.last_sync_duration_s) >= asked
+
+
+def test_a_sync_that_another_process_ran_while_it_waited_serves_it(transactional_db, consoles):
+    """The wait for other asks is per process: another process's sync that began after the ask and ended during the
+    wait serves it too (checked again after the wait)."""
+    import threading
+
+    from django.db import connections
+    from django.utils import timezone
+
+    from mobility.inventory import sync_console, sync_since
+
+    console, gathering, results = consoles["ivm1"], threading.Event(), {}
+
+    def gather() -> float:
+        gathering.set()
+        return 5.0  # ample for the other sync below, which takes well under a second here
+
+    def first(asked):
+        try:
+            results["first"] = sync_since(console, asked, gather=gather)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first, args=(timezone.now(),))
+    thread.start()
+    assert gathering.wait(30)
+    other = sync_console(console)  # as another process would: outside this process's one-at-a-time lock
+    thread.join(60)
+    assert other.ok and other.commands > 0
+    assert results["first"].ok and results["first"].shared and results["first"].commands == 0
+
+
+def test_a_failure_to_tell_whether_to_wait_does_not_fail_the_sync(transactional_db, consoles):
+    from django.db import DatabaseError
+    from django.utils import timezone
+
+    from mobility.inventory import sync_since
+
+    def gather() -> float:
+        raise DatabaseError("the database went away")
+
+    result = sync_since(consoles["ivm1"], timezone.now(), gather=gather)
+    assert result.ok and not result.shared and result.commands > 0
