@@ -294,20 +294,20 @@ def test_an_ivm_that_printed_the_same_again_is_not_parsed_again(consoles, fleet)
                        lambda out: out.strip() == "Not Activated")
 
 
-def test_sync_since_gathers_the_asks_that_come_while_it_waits_into_its_one_sync(transactional_db, consoles):
+def _waiting_sync(console, wait_s: float):
+    """``sync_since`` in a thread whose gathering waits ``wait_s``; returns (thread, results) once it waits."""
     import threading
 
     from django.db import connections
     from django.utils import timezone
 
     from mobility.inventory import sync_since
-    from mobility.models import IVMConsole
 
-    console, gathering, results = consoles["ivm1"], threading.Event(), {}
+    gathering, results = threading.Event(), {}
 
     def gather() -> float:
         gathering.set()
-        return 1.0
+        return wait_s
 
     def first(asked):
         try:
@@ -318,6 +318,17 @@ def test_sync_since_gathers_the_asks_that_come_while_it_waits_into_its_one_sync(
     thread = threading.Thread(target=first, args=(timezone.now(),))
     thread.start()
     assert gathering.wait(30)
+    return thread, results
+
+
+def test_sync_since_gathers_the_asks_that_come_while_it_waits_into_its_one_sync(transactional_db, consoles):
+    from django.utils import timezone
+
+    from mobility.inventory import sync_since
+    from mobility.models import IVMConsole
+
+    console = consoles["ivm1"]
+    thread, results = _waiting_sync(console, 1.0)
     asked = timezone.now()  # while the first one waits: its sync begins after this
     results["second"] = sync_since(console, asked)
     thread.join(60)
@@ -330,28 +341,8 @@ def test_sync_since_gathers_the_asks_that_come_while_it_waits_into_its_one_sync(
 def test_a_sync_that_another_process_ran_while_it_waited_serves_it(transactional_db, consoles):
     """The wait for other asks is per process: another process's sync that began after the ask and ended during the
     wait serves it too (checked again after the wait)."""
-    import threading
-
-    from django.db import connections
-    from django.utils import timezone
-
-    from mobility.inventory import sync_console, sync_since
-
-    console, gathering, results = consoles["ivm1"], threading.Event(), {}
-
-    def gather() -> float:
-        gathering.set()
-        return 5.0  # ample for the other sync below, which takes well under a second here
-
-    def first(asked):
-        try:
-            results["first"] = sync_since(console, asked, gather=gather)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=first, args=(timezone.now(),))
-    thread.start()
-    assert gathering.wait(30)
+    console = consoles["ivm1"]
+    thread, results = _waiting_sync(console, 5.0)  # ample for the other sync, which takes well under a second here
     other = sync_console(console)  # as another process would: outside this process's one-at-a-time lock
     thread.join(60)
     assert other.ok and other.commands > 0
