@@ -116,6 +116,17 @@ def no_destination(candidates: list[dict]) -> list[dict] | None:
             for b in planning.common_blockers(r["candidate"] for r in candidates)]
 
 
+def inactive_destinations(partition: Partition, estate) -> list[str]:
+    """The servers that would take this running partition shut down (an inactive move), best first: what the
+    no-destination summary offers, rather than an inactive move that its blockers would stop too."""
+    ctx = plans.plan_context(partition, None, "inactive")
+    if any(c.is_error for c in ctx.checks if c.key in _PARTITION_KEYS):
+        return []
+    names = {system.target_name: system.name for system in estate}
+    ranked = planning.rank_destinations(ctx.partition, ctx.source, estate, ctx.mode)
+    return [names[cand.target_name] for cand in ranked if cand.eligible]
+
+
 def build_wizard(request, *, data=None) -> dict:
     """Everything the wizard shows for the state in `data` (the query string, or a posted form)."""
     data = request.GET if data is None else data
@@ -145,6 +156,8 @@ def build_wizard(request, *, data=None) -> dict:
         return context
     context["candidates"] = _candidates(ctx, partition, estate, asked)
     context["no_destination"] = no_destination(context["candidates"])
+    if context["no_destination"] and context["other_mode_url"] and not asked:
+        context["inactive_destinations"] = inactive_destinations(partition, estate)
     if destination is None:
         return context
 

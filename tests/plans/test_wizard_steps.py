@@ -140,6 +140,18 @@ def test_a_partition_no_server_can_take_reads_as_such_with_the_main_reasons(esta
     # each server's own blockers stay one click away
     assert "<summary>Each server and what stops it</summary>" in html
     assert html.count('class="candidate ineligible"') == 3
+    # an unbridged VLAN stops a shut-down move as well: no offer of one
+    assert "other requirements" not in summary and 'data-testid="inactive-instead"' not in html
+
+
+def test_the_servers_a_shut_down_move_could_reach_are_named_only_when_there_are_some(estate):
+    from mobility.inventory.estate import load_estate
+    from mobility.wizard import inactive_destinations
+
+    systems = load_estate()
+    assert inactive_destinations(lpar("bad-vlan"), systems) == []
+    reachable = inactive_destinations(lpar("app01"), systems)
+    assert reachable and server("ivm1").name not in reachable
 
 
 def test_each_destination_lists_its_reasons_once(estate, client, requester):
