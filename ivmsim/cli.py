@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
-    world.stop()
+    if not world.stop():
+        print("ivmsim: stopping without saving the state: the world lock stayed held", file=sys.stderr)
     for listener in listeners.values():
         listener.close()
     return 0

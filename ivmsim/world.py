@@ -173,7 +173,14 @@ class World:
         thread.start()
         return thread
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the scheduler and save the state; False (nothing saved) if the lock stayed held ``timeout`` seconds:
+        a session thread stuck holding it (a client that stopped reading) must not keep the process from exiting."""
         self._stop.set()
-        with self.lock:
+        if not self.lock.acquire(timeout=timeout):
+            return False
+        try:
             self.persist()
+        finally:
+            self.lock.release()
+        return True
