@@ -205,12 +205,22 @@ def asgi_server(django_db_setup, django_db_blocker):
             if getattr(conn, "pool", None) is not None:
                 conn.close_pool()
         process.start()
-    if not process.ready.wait(timeout=30):
-        process.terminate()
-        raise RuntimeError("daphne did not start within 30 s")
-    yield f"http://127.0.0.1:{process.port.value}"
+    try:
+        if not process.ready.wait(timeout=30):
+            raise RuntimeError("daphne did not start within 30 s")
+        yield f"http://127.0.0.1:{process.port.value}"
+    finally:
+        _end(process)
+
+
+def _end(process) -> None:
+    """Stop a forked server and wait for it; killed if it does not stop: one left behind keeps its connections to
+    this process's test database, which the next run cannot then drop."""
     process.terminate()
     process.join(timeout=10)
+    if process.is_alive():
+        process.kill()
+        process.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -220,9 +230,11 @@ def job_worker(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         worker = Worker("page-jobs", jobs_only=True, env={"IVMWEB_JOB_TIMEOUT_S": "5"})
-    yield worker
-    print("--- page-jobs worker (last 30 lines) ---", *worker.output().splitlines()[-30:], sep="\n")
-    worker.stop()
+    try:
+        yield worker
+        print("--- page-jobs worker (last 30 lines) ---", *worker.output().splitlines()[-30:], sep="\n")
+    finally:
+        worker.stop()
 
 
 # --- Chromium -------------------------------------------------------------------------------------

@@ -185,7 +185,11 @@ class EmbeddedDemo:
             self.proc.wait(timeout=10)
         if self.shell is not None:
             self.shell.stdin.close()
-            self.shell.wait(timeout=10)
+            try:
+                self.shell.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # a shell stuck in a query: killed, not left behind
+                self.shell.kill()
+                self.shell.wait(timeout=10)
         if getattr(self, "log", None) is not None:
             self.log.close()
         self.dir.cleanup()
