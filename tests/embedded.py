@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,19 +65,16 @@ approved({{"alex": User.objects.get(username="alex")}}, Migration.objects.get(pk
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class EmbeddedDemo:
     def __init__(self, *, time_scale: float = 20.0, redis_url: str | None = None):
         """``redis_url``: `make run` with REDIS_URL instead, its engine a worker process of its own (the Redis
         topology, the baseline of ``bench/embedded_push.py``)."""
         self.dir = tempfile.TemporaryDirectory(prefix="ivmweb-embedded-")
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        # Port 0: daphne binds a free port itself and logs it (start() reads it there): a free port found here and
+        # handed on could be taken by another test process before daphne binds it. (run-demo's SITE_URL, for the links
+        # in mail, then names port 0: nothing here reads them.)
+        self.port: int | None = None
+        self.url: str | None = None
         self.log_path = Path(self.dir.name) / "run-demo.log"
         env = {"DJANGO_SETTINGS_MODULE": "ivmweb.settings"} | {k: v for k, v in os.environ.items()
                # (not the xdist worker's name either: the test settings would give the demo that worker's channel
@@ -86,9 +84,9 @@ class EmbeddedDemo:
         self.env = {**env, "DEBUG": "1", "PYTHONUNBUFFERED": "1",
                     "IVMWEB_DATA_DIR": self.dir.name,  # make run's SQLite database, audit key and checkpoints
                     "IVMSIM_STATE": f"{self.dir.name}/ivmsim", "IVMSIM_PORT": "0",
-                    "IVMSIM_TIME_SCALE": str(time_scale), "HOST": "127.0.0.1", "PORT": str(self.port)}
+                    "IVMSIM_TIME_SCALE": str(time_scale), "HOST": "127.0.0.1", "PORT": "0"}
         if redis_url:
-            self.env |= {"REDIS_URL": redis_url, "IVMWEB_CHANNEL_PREFIX": f"ivmweb-demo-{self.port}"}
+            self.env |= {"REDIS_URL": redis_url, "IVMWEB_CHANNEL_PREFIX": f"ivmweb-demo-{uuid.uuid4().hex[:12]}"}
         self.proc: subprocess.Popen | None = None
         self.shell: subprocess.Popen | None = None
 
@@ -113,6 +111,13 @@ class EmbeddedDemo:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"run-demo exited with {self.proc.returncode}:\n{self.output()}")
+            if self.url is None:
+                bound = re.search(r"Listening on TCP address 127\.0\.0\.1:(\d+)", self.output())
+                if bound is None:
+                    time.sleep(0.2)
+                    continue
+                self.port = int(bound.group(1))
+                self.url = f"http://127.0.0.1:{self.port}"
             try:
                 with urllib.request.urlopen(f"{self.url}/login/", timeout=2) as answer:
                     if answer.status == 200:
@@ -188,7 +193,11 @@ class EmbeddedDemo:
             self.proc.wait(timeout=10)
         if self.shell is not None:
             self.shell.stdin.close()
-            self.shell.wait(timeout=10)
+            try:
+                self.shell.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # a shell stuck in a query: killed, not left behind
+                self.shell.kill()
+                self.shell.wait(timeout=10)
         if getattr(self, "log", None) is not None:
             self.log.close()
         self.dir.cleanup()

@@ -95,7 +95,11 @@ class SimFleet:
         return self.start()
 
     def __enter__(self) -> SimFleet:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # (a Ctrl-C while it starts): never left running
+            self.stop()
+            raise
 
     def __exit__(self, *exc) -> None:
         self.stop()

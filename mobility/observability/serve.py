@@ -40,5 +40,6 @@ def serve(listen: str) -> ThreadingWSGIServer:
     server = make_server(host.strip("[]") or "127.0.0.1", int(port), _app, ThreadingWSGIServer,
                          handler_class=_SilentHandler)
     threading.Thread(target=server.serve_forever, name="metrics-server", daemon=True).start()
-    logger.info("serving /metrics on %s", listen)
+    # The port bound, not the one asked for: with port 0 the system picks a free one, and this line says which.
+    logger.info("serving /metrics on %s:%d", host or "127.0.0.1", server.server_port)
     return server

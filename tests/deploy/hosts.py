@@ -154,17 +154,22 @@ class Network:
         return port
 
     def close(self) -> None:
+        """Every process stopped (killed if it outlives its SIGTERM) and waited for, then the topology removed: a
+        process that failed to stop does not leave the others, or the namespaces, behind."""
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for proc in self.procs:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        self._unmake()
+        try:
+            for proc in self.procs:
+                try:
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            for proc in self.procs:
+                proc.wait(10)
+        finally:
+            self._unmake()
 
 
 def wait_listening(host: str, port: int, proc: subprocess.Popen | None = None, timeout: float = 30,

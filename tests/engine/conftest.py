@@ -3,6 +3,7 @@ migrations made through the real planning, submission and approval code, and eng
 worker subprocesses running ``manage.py run_engine`` against the test database)."""
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -121,8 +122,9 @@ def engine(estate):
         return e
 
     yield start
-    for e in started:
-        e.stop(timeout=15)
+    with ExitStack() as stopping:  # each one stopped, whatever another's stop raised
+        for e in started:
+            stopping.callback(e.stop, timeout=15)
 
 
 @pytest.fixture
@@ -135,7 +137,10 @@ def workers(estate):
         return w
 
     yield start
-    for w in started:
-        lines = [ln for ln in w.output().splitlines() if " INFO " not in ln]
-        print(f"--- worker {w.proc.args[4]} (non-INFO lines, last 30) ---", *lines[-30:], sep="\n")
-        w.stop()
+    # Every worker is stopped even if showing one's output fails: one left running holds the test database.
+    with ExitStack() as stopping:
+        for w in started:
+            stopping.callback(w.stop)
+        for w in started:
+            lines = [ln for ln in w.output().splitlines() if " INFO " not in ln]
+            print(f"--- worker {w.proc.args[4]} (non-INFO lines, last 30) ---", *lines[-30:], sep="\n")

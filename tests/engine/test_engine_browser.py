@@ -2,21 +2,40 @@
 
 import pytest
 
+from mobility.choices import steps_for
 from tests.conftest import login
 from tests.engine.conftest import approved_migration
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-def test_the_live_page_follows_a_migration_to_completed_without_reload(estate, personas, engine, asgi_server, page):
+def test_the_live_page_follows_a_migration_to_completed_without_reload(estate, personas, engine, asgi_server, page,
+                                                                       fleet):
+    from django.urls import reverse
+
     m = approved_migration(personas, "app01", "ivm1", "ivm2")
     login(page, asgi_server, "rita")
+    # The socket alone: the page's polling fallback (the whole panel from the server after 5 quiet seconds, as while
+    # the transfer is held below) is refused.
+    page.route(f"{asgi_server}{reverse('mobility:migration_state', args=[m.pk])}**", lambda route: route.abort())
     page.goto(f"{asgi_server}/migrations/{m.pk}/live/")
     page.evaluate("window.__sameDocument = true")
     status = page.get_by_test_id("status")
     assert status.inner_text() == "Approved"
-    engine()
-    page.locator('.step[data-step="1"][data-status="done"]').wait_for(timeout=60_000)
+    # The IVM holds the transfer (step 6) until the page has shown the steps before it done while the migration still
+    # runs: each step's own push turned it over, not the whole panel pushed when the migration ends (which alone
+    # would satisfy a wait for "done" at any time).
+    held = "precopy" if m.mode == "active" else "transfer"
+    before_the_transfer = [str(step.number) for step in steps_for(m.mode) if step.number < 6]
+    assert fleet.ssh("ivm1", f"ivmsim-fault add hold-phase phase={held} lpar=app01")[0] == 0
+    try:
+        engine()
+        page.locator('.step[data-step="6"][data-status="running"]').wait_for(timeout=60_000)
+        assert status.inner_text() == "Running"
+        shown = page.locator(".step").evaluate_all("els => els.map(e => [e.dataset.step, e.dataset.status])")
+        assert [number for number, state in shown if state == "done"] == before_the_transfer, shown
+    finally:
+        fleet.ssh("ivm1", "ivmsim-fault clear all")
     page.locator('.step[data-step="6"][data-status="done"]').wait_for(timeout=60_000)
     page.wait_for_function("() => document.querySelector('[data-testid=status]').textContent === 'Completed'",
                            timeout=90_000)

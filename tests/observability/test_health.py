@@ -4,6 +4,7 @@ its lease (a real worker, then SIGKILL'd)."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -78,22 +80,25 @@ def _closed_port() -> int:
         return s.getsockname()[1]  # nobody listens once the socket is closed
 
 
-def _serve(env: dict):
-    """daphne with ivmweb.asgi in a child process (its own settings from ``env``); yields its base URL."""
-    port = _closed_port()
-    proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                             "ivmweb.asgi:application"], cwd=REPO, env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _serve(env: dict, log: Path) -> subprocess.Popen:
+    """daphne with ivmweb.asgi in a child process (its own settings from ``env``), on a port it binds itself (port 0:
+    no free port handed over that another test process could take first); its log in ``log``."""
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0",
+                                 "ivmweb.asgi:application"], cwd=REPO, env={**os.environ, **env},
+                                stdout=subprocess.DEVNULL, stderr=out)
+
+
+def _listening(proc: subprocess.Popen, log: Path) -> str:
+    """The base URL of the daphne started by ``_serve``, once it says where it listens."""
     deadline = time.monotonic() + 30
     while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(f"daphne did not start: {proc.stderr.read().decode()[-2000:]}") from None
-            time.sleep(0.1)
+        found = re.search(r"Listening on TCP address 127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
+        if found:
+            return f"http://127.0.0.1:{found.group(1)}"
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"daphne did not start: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.1)
 
 
 def _fetch(url: str) -> tuple[int, dict, float]:
@@ -106,13 +111,13 @@ def _fetch(url: str) -> tuple[int, dict, float]:
 
 
 @pytest.fixture
-def server():
+def server(tmp_path):
     started = []
 
     def start(**env):
-        proc, url = _serve(env)
-        started.append(proc)
-        return url
+        log = tmp_path / f"daphne-{len(started)}.log"
+        started.append(proc := _serve(env, log))  # stopped below even if it never listens
+        return _listening(proc, log)
 
     yield start
     for proc in started:
@@ -121,6 +126,7 @@ def server():
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(10)
 
 
 @postgresql_only

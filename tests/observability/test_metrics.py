@@ -186,19 +186,22 @@ def test_a_worker_only_host_serves_its_metrics_with_the_same_restriction(tmp_pat
 
     from django.conf import settings
 
-    from tests.deploy.hosts import free_port
     from tests.engine.conftest import database_url
 
-    port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url(), "IVMWEB_METRICS_TOKEN": "k" * 40,
-           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "manage.py", "run_engine", "--worker-id", "metrics-w", "--lease", "3",
-                             "--metrics", f"127.0.0.1:{port}"], cwd=settings.BASE_DIR, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:  # port 0: the worker binds a free port itself and logs it (no port to lose to a race)
+        proc = subprocess.Popen([sys.executable, "manage.py", "run_engine", "--worker-id", "metrics-w", "--lease", "3",
+                                 "--metrics", "127.0.0.1:0"], cwd=settings.BASE_DIR, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
     try:
-        from tests.deploy.hosts import wait_listening
+        def bound():
+            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+            found = re.search(r"serving /metrics on 127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
+            return found and int(found.group(1))
 
-        wait_listening("127.0.0.1", port, proc)
+        port = wait_for(bound, 30, 0.1, "the worker to say which port serves its metrics")
 
         def fetch(path, token=None):
             request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
