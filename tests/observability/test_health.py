@@ -158,15 +158,21 @@ def test_readyz_is_unready_when_postgresql_or_redis_cannot_be_reached(server, br
 def test_readyz_follows_a_real_worker_heartbeat_and_turns_unready_when_it_is_killed(server):
     url = server(DATABASE_URL=database_url()) + "/readyz"
     worker = Worker("hb-1", lease=3.0)
+    answers = []
+
+    def answer(expected: int) -> bool:
+        answers.append(_fetch(url))
+        return answers[-1][0] == expected
+
     try:
-        wait_for(lambda: _fetch(url)[0] == 200, 30, 0.3, "a worker's heartbeat to make /readyz ready")
-        status, body, _ = _fetch(url)
-        assert body["checks"]["workers"]["alive"] == 1 and body["checks"]["workers"]["lease_s"] == 3.0
+        wait_for(lambda: answer(200), 30, 0.3, "a worker's heartbeat to make /readyz ready")
+        # The answer that said ready, not a later one: a worker starved on a loaded machine may renew late.
+        workers = answers[-1][1]["checks"]["workers"]
+        assert workers["alive"] == 1 and workers["lease_s"] == 3.0 and workers["newest_age_s"] <= 3.0
         worker.kill()
-        killed = time.monotonic()
-        wait_for(lambda: _fetch(url)[0] == 503, 15, 0.3, "/readyz to notice the worker's heartbeat is too old")
-        assert time.monotonic() - killed > 1.0  # it was alive until its lease ran out, not before
-        status, body, _ = _fetch(url)
-        assert body["checks"]["workers"]["ok"] is False and body["checks"]["workers"]["newest_age_s"] > 3.0
+        wait_for(lambda: answer(503), 15, 0.3, "/readyz to notice the worker's heartbeat is too old")
+        workers = answers[-1][1]["checks"]["workers"]
+        # Unready because the heartbeat outlived its lease (not because the process is gone)
+        assert workers["ok"] is False and workers["newest_age_s"] > 3.0
     finally:
         worker.stop()
