@@ -151,12 +151,13 @@ class Driver:
             if m.outcome != f"Not started: {why}":
                 guarded_update(m.pk, outcome=f"Not started: {why}")
             return None
-        if admission.batch_turn(m) is not None:  # not its batch's turn yet
+        line = admission.batch_line(m)
+        if line.why is not None:  # not its batch's turn yet
             # The batch's next members keep the claim and look again shortly (database only): they start the moment
             # a slot frees. The others wait for the poll loop.
-            self.in_line = admission.next_in_line(m)
+            self.in_line = line.close
             return BATCH_WAIT_S if self.in_line else None
-        if not admission.admit(m):
+        if not admission.admit(m, line):
             return None  # queued: the poll loop looks again when a slot may have freed
         return 0  # (admit wrote the run's step rows with its status change)
 
