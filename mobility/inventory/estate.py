@@ -128,16 +128,30 @@ def _partition(partition: Partition, adapters, backing, io_slots) -> planning.Pa
 
 def load_system(system: ManagedSystem) -> planning.ManagedSystem:
     """One server with its non-vanished partitions."""
-    system = ManagedSystem.objects.select_related("console").get(pk=system.pk)
-    return _build([system])[0]
+    return load_systems([system])[0]
+
+
+def load_systems(systems: list[ManagedSystem]) -> list[planning.ManagedSystem]:
+    """These servers with their non-vanished partitions, in the same order: read together (seven queries for all)."""
+    found = ManagedSystem.objects.select_related("console").in_bulk([system.pk for system in systems])
+    missing = [system.pk for system in systems if system.pk not in found]
+    if missing:
+        raise ManagedSystem.DoesNotExist(f"no managed system with id {missing[0]}")
+    return _build([found[system.pk] for system in systems])
+
+
+def partition_of(loaded: planning.ManagedSystem, partition: Partition) -> planning.Partition:
+    """``partition`` as planning sees it, out of its server ``loaded`` (``load_system``); raises when it is not a live
+    partition there."""
+    found = loaded.partition_named(partition.name)
+    if found is None:
+        raise Partition.DoesNotExist(f"{partition.name} is not a live partition of {partition.system.name}")
+    return found
 
 
 def load_partition(partition: Partition) -> planning.Partition:
     """One partition as planning sees it (its system is read with it, for the backing devices)."""
-    loaded = load_system(partition.system).partition_named(partition.name)
-    if loaded is None:
-        raise Partition.DoesNotExist(f"{partition.name} is not a live partition of {partition.system.name}")
-    return loaded
+    return partition_of(load_system(partition.system), partition)
 
 
 def load_estate() -> list[planning.ManagedSystem]:
