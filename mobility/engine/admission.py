@@ -6,14 +6,15 @@ first in the queue among those sharing its source or destination, so the queue i
 """
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from mobility.choices import MigrationStatus, StepStatus
 from mobility.engine import ivmside
-from mobility.engine.claim import ADMITTED, LOOKAHEAD, WAITING, holding_slots
+from mobility.engine.claim import ADMITTED, HOLDING, LOOKAHEAD, WAITING, holding_slots
 from mobility.lifecycle.writer import transition
 from mobility.models import Batch, BatchStatus, ManagedSystem, Migration, MigrationStep
 from mobility.models.migrations import queue_position
@@ -21,48 +22,57 @@ from mobility.models.migrations import shares_a_server as _shares_a_server
 
 # --- batches: members start in the batch's order, never more at once than its parallelism ---------------------------
 
-def batch_turn(m: Migration) -> str | None:
-    """None when the batch lets member ``m`` start now (the IVMs' limits are asked next); else why it waits."""
-    if m.batch_id is None:
-        return None
-    batch = Batch.objects.filter(pk=m.batch_id).only("status", "parallelism").first()
+class Line(NamedTuple):
+    """Where a batch's member stands in its batch's line: ``why`` it waits (None: its batch lets it start now, the
+    IVMs' limits are asked next) and how many waiting members are ``ahead`` of it (None: it is not a member of a
+    running batch)."""
+
+    why: str | None
+    ahead: int | None
+
+    @property
+    def close(self) -> bool:
+        """Among the batch's next members to start (``LOOKAHEAD``): its driver waits in place for a slot."""
+        return self.ahead is not None and self.ahead <= LOOKAHEAD
+
+
+def _line(batch_id: int | None, batch: Batch | None, position: int | None) -> Line:
+    """The one batch-turn rule (``batch_line`` and ``waits_in_line`` read the rows it needs): a member of a running
+    batch starts when a slot of the batch is free for it, i.e. fewer of the members before it wait than slots are
+    free. Two queries: the batch's row (the caller's), then its slots held and members ahead in one."""
+    if batch_id is None:
+        return Line(None, None)
     if batch is None or batch.status != BatchStatus.RUNNING:
         state = BatchStatus(batch.status).label.lower() if batch else "gone"
-        return f"Waiting: batch #{m.batch_id} is {state}."
-    crew = Migration.objects.filter(batch_id=m.batch_id)
-    admitted = holding_slots(crew).count()
-    free = (batch.parallelism or 1) - admitted
+        return Line(f"Waiting: batch #{batch_id} is {state}.", None)
+    counts = Migration.objects.filter(batch_id=batch_id).aggregate(
+        held=Count("pk", filter=HOLDING), ahead=Count("pk", filter=Q(status__in=WAITING, batch_position__lt=position)))
+    held, ahead = counts["held"], counts["ahead"]
+    free = (batch.parallelism or 1) - held
     if free <= 0:
-        return f"Waiting for a slot of batch #{m.batch_id} ({admitted} of {batch.parallelism} running)."
-    ahead = crew.filter(status__in=WAITING, batch_position__lt=m.batch_position).count()
+        return Line(f"Waiting for a slot of batch #{batch_id} ({held} of {batch.parallelism} running).", ahead)
     if ahead >= free:
-        return f"Waiting for its turn in batch #{m.batch_id} ({ahead} member(s) before it)."
-    return None
+        return Line(f"Waiting for its turn in batch #{batch_id} ({ahead} member(s) before it).", ahead)
+    return Line(None, ahead)
 
 
-def next_in_line(m: Migration) -> bool:
-    """A member of a running batch among the next ones to start: its driver waits in place for a slot."""
-    if m.batch_id is None or not Batch.objects.filter(pk=m.batch_id, status=BatchStatus.RUNNING).exists():
-        return False
-    ahead = Migration.objects.filter(batch_id=m.batch_id, status__in=WAITING,
-                                     batch_position__lt=m.batch_position).count()
-    return ahead < LOOKAHEAD + 1
+def batch_line(m: Migration) -> Line:
+    """Member ``m``'s place in its batch's line (``Line``); a migration in no batch never waits for one."""
+    if m.batch_id is None:
+        return Line(None, None)
+    return _line(m.batch_id, Batch.objects.filter(pk=m.batch_id).only("status", "parallelism").first(),
+                 m.batch_position)
 
 
 def waits_in_line(migration_id: int) -> bool:
-    """A batch's member not admitted yet whose turn has not come, among the next ones in line (``batch_turn`` says
-    it waits and ``next_in_line`` says it is close): what its driver asks ten times a second while it waits in place,
-    in three queries rather than their six."""
-    m = (Migration.objects.select_related("batch").only("status", "batch_position", "batch__status",
+    """A batch's member not admitted yet whose turn has not come, among the next ones in line: what its driver asks
+    ten times a second while it waits in place (``Driver._still_in_line``), in two queries."""
+    m = (Migration.objects.select_related("batch").only("status", "batch_id", "batch_position", "batch__status",
                                                         "batch__parallelism").filter(pk=migration_id).first())
-    if m is None or m.status not in WAITING or m.batch is None or m.batch.status != BatchStatus.RUNNING:
+    if m is None or m.status not in WAITING or m.batch_id is None:
         return False
-    crew = Migration.objects.filter(batch_id=m.batch_id)
-    ahead = crew.filter(status__in=WAITING, batch_position__lt=m.batch_position).count()
-    if ahead > LOOKAHEAD:
-        return False
-    free = (m.batch.parallelism or 1) - holding_slots(crew).count()
-    return free <= 0 or ahead >= free
+    line = _line(m.batch_id, m.batch, m.batch_position)
+    return line.why is not None and line.close
 
 
 def batch_holds(m: Migration) -> str | None:
@@ -113,10 +123,11 @@ def _fresh_steps(m: Migration) -> None:
         MigrationStep.objects.filter(migration=m).update(status=StepStatus.PENDING, started_at=None, finished_at=None)
 
 
-def admit(m: Migration) -> bool:
+def admit(m: Migration, line: Line | None = None) -> bool:
     """Start ``m`` (status RUNNING) if both IVMs have a free slot, nothing queued is ahead and (a batch's member) its
-    batch lets it; else queue it."""
-    if batch_turn(m) is not None:  # not its batch's turn: no need to ask the IVMs
+    batch lets it; else queue it. ``line``: its ``batch_line`` as the caller just read it (asked again under the
+    locks before it starts)."""
+    if (line or batch_line(m)).why is not None:  # not its batch's turn: no need to ask the IVMs
         return False
     limits = _limits(m)  # SSH outside the transaction: never hold row locks across the network
     with transaction.atomic():
@@ -129,7 +140,7 @@ def admit(m: Migration) -> bool:
         m.refresh_from_db()
         if m.status not in (MigrationStatus.APPROVED, MigrationStatus.QUEUED):
             return m.status in ADMITTED
-        if batch_turn(m) is not None:
+        if batch_line(m).why is not None:
             return False
         free = True
         for system_id, (supported, ivm_in_progress) in zip((m.source_id, m.destination_id), limits, strict=True):

@@ -25,10 +25,14 @@ WAITING = (MigrationStatus.APPROVED, MigrationStatus.QUEUED)  # approved, not st
 LOOKAHEAD = 2  # members of a running batch claimed ahead of a free slot, waiting for one in place
 
 
+# Holding an IVM migration slot, and one of its batch's: admitted, and the IVMs not yet done with the move
+# (``Migration.ivm_done_at``, set by step 9 once the partition has left the source).
+HOLDING = Q(status__in=ADMITTED, ivm_done_at__isnull=True)
+
+
 def holding_slots(qs):
-    """Those of ``qs`` that hold an IVM migration slot, and one of their batch's: admitted, and the IVMs not yet done
-    with the move (``Migration.ivm_done_at``, set by step 9 once the partition has left the source)."""
-    return qs.filter(status__in=ADMITTED, ivm_done_at__isnull=True)
+    """Those of ``qs`` that hold an IVM migration slot (``HOLDING``)."""
+    return qs.filter(HOLDING)
 
 
 def batch_due_ids() -> list[int]:

@@ -119,6 +119,7 @@ class Driver:
 
     # --- one piece of work -------------------------------------------------------------------------------------
     def step(self) -> float | None:
+        admitted_just_now, self.run_state.runnable_checked = self.run_state.runnable_checked, False
         m = Migration.objects.select_related("partition", "source__console", "destination__console").get(
             pk=self.migration_id)
         if m.status in (MigrationStatus.APPROVED, MigrationStatus.QUEUED):
@@ -138,6 +139,8 @@ class Driver:
         if step is None:
             steps.finish(m)
             return None
+        # The admission's ``check_runnable`` serves step 1 alone, and only as the very next piece of work.
+        self.run_state.runnable_checked = admitted_just_now and step.key == "requirements"
         try:
             return steps.HANDLERS[step.key](m, self.run_state, self.cfg)
         except steps.EngineFailure as exc:
@@ -151,13 +154,15 @@ class Driver:
             if m.outcome != f"Not started: {why}":
                 guarded_update(m.pk, outcome=f"Not started: {why}")
             return None
-        if admission.batch_turn(m) is not None:  # not its batch's turn yet
+        line = admission.batch_line(m)
+        if line.why is not None:  # not its batch's turn yet
             # The batch's next members keep the claim and look again shortly (database only): they start the moment
             # a slot frees. The others wait for the poll loop.
-            self.in_line = admission.next_in_line(m)
+            self.in_line = line.close
             return BATCH_WAIT_S if self.in_line else None
-        if not admission.admit(m):
+        if not admission.admit(m, line):
             return None  # queued: the poll loop looks again when a slot may have freed
+        self.run_state.runnable_checked = True  # step 1, next, need not ask again (step 3 asks before -o m)
         return 0  # (admit wrote the run's step rows with its status change)
 
     def _timed_out(self, m: Migration) -> bool:

@@ -59,6 +59,9 @@ class RunState:
     samples: list[tuple[float, int, int]] = field(default_factory=list)  # (monotonic, sent, remaining)
     stop_sent: bool = False
     transfer_running: bool = False  # step 6 seen running by this driver: the once-a-second poll need not ask again
+    # ``check_runnable`` passed in this driver's previous piece of work (its admission): step 1, the next piece, need
+    # not ask again. Used once; a new driver (a takeover) starts without it and asks.
+    runnable_checked: bool = False
 
 
 def plan_of(m: Migration) -> dict:
@@ -102,8 +105,11 @@ def fail(m: Migration, reason: str, *, recover_needed: bool = False) -> None:
 def requirements(m: Migration, run: RunState, cfg) -> float | None:
     """Re-check at start: approval in force, fresh inventory of both servers, no drift that matters."""
     asked = timezone.now()
+    # The admission, the piece of work right before, asked already (``Driver._admit``; taken once, whatever happens
+    # next); step 3 asks again right before -o m.
+    checked, run.runnable_checked = run.runnable_checked, False
     _running(m, 1, "Re-checking the approval and refreshing both servers' inventory")
-    ok, why = check_runnable(m)
+    ok, why = (True, "") if checked else check_runnable(m)
     if not ok:
         with transaction.atomic():
             step_change(m, 1, StepStatus.PENDING, f"Not started: {why}")

@@ -170,11 +170,13 @@ def _four_eyes_hold(approval: Approval, migration: Migration) -> bool:
     return approval.approver.is_active and policy.may(approval.approver, "vote", migration)
 
 
-def runnable_approval(migration: Migration, now: datetime | None = None) -> Approval | None:
+def runnable_approval(migration: Migration, now: datetime | None = None, *,
+                      plan: PlanVersion | None = None) -> Approval | None:
     """The approval in force: not voided, bound to the latest plan's hash, not expired, inside its window, by an
-    approver who may still give it (four eyes checked again, against every plan version)."""
+    approver who may still give it (four eyes checked again, against every plan version). ``plan``: the latest plan
+    version as the caller has just read it (else read here)."""
     now = now or timezone.now()
-    plan = current_plan(migration)
+    plan = plan or current_plan(migration)
     if plan is None:
         return None
     votes = (Approval.objects.filter(_in_force(now), migration=migration, plan=plan, content_hash=plan.content_hash)
@@ -204,7 +206,7 @@ def check_runnable(migration: Migration, now: datetime | None = None) -> tuple[b
         return False, "The migration has no plan."
     if not plan.hash_holds:
         return False, f"Plan version {plan.version} no longer matches its hash."
-    if runnable_approval(fresh, now) is not None:
+    if runnable_approval(fresh, now, plan=plan) is not None:
         return True, "Approved."
     votes = Approval.objects.filter(migration=fresh, decision=Approval.Decision.APPROVED)
     latest = votes.select_related("approver").order_by("-created_at").first()

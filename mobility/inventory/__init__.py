@@ -8,7 +8,7 @@
 * ``apply`` — from records to rows, writing only what differs (new rows at once through ``mobility.bulk``);
 * ``digest`` — skip the comparison when an IVM printed what the rows were made from;
 * ``sync`` — one IVM, all IVMs, the due ones, or one read late enough (``sync_since``);
-* ``estate`` — the inventory tables as ``mobility.planning`` reads them (``load_estate``, ``load_system``,
+* ``estate`` — the inventory tables as ``mobility.planning`` reads them (``load_estate``, ``load_system(s)``,
   ``load_partition``).
 """
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.db.models import Q
+
 from mobility import planning
 from mobility.choices import AdapterKind, AdapterRole, PartitionEnv
 from mobility.inventory.records import MANAGEMENT_LPAR_ID
@@ -27,9 +29,12 @@ from mobility.models import (
 )
 
 
-def _build(systems: list[ManagedSystem]) -> list[planning.ManagedSystem]:
+def _build(systems: list[ManagedSystem], named: str | None = None) -> list[planning.ManagedSystem]:
     system_ids = [system.pk for system in systems]
-    partitions = list(Partition.objects.filter(system_id__in=system_ids, vanished_at__isnull=True).order_by("lpar_id"))
+    live = Partition.objects.filter(system_id__in=system_ids, vanished_at__isnull=True)
+    if named is not None:
+        live = live.filter(Q(name=named) | Q(env=PartitionEnv.VIOSERVER))
+    partitions = list(live.order_by("lpar_id"))
     adapters_of = defaultdict(list)  # by partition pk
     for adapter in VirtualAdapter.objects.filter(partition__in=partitions).order_by("slot"):
         adapters_of[adapter.partition_id].append(adapter)
@@ -128,16 +133,36 @@ def _partition(partition: Partition, adapters, backing, io_slots) -> planning.Pa
 
 def load_system(system: ManagedSystem) -> planning.ManagedSystem:
     """One server with its non-vanished partitions."""
-    system = ManagedSystem.objects.select_related("console").get(pk=system.pk)
-    return _build([system])[0]
+    return load_systems([system.pk])[0]
+
+
+def load_systems(system_ids: list[int], *, named: str | None = None) -> list[planning.ManagedSystem]:
+    """The servers of these ids with their non-vanished partitions, in the same order: read together (seven queries
+    for all).
+
+    ``named``: of their partitions, only the management partition and those of that name, i.e. what the requirement
+    checks of moving one partition read (``mobility.plans.plan_context``): the partition itself on its server, a
+    namesake on the destination (``name_free``), and each server's management partition. Every other partition of an
+    evacuated server, with its adapters, was read and built for nothing (most of a batch's drift checks)."""
+    found = ManagedSystem.objects.select_related("console").in_bulk(system_ids)
+    missing = [pk for pk in system_ids if pk not in found]
+    if missing:
+        raise ManagedSystem.DoesNotExist(f"no managed system with id {missing[0]}")
+    return _build([found[pk] for pk in system_ids], named)
+
+
+def partition_of(loaded: planning.ManagedSystem, partition: Partition) -> planning.Partition:
+    """``partition`` as planning sees it, out of its server ``loaded`` (``load_system``); raises when it is not a live
+    partition there."""
+    found = loaded.partition_named(partition.name)
+    if found is None:
+        raise Partition.DoesNotExist(f"{partition.name} is not a live partition of {partition.system.name}")
+    return found
 
 
 def load_partition(partition: Partition) -> planning.Partition:
     """One partition as planning sees it (its system is read with it, for the backing devices)."""
-    loaded = load_system(partition.system).partition_named(partition.name)
-    if loaded is None:
-        raise Partition.DoesNotExist(f"{partition.name} is not a live partition of {partition.system.name}")
-    return loaded
+    return partition_of(load_system(partition.system), partition)
 
 
 def load_estate() -> list[planning.ManagedSystem]:

@@ -12,7 +12,7 @@ from django.db.models import OuterRef, Subquery
 
 from mobility import planning
 from mobility.choices import MigrationStatus
-from mobility.inventory.estate import load_partition, load_system
+from mobility.inventory.estate import load_systems, partition_of
 from mobility.models import AdapterMapping, PlanVersion
 from mobility.models.migrations import content_hash
 from mobility.planning import Check, Mode, Status
@@ -20,7 +20,9 @@ from mobility.planning import Check, Mode, Status
 
 @dataclass(frozen=True)
 class PlanContext:
-    """The estate of one partition (its server, and a destination) and every requirement check, read now."""
+    """The estate of one partition (its server, and a destination) and every requirement check, read now. ``source``
+    and ``destination`` hold, of their partitions, only the management partition and the partition's namesakes: what
+    the checks, the mappings and the ranking read of them."""
 
     partition: planning.Partition
     source: planning.ManagedSystem
@@ -48,9 +50,12 @@ class PlanContext:
 def plan_context(partition, destination=None, mode: str | None = None) -> PlanContext:
     """Load the partition, its server and (optionally) a destination server from the inventory, and run the
     checks. `mode` None follows the partition's state (Running: active, Not Activated: inactive)."""
-    source = load_system(partition.system)
-    part = load_partition(partition)
-    dest = with_planned_slots(load_system(destination), destination, partition) if destination else None
+    # Both servers in one read, with only the partitions the checks read (``load_systems(named=)``): the estate of an
+    # evacuated server was most of a batch member's drift check.
+    source, *others = load_systems([partition.system_id, *([destination.pk] if destination else [])],
+                                   named=partition.name)
+    part = partition_of(source, partition)
+    dest = with_planned_slots(others[0], destination, partition) if destination else None
     # Always pass the mode explicitly: the state check records it among its facts, and the digest of a page
     # built without a mode must equal the digest the submit (which names the mode) computes.
     mode = mode or mode_of(partition)
