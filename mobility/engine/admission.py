@@ -116,7 +116,8 @@ def _limits(m: Migration) -> list[tuple[int, int]]:
 def _fresh_steps(m: Migration) -> None:
     """The step rows of the run that starts, written before the status event that starts it: that event's push
     renders the whole panel with them, and each step event after it pushes its own row alone, which a page open
-    since the approval must already have."""
+    since the approval must already have. Fenced by the caller's transaction: the ``admit`` transition that follows
+    in it refuses a stale fence (``FenceLost``), and the rollback takes these writes back with it."""
     if not m.steps.exists():
         m.create_steps()
     elif m.start_intent_at is None:  # a fresh run (again after a re-approval): every step starts pending
