@@ -69,6 +69,10 @@ class Engine:
         for thread in [*self._driving.values(), *self._jobs.values()]:
             thread.join(timeout)
         self.heartbeat.gone()
+        # Last, and bounded: a periodic sync of a slow IVM must not hold up the hand-over above, but an engine stopped
+        # inside a process that goes on (the web process's, a test's) must not leave it running with its connection.
+        if self._housekeeping is not None:
+            self._housekeeping.join(timeout)
 
     def poll_once(self) -> int:
         """Claim what is due (up to the thread budget) and start a driver for each; returns how many started."""

@@ -28,3 +28,19 @@ def test_a_worker_stopped_with_sigterm_removes_its_heartbeat_and_exits_cleanly()
         assert "WARNING" not in worker.output() and "Traceback" not in worker.output(), worker.output()
     finally:
         worker.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stopped_engine_leaves_no_housekeeping_behind(estate):
+    """An engine stopped inside a process that goes on (the web process's, a test's) waits for its housekeeping, here
+    a periodic sync of every IVM over SSH, rather than leave it running with its database connection."""
+    from mobility.engine.worker import Engine
+    from mobility.models import IVMConsole
+
+    IVMConsole.objects.update(last_sync_at=None)  # every IVM due: the housekeeping syncs all of them
+    engine = Engine(worker_id="test-housekeeping-stop")
+    engine._maybe_housekeep()
+    assert engine._housekeeping.is_alive()
+    engine.stop(timeout=60)
+    assert not engine._housekeeping.is_alive()
+    assert not IVMConsole.objects.filter(last_sync_at=None).exists()  # it ran to its end: every IVM synced
