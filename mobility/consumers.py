@@ -36,10 +36,11 @@ from mobility.observability import metrics
 logger = logging.getLogger("mobility.live")
 
 WATCH_INTERVAL_S = 2.0  # how often a process checks its sockets against the database
-# Each socket re-joins its groups every 5 minutes (half the settings' group_expiry of 600 s, after which
-# channels-redis forgets a member), each at its own tick: a socket that followed many migrations re-joins many
-# groups, and all of them at one tick held the loop long enough to show in the push delay.
-REJOIN_TICKS = 150
+# Each socket re-joins its groups every half group_expiry (after which the layer forgets a member; channels' default
+# is a day), each at its own tick: a socket that followed many migrations re-joins many groups, and all of them at
+# one tick held the loop long enough to show in the push delay.
+REJOIN_TICKS = max(1, int(settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("group_expiry", 86400)
+                          / 2 / WATCH_INTERVAL_S))
 DASHBOARD_TICKS = 5  # dashboards checked against the database every 10 s (rows resent only to those behind)
 
 

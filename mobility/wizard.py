@@ -122,9 +122,7 @@ def inactive_destinations(partition: Partition, estate) -> list[str]:
     ctx = plans.plan_context(partition, None, "inactive")
     if any(c.is_error for c in ctx.checks if c.key in _PARTITION_KEYS):
         return []
-    names = {system.target_name: system.name for system in estate}
-    ranked = planning.rank_destinations(ctx.partition, ctx.source, estate, ctx.mode)
-    return [names[cand.target_name] for cand in ranked if cand.eligible]
+    return [row["system"].name for row in _candidates(ctx, partition, estate, "inactive") if row["candidate"].eligible]
 
 
 def build_wizard(request, *, data=None) -> dict:
