@@ -8,7 +8,8 @@ One command: ``.venv/bin/python bench/batch_bench.py`` (about 6 minutes on 2 cor
    (``--time-scale``);
 2. creates a throw-away PostgreSQL database, registers and syncs the four IVMs, a team with a requester and an
    approver, and starts one ``manage.py run_engine`` worker (``--workers N``: N of them) with the settings' defaults
-   (1 s polling; wake-ups over Redis when ``REDIS_URL`` is set);
+   (1 s polling; wake-ups over Redis when ``REDIS_URL`` is set) and production's DEBUG off (throw-away keys; set
+   ``DEBUG`` in the environment to keep it);
 3. **alone**: evacuates ivm1 as a batch with the knob at 1, so each member runs alone, and takes each member's time
    from its admission (``started_at``) to ``completed`` (``finished_at``);
 4. moves everything back (a move-back batch, knob 8, not measured);
@@ -35,13 +36,35 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from engine_bench import bench_team  # noqa: E402  (the same four-eyes pair)
-from inventory_bench import admin_sql, cpu_s, setup_django  # noqa: E402  (same throw-away database helpers)
+from inventory_bench import admin_sql, cpu_s, production_settings, setup_django  # noqa: E402  (same helpers)
 
 from tests.batches.fleet import write_fleet  # noqa: E402
 from tests.simfleet import SimFleet  # noqa: E402
 from tests.workers import Worker  # noqa: E402
 
 SLOTS = 8
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, all) jiffies of the whole machine so far, from /proc/stat's first line."""
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in Path("/proc/stat").read_text()
+                                                              .split("\n", 1)[0].split()[1:9])
+    busy = user + nice + system + irq + softirq + steal
+    return busy, busy + idle + iowait
+
+
+def postgres_cpu_s() -> float:
+    """CPU seconds of the PostgreSQL processes alive now (the workers' pooled connections live through a phase)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        if text.split("(", 1)[1].startswith("postgres"):
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def wait_status(batch_id: int, wanted: tuple[str, ...], timeout: float) -> None:
@@ -162,6 +185,7 @@ def main() -> int:
                              memory_mb=262144, touched_mb=args.touched_mb, msp_mb_s=args.msp_mb_s)
     admin_sql(args.pg, f'CREATE DATABASE "{db_name}"')
     try:
+        production_settings()  # DEBUG off, as shipped: no query log in the workers (DEBUG=1 in the caller's env keeps it)
         setup_django(db_name, args.pg)
         from django.conf import settings
         from django.core.management import call_command
@@ -184,20 +208,30 @@ def main() -> int:
             workers = [Worker(f"batch-bench-{i}", lease=None, poll=None) for i in range(args.workers)]
 
             def cpu() -> dict[str, float]:
-                return {"worker": sum(cpu_s(w.proc.pid) for w in workers), "simulator": cpu_s(fleet.proc.pid)}
+                busy, every = machine_jiffies()
+                return {"worker": sum(cpu_s(w.proc.pid) for w in workers), "simulator": cpu_s(fleet.proc.pid),
+                        "postgres": postgres_cpu_s(), "machine_busy": busy, "machine_all": every}
+
+            def spent(before: dict[str, float]) -> dict[str, float]:
+                """CPU seconds per process kind over a phase, and the machine's busy cores (all of it, all processes)."""
+                after = cpu()
+                out = {k: round(after[k] - before[k], 2) for k in ("worker", "simulator", "postgres")}
+                out["machine_busy_cores"] = round((after["machine_busy"] - before["machine_busy"]) * os.cpu_count()
+                                                  / max(1, after["machine_all"] - before["machine_all"]), 2)
+                return out
 
             try:
                 t, before = time.monotonic(), cpu()
                 alone = run_batch(planning.evacuate(requester, source, reason="bench: each alone"), approver, 1,
                                   1800)
-                alone_cpu = {k: round(v - before[k], 2) for k, v in cpu().items()}
+                alone_cpu = spent(before)
                 alone_rows, alone_steps, alone_work = members(alone), step_profile(alone), work_done(alone)
                 print(f"alone: {len(alone_rows)} members one at a time in {time.monotonic() - t:.1f} s", flush=True)
                 back = run_batch(planning.move_back(requester, alone), approver, SLOTS, 1800)
                 print(f"moved back in {(back.finished_at - back.started_at).total_seconds():.1f} s", flush=True)
                 before = cpu()
                 batch = run_batch(planning.evacuate(requester, source, reason="bench: batch"), approver, SLOTS, 1800)
-                batch_cpu = {k: round(v - before[k], 2) for k, v in cpu().items()}
+                batch_cpu = spent(before)
                 rows, batch_steps, batch_work = members(batch), step_profile(batch), work_done(batch)
                 queued = batch.migrations.filter(queued_at__isnull=False).count()
             finally:
@@ -222,10 +256,14 @@ def main() -> int:
                "slots_busy_while_waiting": round(share, 4), "waited_s": round(waited, 2),
                "same_placement": same, "members_queued_by_ivm_limits": queued,
                "handoff_s": sorted(handoffs(rows)),
+               # the batch's opening to each of the first admissions (slots idle while members wait), and the last
+               # slot's release to the last member's end (its re-sync: outside the slots, inside the wall)
+               "opening_s": [round(a - opened, 3) for a in sorted(a for _, _, a, _, _ in rows)[:SLOTS]],
+               "tail_s": round(wall - (max(f for _, _, _, f, _ in rows) - opened), 3),
                "batch_member_s": [round(e - a, 2) for _, _, a, _, e in rows],
                "alone_step_median_s": alone_steps, "batch_step_median_s": batch_steps,
-               # CPU seconds the worker and the simulator spent on each phase (PostgreSQL's not counted): the batch
-               # has to fit that work into its wall time on the machine's cores.
+               # CPU seconds the worker(s), the simulator and PostgreSQL spent on each phase, and the machine's
+               # busy cores over it: the batch has to fit that work into its wall time on the machine's cores.
                "alone_cpu_s": alone_cpu, "batch_cpu_s": batch_cpu, "cores": os.cpu_count(),
                "alone_work": alone_work, "batch_work": batch_work}
     if args.json:

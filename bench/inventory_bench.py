@@ -64,6 +64,22 @@ def fleet_toml(ivms: int, lpars: int) -> str:
     return "\n".join(out)
 
 
+def production_settings() -> None:
+    """Measure what production runs: DEBUG off (no query log, no debug cursor), unless the caller set DEBUG. The
+    workers and daphne inherit these; the throw-away keys are the bench's own."""
+    if "DEBUG" in os.environ:
+        return
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    os.environ.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="127.0.0.1,localhost",
+                      IVMWEB_ENCRYPTION_KEYS=Fernet.generate_key().decode(), SECURE_SSL_REDIRECT="0",
+                      EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+                      IVMWEB_AUDIT_CHECKPOINT_KEY=secrets.token_hex(32),
+                      IVMWEB_AUDIT_CHECKPOINT_FILE=os.path.join(tempfile.mkdtemp(prefix="bench-"), "checkpoints"))
+
+
 def setup_django(db_name: str, pg: str) -> None:
     os.environ["DATABASE_URL"] = f"{pg.rstrip('/')}/{db_name}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ivmweb.settings")

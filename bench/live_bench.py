@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ivmweb.settings")
+from inventory_bench import production_settings  # noqa: E402
 
 EVENT = re.compile(r'id="ev-(\d+)-(\d+)"')
 # A dashboard row (``<tr … data-migration data-seq>``) or a delta of one row's progress cell (same attributes).
@@ -131,24 +132,8 @@ if __name__ == "__main__" and sys.argv[1:2] == ["--client-process"]:
 
 
 
-def _production_settings() -> None:
-    """Measure what production runs: DEBUG off (no query log, no debug cursor), unless the caller set DEBUG. The
-    workers and daphne inherit these; the throw-away keys are the bench's own."""
-    if "DEBUG" in os.environ:
-        return
-    import secrets
-
-    from cryptography.fernet import Fernet
-
-    os.environ.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="127.0.0.1,localhost",
-                      IVMWEB_ENCRYPTION_KEYS=Fernet.generate_key().decode(), SECURE_SSL_REDIRECT="0",
-                      EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-                      IVMWEB_AUDIT_CHECKPOINT_KEY=secrets.token_hex(32),
-                      IVMWEB_AUDIT_CHECKPOINT_FILE=os.path.join(tempfile.mkdtemp(prefix="live-bench-"), "checkpoints"))
-
-
 if __name__ == "__main__":
-    _production_settings()
+    production_settings()
 
 import django  # noqa: E402
 
