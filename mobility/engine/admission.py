@@ -5,6 +5,7 @@ serialises writers anyway), so two workers cannot both take the last slot. A mig
 first in the queue among those sharing its source or destination, so the queue is served in order.
 """
 
+import threading
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -21,6 +22,30 @@ from mobility.models.migrations import queue_position
 from mobility.models.migrations import shares_a_server as _shares_a_server
 
 # --- batches: members start in the batch's order, never more at once than its parallelism ---------------------------
+
+# A slot freed in this process (step 9 saw the IVMs done with a member), or a wake-up from another process: the
+# members waiting in line here look again at once instead of at their next poll (``Driver._run``). Only a hint: they
+# read the line from the database either way, and still poll (a wake-up from another process may go to another one).
+_freed = threading.Condition()
+_freed_count = 0
+
+
+def slot_freed() -> None:
+    global _freed_count
+    with _freed:
+        _freed_count += 1
+        _freed.notify_all()
+
+
+def freed_count() -> int:
+    return _freed_count
+
+
+def wait_for_slot(seen: int, timeout: float) -> None:
+    """Until a slot frees after ``freed_count()`` was ``seen`` (one freed meanwhile ends it at once), or ``timeout``."""
+    with _freed:
+        _freed.wait_for(lambda: _freed_count != seen, timeout)
+
 
 class Line(NamedTuple):
     """Where a batch's member stands in its batch's line: ``why`` it waits (None: its batch lets it start now, the
@@ -106,6 +131,12 @@ def _limits(m: Migration) -> list[tuple[int, int]]:
     known = [getattr(system, field) for system in (m.source, m.destination)]
     if m.batch_id is not None and all(known) and not m.steps.filter(data__has_key="ivm_busy_at").exists():
         return [(supported, 0) for supported in known]
+    return ivm_counts(m)
+
+
+def ivm_counts(m: Migration) -> list[tuple[int, int]]:
+    """(supported, in progress) for the migration's mode, as the source's and the destination's IVMs count them now
+    (``lslparmigr -r sys``, one round trip each)."""
     found = []
     for system in (m.source, m.destination):
         counts = ivmside.migration_limits(m, system.console)

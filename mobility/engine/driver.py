@@ -30,18 +30,21 @@ from mobility.models import Migration
 from mobility.observability import logs
 
 logger = logging.getLogger("mobility.engine")
-BATCH_WAIT_S = 0.1  # how often a batch's next member, claimed ahead, looks for its slot (database only)
+# How often a batch's next member, claimed ahead, looks for its slot (database only); a slot freed in this process
+# wakes it at once (``admission.slot_freed``).
+BATCH_WAIT_S = 0.1
 
 
 class Driver:
     def __init__(self, migration_id: int, worker: str, fence: int, cfg, stopping: threading.Event,
-                 busy: threading.Semaphore):
+                 slots: busy.Slots):
         self.migration_id, self.worker, self.cfg, self.stopping = migration_id, worker, cfg, stopping
         self.fence = fence  # the token this driver claimed the migration with (claim.claim)
-        self.busy = busy  # the worker's busy slots, shared by its drivers (EngineConfig.busy)
+        self.busy = slots  # the worker's busy slots, shared by its drivers (EngineConfig.busy)
         self.lost = threading.Event()
         self.run_state = steps.RunState()
         self.in_line = False  # a batch's next member, waiting in place for a slot (``_still_in_line``)
+        self.admitted = False  # its migration has started: its pieces no longer go first for a busy slot
 
     # --- lease -------------------------------------------------------------------------------------------------
     def _heartbeat(self, done: threading.Event) -> None:
@@ -71,8 +74,9 @@ class Driver:
         beat.start()
         try:
             while not self.lost.is_set() and not self.stopping.is_set():
+                freed = admission.freed_count()
                 if self.in_line and self._still_in_line():
-                    self.stopping.wait(BATCH_WAIT_S)
+                    admission.wait_for_slot(freed, BATCH_WAIT_S)
                     continue
                 try:
                     with self._busy_slot():
@@ -114,8 +118,9 @@ class Driver:
         return self.in_line
 
     def _busy_slot(self):
-        """One of the worker's few busy slots for one piece of work (given back while it waits on an IVM)."""
-        return busy.held(self.busy)
+        """One of the worker's few busy slots for one piece of work (given back while it waits on an IVM); the
+        admission's before the pieces of migrations that started (``busy``)."""
+        return busy.held(self.busy, first=not self.admitted)
 
     # --- one piece of work -------------------------------------------------------------------------------------
     def step(self) -> float | None:
@@ -124,6 +129,7 @@ class Driver:
             pk=self.migration_id)
         if m.status in (MigrationStatus.APPROVED, MigrationStatus.QUEUED):
             return self._admit(m)
+        self.admitted = True
         if m.status == MigrationStatus.STOPPING:
             return self._stop(m)
         if m.status == MigrationStatus.RECOVERING:

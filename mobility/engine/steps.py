@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from mobility.choices import MigrationMode, MigrationStatus, StepStatus
 from mobility.engine import busy, ivmside
-from mobility.engine.admission import batch_holds, queued_at
+from mobility.engine.admission import batch_holds, ivm_counts, queued_at, slot_freed
 from mobility.engine.events import emit, step_change, step_data
 from mobility.governance.approvals import check_runnable, void_approvals
 from mobility.governance.audit import record
@@ -132,8 +132,11 @@ def requirements(m: Migration, run: RunState, cfg) -> float | None:
                 if d.field in ("status", "server") and d.after in ("error", None) and d.check not in LIMIT_CHECKS]
     blocking += [f"Mapping: {p.message}" for p in problems]
     full = [d.title for d in diffs if d.check in LIMIT_CHECKS and d.field == "status" and d.after == "error"]
-    if full and not blocking:  # an IVM at its migration limit is a wait, not a change of the plan
-        return _ivm_busy(m, 1, f"the inventory shows {' and '.join(full).lower()} reached")
+    # An IVM at its migration limit is a wait, not a change of the plan. The IVMs' own counts decide: the inventory's
+    # may be from before a slot freed (a batch's member shares a sync up to ``batch_sync_age_s`` old, taken while the
+    # IVMs ran as many as they could; its members went back to the queue for nothing).
+    if full and not blocking and any(running >= supported for supported, running in ivm_counts(m)):
+        return _ivm_busy(m, 1, f"{' and '.join(full).lower()} reached")
     if blocking:
         text = "The estate changed since the plan was approved: " + "; ".join(blocking)
         with transaction.atomic():
@@ -467,7 +470,8 @@ def complete(m: Migration, run: RunState, cfg) -> float | None:
     if m.ivm_done_at is None:  # the IVMs are done with it: its slots free now, not after the re-sync below
         guarded_update(m.pk, ivm_done_at=moved)
         m.ivm_done_at = moved
-        wake_workers()  # (after the commit) a batch's next member may start
+        wake_workers()  # (after the commit) a batch's next member may start: the other workers' poll loops,
+        transaction.on_commit(slot_freed)  # and this process's members waiting in line, at once
     for system in (m.source, m.destination):
         with busy.waiting():
             result = sync_since(system.console, moved, gather=lambda c=system.console_id: _sync_gather_s(m, c))

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from mobility.batches import supervise as batches
-from mobility.engine import claim
+from mobility.engine import admission, busy, claim
 from mobility.engine.config import CONFIG
 from mobility.engine.driver import Driver
 from mobility.engine.heartbeat import Heartbeat
@@ -43,7 +43,7 @@ class Engine:
         self._wake = threading.Event()
         self._driving: dict[int, threading.Thread] = {}
         self._jobs: dict[int, threading.Thread] = {}
-        self._busy = threading.BoundedSemaphore(cfg.busy)  # pieces of work running at once (EngineConfig.busy)
+        self._busy = busy.Slots(cfg.busy)  # pieces of work running at once (EngineConfig.busy)
         self._thread: threading.Thread | None = None
         self._housekeeping: threading.Thread | None = None
         self._housekeeping_at = 0.0
@@ -59,6 +59,7 @@ class Engine:
 
     def wake(self) -> None:
         self._wake.set()
+        admission.slot_freed()  # a wake-up may be another process's freed slot: the members in line look now
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the current pieces of work and release every lease (a SIGTERM'd worker hands over at once)."""

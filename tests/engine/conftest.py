@@ -101,6 +101,25 @@ def wait_for(predicate, timeout: float = 60.0, every: float = 0.2, what: str = "
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def pieces(migration_id: int, worker: str, count: int, run_state=None):
+    """``count`` pieces of work of a driver holding a fresh claim, on this thread."""
+    import threading
+
+    from mobility.engine import busy, claim, driver
+    from mobility.engine.config import EngineConfig
+    from mobility.journal import driving
+
+    cfg = EngineConfig(lease_s=30.0, poll_s=0.2)
+    fence = claim.claim(migration_id, worker, cfg.lease_s)
+    d = driver.Driver(migration_id, worker, fence, cfg, threading.Event(), busy.Slots(2))
+    if run_state is not None:
+        d.run_state = run_state
+    with driving(worker, fence, cfg.lease_s, d.lost):
+        for _ in range(count):
+            d.step()
+    return d
+
+
 def status_of(migration_id: int) -> str:
     from mobility.models import Migration
 

@@ -1,6 +1,9 @@
 """A batch's line (``admission.batch_line``): the one rule of whose turn it is, which the driver's admission, its wait
 in place (``waits_in_line``) and ``admit`` all read. Rows only: no IVM, no worker."""
 
+import threading
+import time
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -9,6 +12,7 @@ from django.utils import timezone
 from mobility.choices import MigrationStatus
 from mobility.engine import admission
 from mobility.engine.claim import LOOKAHEAD
+from mobility.engine.worker import Engine
 from mobility.models import Batch, BatchStatus, Migration, Team
 from tests.factories import make_partition, make_system
 from tests.governance.conftest import make_request
@@ -90,3 +94,21 @@ def test_the_line_costs_two_queries(crew):
     with CaptureQueriesContext(connection) as wait_queries:
         admission.waits_in_line(members[2].pk)
     assert (len(line_queries), len(wait_queries)) == (2, 2)
+
+
+def test_a_freed_slot_wakes_the_members_waiting_in_line_at_once():
+    """A member waiting in line (``Driver._run``) looks again as soon as a slot frees in this process (step 9) or a
+    wake-up comes from another one (``Engine.wake``), not at the end of its wait; one freed since it last looked ends
+    the wait before it begins."""
+    for free_a_slot in (admission.slot_freed, Engine("test-wake").wake):
+        seen = admission.freed_count()
+        woke = threading.Event()
+        waiter = threading.Thread(target=lambda s=seen, w=woke: (admission.wait_for_slot(s, 60.0), w.set()))
+        waiter.start()
+        assert not woke.wait(0.3)  # nothing freed yet: it waits
+        free_a_slot()
+        assert woke.wait(10.0), f"{free_a_slot.__qualname__} did not wake the member waiting in line"
+        waiter.join()
+        started = time.monotonic()
+        admission.wait_for_slot(seen, 60.0)  # freed since ``seen``: no wait at all
+        assert time.monotonic() - started < 10.0

@@ -58,3 +58,29 @@ def test_one_busy_slot_runs_one_piece_of_work_at_a_time_and_both_migrations_comp
              what="both migrations to finish")
     assert {m.status for m in Migration.objects.filter(pk__in=[first.pk, second.pk])} == {"completed"}
     assert most[0] == 1  # two migrations driven side by side, never two pieces of work at the same moment
+
+
+def test_an_admission_gets_the_next_free_slot_before_the_pieces_waiting_longer():
+    """A migration's admission (an IVM slot waits for it) goes first: the free slot is its, though the other piece
+    asked before it, and nothing takes a slot from under it without waiting."""
+    slots = busy.Slots(1)
+    assert slots.acquire()
+    order, asked = [], threading.Barrier(2)
+
+    def piece(name: str, first: bool) -> None:
+        slots.acquire(first=first)
+        order.append(name)
+        slots.release()
+
+    other = threading.Thread(target=piece, args=("step", False))
+    other.start()
+    wait_for(lambda: slots._waiting == 1, timeout=10, every=0.01)  # the step waits for the slot
+    admission = threading.Thread(target=lambda: (asked.wait(), piece("admission", True)))
+    admission.start()
+    asked.wait()
+    wait_for(lambda: slots._waiting == 2, timeout=10, every=0.01)  # and the admission too
+    assert not slots.acquire(blocking=False)  # no slot free, and one would be the admission's
+    slots.release()
+    admission.join(10)
+    other.join(10)
+    assert order == ["admission", "step"]

@@ -2,17 +2,14 @@
 (step 3), not a third time in step 1 right after the admission; a driver that takes over a run asks in step 1."""
 
 import re
-import threading
 
 import pytest
 from django.db import connections
 
-from mobility.engine import claim, driver, steps
-from mobility.engine.config import EngineConfig
+from mobility.engine import driver, steps
 from mobility.governance import approvals
-from mobility.journal import driving
 from mobility.models import Approval, Migration
-from tests.engine.conftest import approved_migration
+from tests.engine.conftest import approved_migration, pieces
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,19 +28,6 @@ def asked(monkeypatch):
     monkeypatch.setattr(driver, "check_runnable", counted("admission"))
     monkeypatch.setattr(steps, "check_runnable", counted("steps"))
     return calls
-
-
-def pieces(migration_id: int, worker: str, count: int, run_state: steps.RunState | None = None) -> driver.Driver:
-    """``count`` pieces of work of a driver holding a fresh claim, on this thread."""
-    cfg = EngineConfig(lease_s=30.0, poll_s=0.2)
-    fence = claim.claim(migration_id, worker, cfg.lease_s)
-    d = driver.Driver(migration_id, worker, fence, cfg, threading.Event(), threading.Semaphore(2))
-    if run_state is not None:
-        d.run_state = run_state
-    with driving(worker, fence, cfg.lease_s, d.lost):
-        for _ in range(count):
-            d.step()
-    return d
 
 
 def step_status(m, number: int) -> str:
