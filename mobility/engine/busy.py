@@ -19,34 +19,47 @@ _local = threading.local()
 
 
 class Slots:
-    """``count`` busy slots; a piece that asks ``first`` gets the next free one before the others that wait."""
+    """``count`` busy slots; a piece that asks ``first`` gets the next free one before the others that wait. A release
+    wakes one waiter, not all of them: a piece gives its slot back around every IVM round trip."""
 
     def __init__(self, count: int):
         self._free, self._waiting, self._first_waiting = count, 0, 0
-        self._changed = threading.Condition()
+        lock = threading.Lock()
+        self._first, self._others = threading.Condition(lock), threading.Condition(lock)
+
+    def _may_take(self, first: bool) -> bool:
+        return self._free > 0 and (first or not self._first_waiting)
 
     def acquire(self, blocking: bool = True, *, first: bool = False) -> bool:
-        with self._changed:
+        with self._first:  # (the lock both conditions share)
+            if self._may_take(first):
+                self._free -= 1
+                return True
             if not blocking:
-                if self._free and not self._first_waiting:
-                    self._free -= 1
-                    return True
                 return False
             self._waiting += 1
             self._first_waiting += first
             try:
-                while not self._free or (self._first_waiting and not first):
-                    self._changed.wait()
+                while not self._may_take(first):
+                    (self._first if first else self._others).wait()
                 self._free -= 1
             finally:
                 self._waiting -= 1
                 self._first_waiting -= first
+            self._wake_next()  # two slots freed before this one woke: the second is the next waiter's
             return True
 
     def release(self) -> None:
-        with self._changed:
+        with self._first:
             self._free += 1
-            self._changed.notify_all()
+            self._wake_next()
+
+    def _wake_next(self) -> None:
+        """A slot is free: wake one waiter that may take it, the first ones before the others."""
+        if self._free and self._first_waiting:
+            self._first.notify()
+        elif self._free and self._waiting:
+            self._others.notify()
 
 
 def _acquire(slots: Slots, first: bool = False) -> None:

@@ -84,3 +84,27 @@ def test_an_admission_gets_the_next_free_slot_before_the_pieces_waiting_longer()
     admission.join(10)
     other.join(10)
     assert order == ["admission", "step"]
+
+
+def test_the_slots_lose_no_wake_up_and_never_run_more_pieces_than_they_have():
+    """Threads of both kinds taking and giving back two slots many times: every one finishes (a release that woke
+    nobody who could take the slot would leave a thread waiting for good), never more than two at once."""
+    slots, lock, now, most = busy.Slots(2), threading.Lock(), [0], [0]
+
+    def pieces(first: bool) -> None:
+        for _ in range(300):
+            slots.acquire(first=first)
+            with lock:
+                now[0] += 1
+                most[0] = max(most[0], now[0])
+            with lock:
+                now[0] -= 1
+            slots.release()
+
+    threads = [threading.Thread(target=pieces, args=(k % 3 == 0,), daemon=True) for k in range(9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a thread still waits for a free slot"
+    assert most[0] <= 2 and slots._free == 2 and slots._waiting == 0
