@@ -436,8 +436,8 @@ def _sync_gather_s(m: Migration, console_id: int) -> float:
     """How long step 9 waits for other migrations' asks before re-syncing an IVM: ``SYNC_GATHER_S`` while another one
     on that IVM is about to ask (its step 9 waits for the partition to leave the source: a batch's members end a
     second or less apart), so that one sync serves several (each ending member's own syncs were most of a batch's
-    IVM commands and audit events); none otherwise (a migration alone, the last one of a batch). Asked again while it
-    waits (``sync_since``): the wait ends once those have asked, and queue behind it. After the slot is freed."""
+    IVM commands and audit events); none otherwise (a migration alone, the last one of a batch). After the slot is
+    freed."""
     about_to_ask = (MigrationStep.objects.filter(number=9, status=StepStatus.RUNNING,
                                                  migration__status=MigrationStatus.RUNNING,
                                                  migration__ivm_done_at__isnull=True)

@@ -37,7 +37,6 @@ from mobility.ivm import AuthenticationFailed, ConnectionFailed, HostKeyMismatch
 from mobility.models import IVMConsole
 
 logger = logging.getLogger("mobility.inventory")
-GATHER_STEP_S = 0.05  # how often a sync waiting for other asks looks again whether more are coming (sync_since)
 
 
 @dataclass
@@ -177,9 +176,8 @@ def sync_since(console: IVMConsole, since: datetime, *, gather=None) -> SyncResu
     same IVM go one at a time, so the later ones find the sync the first one ran.
 
     ``gather``: seconds to wait, before running a sync of its own, for other threads to ask too (called when the sync
-    is due; 0 or None: none), asked again every ``GATHER_STEP_S`` while it waits: the wait ends at its first 0 (those
-    that were coming have asked), else after its first answer. Those that ask meanwhile queue behind it and share its
-    sync, which begins after they asked."""
+    is due; 0 or None: none). Those that ask meanwhile queue behind it and share its sync, which begins after they
+    asked."""
     # Asked first without waiting: a thread whose ``since`` a finished sync already meets must not queue behind
     # another thread's newer sync of the same IVM (a batch's next start waited seconds for the re-syncs of members
     # that had just ended).
@@ -190,21 +188,12 @@ def sync_since(console: IVMConsole, since: datetime, *, gather=None) -> SyncResu
     with flight:
         if _synced_since(console, since):
             return SyncResult(console=console, ok=True, shared=True)
-        # Another process's sync may have begun after we asked and ended while we waited.
-        if _gathered(gather) and _synced_since(console, since):
-            return SyncResult(console=console, ok=True, shared=True)
+        wait = _gather_s(gather)
+        if wait:
+            time.sleep(wait)
+            if _synced_since(console, since):  # another process's sync began after we asked and ended meanwhile
+                return SyncResult(console=console, ok=True, shared=True)
         return sync_console(console)
-
-
-def _gathered(gather) -> bool:
-    """Wait for other asks while ``gather`` wants to (see ``sync_since``); whether it waited at all."""
-    limit = _gather_s(gather)
-    deadline = time.monotonic() + limit
-    while (left := deadline - time.monotonic()) > 0:
-        time.sleep(min(GATHER_STEP_S, left))
-        if not _gather_s(gather):
-            break
-    return limit > 0
 
 
 def _gather_s(gather) -> float:
