@@ -470,8 +470,8 @@ def complete(m: Migration, run: RunState, cfg) -> float | None:
     if m.ivm_done_at is None:  # the IVMs are done with it: its slots free now, not after the re-sync below
         guarded_update(m.pk, ivm_done_at=moved)
         m.ivm_done_at = moved
-        wake_workers()  # (after the commit) a batch's next member may start: the other workers' poll loops,
-        transaction.on_commit(slot_freed)  # and this process's members waiting in line, at once
+        wake_workers(slot_freed=True)  # (after the commit) a batch's next member may start: another worker's,
+        transaction.on_commit(slot_freed)  # or this process's members waiting in line, at once
     for system in (m.source, m.destination):
         with busy.waiting():
             result = sync_since(system.console, moved, gather=lambda c=system.console_id: _sync_gather_s(m, c))

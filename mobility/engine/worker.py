@@ -57,9 +57,10 @@ class Engine:
                         self.cfg.lease_s)
         return self
 
-    def wake(self) -> None:
+    def wake(self, *, slot_freed: bool = False) -> None:
         self._wake.set()
-        admission.slot_freed()  # a wake-up may be another process's freed slot: the members in line look now
+        if slot_freed:  # another process's: this one's members waiting in line look now
+            admission.slot_freed()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the current pieces of work and release every lease (a SIGTERM'd worker hands over at once)."""
@@ -186,4 +187,4 @@ class EngineConsumer(SyncConsumer):
     """Serves the worker channel: a wake-up makes the poll loop look for due work now."""
 
     def engine_wake(self, message):
-        process_engine().wake()
+        process_engine().wake(slot_freed=message.get("slot_freed") is True)

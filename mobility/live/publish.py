@@ -131,15 +131,17 @@ def _send(group: str, message: dict) -> None:
         logger.warning("live push to %s failed", group, exc_info=True)
 
 
-def wake_workers() -> None:
+def wake_workers(*, slot_freed: bool = False) -> None:
     """After the commit, a hint for the engine's poll loop to look for due work now (at most once, may be lost: the
-    workers also poll): the engine of this process directly, else the workers' channel."""
+    workers also poll): the engine of this process directly, else the workers' channel. ``slot_freed``: a batch's
+    slot too, which the members waiting in line in the engine that gets it look for at once."""
     def send():
         if _local_engine is not None:
-            _local_engine.wake()
+            _local_engine.wake(slot_freed=slot_freed)
             return
         try:
-            async_to_sync(get_channel_layer().send)(settings.IVMWEB_WORKER_CHANNEL, {"type": "engine.wake"})
+            async_to_sync(get_channel_layer().send)(settings.IVMWEB_WORKER_CHANNEL,
+                                                    {"type": "engine.wake", "slot_freed": slot_freed})
         except Exception:  # noqa: BLE001 — a lost wake-up only delays the work until the next poll
             logger.debug("worker wake-up not sent", exc_info=True)
 

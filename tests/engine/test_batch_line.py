@@ -98,17 +98,23 @@ def test_the_line_costs_two_queries(crew):
 
 def test_a_freed_slot_wakes_the_members_waiting_in_line_at_once():
     """A member waiting in line (``Driver._run``) looks again as soon as a slot frees in this process (step 9) or a
-    wake-up comes from another one (``Engine.wake``), not at the end of its wait; one freed since it last looked ends
-    the wait before it begins."""
-    for free_a_slot in (admission.slot_freed, Engine("test-wake").wake):
+    wake-up that says so comes from another one (``Engine.wake(slot_freed=True)``), not at the end of its wait; one
+    freed since it last looked ends the wait before it begins. Other wake-ups leave it be."""
+    for free_a_slot in (admission.slot_freed, lambda: Engine("test-wake").wake(slot_freed=True)):
         seen = admission.freed_count()
         woke = threading.Event()
         waiter = threading.Thread(target=lambda s=seen, w=woke: (admission.wait_for_slot(s, 60.0), w.set()))
         waiter.start()
         assert not woke.wait(0.3)  # nothing freed yet: it waits
         free_a_slot()
-        assert woke.wait(10.0), f"{free_a_slot.__qualname__} did not wake the member waiting in line"
+        assert woke.wait(10.0), "a freed slot did not wake the member waiting in line"
         waiter.join()
         started = time.monotonic()
         admission.wait_for_slot(seen, 60.0)  # freed since ``seen``: no wait at all
         assert time.monotonic() - started < 10.0
+
+
+def test_a_wake_up_that_frees_no_slot_leaves_the_members_in_line_be():
+    seen = admission.freed_count()
+    Engine("test-wake").wake()  # a job, a status change: the poll loop looks, the line does not
+    assert admission.freed_count() == seen
