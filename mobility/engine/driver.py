@@ -14,7 +14,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from mobility import journal
@@ -178,8 +178,9 @@ class Driver:
             return False
         last = m.last_progress_at or m.start_intent_at
         if not m.stuck and now - last > timedelta(seconds=self.cfg.stuck_s):
-            guarded_update(m.pk, stuck=True)
-            emit(m.pk, "stuck", {"since": last.isoformat()})
+            with transaction.atomic():  # the flag and its event together: no reader sees one without the other
+                guarded_update(m.pk, stuck=True)
+                emit(m.pk, "stuck", {"since": last.isoformat()})
         allowed = max(self.cfg.timeout_min_s, self.cfg.timeout_s_per_gib * max(m.partition.memory_mb, 1024) / 1024)
         if self.cfg.timeout_policy == "stop" and now - m.start_intent_at > timedelta(seconds=allowed):
             emit(m.pk, "request", {"action": "stop", "by": "engine", "reason": f"overall timeout of {allowed:.0f} s"})
