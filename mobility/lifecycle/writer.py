@@ -53,9 +53,9 @@ def transition(m: Migration, move: str, *, actor=None, outcome: str | None = Non
         if m.batch_id is not None:  # its batch's page shows every member's status
             push_batch(m.batch_id)
             if spec.target in S.terminal() or spec.target == S.APPROVED:
-                # A slot of the batch is free (an end before step 9 freed it): the next member may start now, not at
-                # the next poll; a member approved again may start.
-                wake_workers(slot_freed=spec.target in S.terminal())
+                # The next member may start now, not at the next poll: a member approved again, or one that ended
+                # before step 9 freed its slot (``ivm_done_at`` unset) frees it now.
+                wake_workers(slot_freed=spec.target in S.terminal() and m.ivm_done_at is None)
 
 
 def _why_not(m: Migration, spec: Move, token: int | None):
