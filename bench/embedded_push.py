@@ -68,7 +68,7 @@ def measure(browser, topology: str, args) -> dict:
                                    "'Completed'", timeout=180_000)
             page.wait_for_timeout(300)  # the last rows' observer callbacks
             seen = page.evaluate("window.__seen")
-            events = json.loads(demo.django(EVENTS.format(pk=pk)).split("EVENTS", 1)[1])
+            events = json.loads(demo.printed(EVENTS.format(pk=pk), "EVENTS"))
             for seq, kind, at, status in events:
                 if kind not in ("step", "status", "progress") or status == "approved" or seq == 0:
                     continue

@@ -128,10 +128,12 @@ class EmbeddedDemo:
 
     def django(self, code: str) -> str:
         """Run ``code`` against the demo's database in one long-lived Django process (not one per call: each start
-        costs seconds on a busy machine); what it printed."""
+        costs seconds on a busy machine); what it printed. Its logging goes to a file of its own, not in between:
+        a thread's log line (the audit sealer's, SSH's) could otherwise split a printed line in two."""
         if self.shell is None:
+            self.shell_log = open(Path(self.dir.name) / "shell.log", "w")  # noqa: SIM115 — closed in stop()
             self.shell = subprocess.Popen([sys.executable, "-c", SHELL], cwd=REPO, env=self.env, text=True,
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.shell_log)
         self.shell.stdin.write(json.dumps(code) + "\n")
         self.shell.stdin.flush()
         out = []
@@ -141,12 +143,24 @@ class EmbeddedDemo:
                     raise RuntimeError("".join(out))
                 return "".join(out)
             out.append(line)
-        raise RuntimeError(f"the Django shell ended:\n{''.join(out)}")
+        raise RuntimeError(f"the Django shell ended:\n{''.join(out)}\n{self.shell_output()[-4000:]}")
+
+    def printed(self, code: str, marker: str) -> str:
+        """What ``code`` printed after ``marker`` on the line that starts with it."""
+        out = self.django(code)
+        found = re.search(rf"^{re.escape(marker)} (.*)$", out, re.MULTILINE)
+        if found is None:
+            raise RuntimeError(f"no line starting with {marker!r} in what the code printed:\n{out}")
+        return found.group(1)
+
+    def shell_output(self) -> str:
+        """What the Django shell logged."""
+        self.shell_log.flush()
+        return (Path(self.dir.name) / "shell.log").read_text()
 
     def submitted(self, *routes: tuple[str, str, str]) -> list[int]:
         """Migrations (partition, source IVM, destination IVM) waiting for approval; the users rita and alex."""
-        out = self.django(SUBMIT.format(routes=list(routes)))
-        return json.loads(out.split("IDS", 1)[1])
+        return json.loads(self.printed(SUBMIT.format(routes=list(routes)), "IDS"))
 
     def approve(self, pk: int) -> None:
         self.django(APPROVE.format(pk=pk))
@@ -198,6 +212,7 @@ class EmbeddedDemo:
             except subprocess.TimeoutExpired:  # a shell stuck in a query: killed, not left behind
                 self.shell.kill()
                 self.shell.wait(timeout=10)
+            self.shell_log.close()
         if getattr(self, "log", None) is not None:
             self.log.close()
         self.dir.cleanup()

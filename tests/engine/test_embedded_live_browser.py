@@ -63,7 +63,7 @@ def test_make_runs_defaults_push_every_step_at_once_and_ctrl_c_hands_over(chromi
 
         # Every step and status change the engine made reached the page within a second of its row's time (set
         # before the commit). The approval was another process's: its push went nowhere, the page read it later.
-        events = json.loads(demo.django(EVENTS.format(pk=first)).split("EVENTS", 1)[1])
+        events = json.loads(demo.printed(EVENTS.format(pk=first), "EVENTS"))
         engine_events = [e for e in events if e[1] in ("step", "status") and e[3] != "approved"]
         seen = live.evaluate("window.__seen")
         delays = {seq: round(seen[str(seq)] - at, 3) for seq, _, at, _ in engine_events if str(seq) in seen}
@@ -95,10 +95,10 @@ def test_make_runs_defaults_push_every_step_at_once_and_ctrl_c_hands_over(chromi
         # Ctrl-C mid-transfer: the engine hands the migration over (lease released) before the demo exits.
         demo.approve(second)
         deadline = time.monotonic() + 60
-        while (claim := demo.django(CLAIM.format(pk=second)).split("CLAIM", 1)[1].split())[0] == "approved":
+        while (claim := demo.printed(CLAIM.format(pk=second), "CLAIM").split())[0] == "approved":
             assert time.monotonic() < deadline, claim
             time.sleep(0.2)
         assert claim[0] == "running" and claim[1] != "''", claim  # under way, driven by the engine in daphne
         assert demo.ctrl_c_web() < 20
         assert "stopping the engine: handing its migrations over" in demo.output()
-        assert demo.django(CLAIM.format(pk=second)).split("CLAIM", 1)[1].split() == ["running", "''", "None"]
+        assert demo.printed(CLAIM.format(pk=second), "CLAIM").split() == ["running", "''", "None"]
