@@ -195,6 +195,8 @@ def asgi_server(django_db_setup, django_db_blocker):
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
     from django.db import connections
 
+    from mobility.inventory.connections import close_all_clients
+
     # The child is forked: it inherits settings already pointing at the test database. Close our
     # connections first so that no socket is shared, and fork unblocked so the child may use the DB.
     process = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler),
@@ -204,6 +206,7 @@ def asgi_server(django_db_setup, django_db_blocker):
         for conn in connections.all():  # a pool's threads do not survive a fork: each side opens its own
             if getattr(conn, "pool", None) is not None:
                 conn.close_pool()
+        close_all_clients()  # waits for their transport threads: none may be mid-packet (in OpenSSL) at the fork
         process.start()
     try:
         if not process.ready.wait(timeout=30):

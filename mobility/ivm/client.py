@@ -167,10 +167,16 @@ class IVMClient:
         """Open the transport now (otherwise the first ``run`` does). Raises the typed errors."""
         self._ensure_transport()
 
-    def close(self) -> None:
-        """Close the transport; a later ``run`` reconnects."""
+    def close(self, wait_s: float = 0.0) -> None:
+        """Close the transport; a later ``run`` reconnects. ``wait_s``: wait that long for its thread to end.
+
+        paramiko's close does not wait for the transport's thread, which may be sending its last packets through
+        OpenSSL: a process forked then can inherit OpenSSL's locks held, and hang in its first hash (a sign-in)."""
         with self._lock:
+            transport = self._transport
             self._drop_locked()
+        if wait_s and transport is not None and transport is not threading.current_thread():
+            transport.join(wait_s)
 
     def __enter__(self) -> IVMClient:
         return self

@@ -44,11 +44,13 @@ class ClientPool:
             client.close()
         return len(idle)
 
-    def close_all(self) -> None:
+    def close_all(self, wait_s: float = 5.0) -> None:
+        """Close every client, each waiting up to ``wait_s`` for its transport's thread to end (before a fork, at
+        shutdown)."""
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
-            client.close()
+            client.close(wait_s=wait_s)
 
     def __len__(self) -> int:
         return len(self._clients)

@@ -261,6 +261,18 @@ def test_pool_reuses_one_client_per_ivm_and_closes_idle_ones(ivm):
     assert len(pool) == 0
 
 
+def test_closing_every_client_waits_for_their_transport_threads(ivm):
+    # Forked after close_all (a test's daphne), a process must not inherit a transport thread mid-packet.
+    pool = ClientPool()
+    clients = [pool.get(key, lambda: client_for(ivm)) for key in range(3)]
+    for client in clients:
+        client.run(commands.lssyscfg("lpar"))
+    transports = [client._transport for client in clients]
+    assert all(t.is_alive() for t in transports)
+    pool.close_all()
+    assert not [t for t in transports if t.is_alive()]
+
+
 def test_a_shell_that_does_not_answer_a_batch_gets_the_commands_one_by_one(ivm):
     # FakeIVM splits the whole line into one argv and answers without the end markers: ivmweb must not
     # guess which output belongs to which command, and runs each alone instead.
