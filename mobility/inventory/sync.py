@@ -177,7 +177,8 @@ def sync_since(console: IVMConsole, since: datetime, *, gather=None) -> SyncResu
 
     ``gather``: seconds to wait, before running a sync of its own, for other threads to ask too (called when the sync
     is due; 0 or None: none). Those that ask meanwhile queue behind it and share its sync, which begins after they
-    asked."""
+    asked. A thread that queued behind another's sync does not wait again: the asks that came meanwhile queued behind
+    it already (waiting once more each time chained the waits: a batch's last member waited 5 s for its re-syncs)."""
     # Asked first without waiting: a thread whose ``since`` a finished sync already meets must not queue behind
     # another thread's newer sync of the same IVM (a batch's next start waited seconds for the re-syncs of members
     # that had just ended).
@@ -185,15 +186,20 @@ def sync_since(console: IVMConsole, since: datetime, *, gather=None) -> SyncResu
         return SyncResult(console=console, ok=True, shared=True)
     with _flights_lock:
         flight = _flights.setdefault(console.pk, threading.Lock())
-    with flight:
+    queued = not flight.acquire(blocking=False)
+    if queued:
+        flight.acquire()
+    try:
         if _synced_since(console, since):
             return SyncResult(console=console, ok=True, shared=True)
-        wait = _gather_s(gather)
+        wait = 0 if queued else _gather_s(gather)
         if wait:
             time.sleep(wait)
             if _synced_since(console, since):  # another process's sync began after we asked and ended meanwhile
                 return SyncResult(console=console, ok=True, shared=True)
         return sync_console(console)
+    finally:
+        flight.release()
 
 
 def _gather_s(gather) -> float:

@@ -338,6 +338,24 @@ def test_sync_since_gathers_the_asks_that_come_while_it_waits_into_its_one_sync(
     assert row.last_sync_ok_at - timezone.timedelta(seconds=row.last_sync_duration_s) >= asked
 
 
+def test_an_ask_queued_behind_another_sync_runs_its_own_without_gathering_again(transactional_db, consoles):
+    """Those that asked while it queued are queued behind it already: a wait for more would only chain the waits."""
+    from django.utils import timezone
+
+    from mobility.inventory import sync_since
+
+    console = consoles["ivm1"]
+    thread, results = _waiting_sync(console, 0.5)
+    asked_gather = []
+    # Asked for a read that begins after the first one's sync has begun: it queues behind it, then needs its own.
+    second = sync_since(console, timezone.now() + timezone.timedelta(seconds=0.6),
+                        gather=lambda: asked_gather.append(1) or 5.0)
+    thread.join(60)
+    assert results["first"].ok and not results["first"].shared
+    assert second.ok and not second.shared and second.commands > 0
+    assert asked_gather == []  # it did not wait to gather
+
+
 def test_a_sync_that_another_process_ran_while_it_waited_serves_it(transactional_db, consoles):
     """The wait for other asks is per process: another process's sync that began after the ask and ended during the
     wait serves it too (checked again after the wait)."""
