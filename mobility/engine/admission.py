@@ -15,11 +15,10 @@ from django.utils import timezone
 
 from mobility.choices import MigrationStatus, StepStatus
 from mobility.engine import ivmside
-from mobility.engine.claim import ADMITTED, HOLDING, LOOKAHEAD, WAITING, holding_slots
+from mobility.engine.claim import ADMITTED, HOLDING, LOOKAHEAD, WAITING
 from mobility.lifecycle.writer import transition
 from mobility.models import Batch, BatchStatus, ManagedSystem, Migration, MigrationStep
-from mobility.models.migrations import queue_position
-from mobility.models.migrations import shares_a_server as _shares_a_server
+from mobility.models.migrations import shares_a_server
 
 # --- batches: members start in the batch's order, never more at once than its parallelism ---------------------------
 
@@ -149,16 +148,37 @@ def _fresh_steps(m: Migration) -> None:
     renders the whole panel with them, and each step event after it pushes its own row alone, which a page open
     since the approval must already have. Fenced by the caller's transaction: the ``admit`` transition that follows
     in it refuses a stale fence (``FenceLost``), and the rollback takes these writes back with it."""
-    if not m.steps.exists():
+    if m.start_intent_at is None:  # a fresh run (again after a re-approval): every step starts pending
+        if not MigrationStep.objects.filter(migration=m).update(status=StepStatus.PENDING, started_at=None,
+                                                                 finished_at=None):
+            m.create_steps()
+    elif not m.steps.exists():
         m.create_steps()
-    elif m.start_intent_at is None:  # a fresh run (again after a re-approval): every step starts pending
-        MigrationStep.objects.filter(migration=m).update(status=StepStatus.PENDING, started_at=None, finished_at=None)
+
+
+def _competition(m: Migration) -> dict:
+    """In one query over the migrations sharing a server with ``m``: the slots of ``m``'s mode held on its source
+    (``source``) and on its destination (``destination``), and the queued migrations ahead of ``m`` (``ahead``: those
+    queued before it, or every queued one when ``m`` has not queued yet)."""
+    def on(system_id):
+        return Q(source_id=system_id) | Q(destination_id=system_id)
+
+    holding = HOLDING & Q(mode=m.mode)
+    ahead = Q(status=MigrationStatus.QUEUED)
+    if m.queued_at is not None:
+        ahead &= Q(queued_at__lt=m.queued_at) | Q(queued_at=m.queued_at, pk__lt=m.pk)
+    return Migration.objects.filter(shares_a_server(m)).aggregate(
+        source=Count("pk", filter=holding & on(m.source_id)),
+        destination=Count("pk", filter=holding & on(m.destination_id)), ahead=Count("pk", filter=ahead))
 
 
 def admit(m: Migration, line: Line | None = None) -> bool:
     """Start ``m`` (status RUNNING) if both IVMs have a free slot, nothing queued is ahead and (a batch's member) its
     batch lets it; else queue it. ``line``: its ``batch_line`` as the caller just read it (asked again under the
-    locks before it starts)."""
+    locks before it starts).
+
+    Every admission sharing a server waits for these locks (an evacuation's members all share the source), and on
+    a busy worker each round trip can wait for the interpreter: the locked section asks in as few queries as it can."""
     if (line or batch_line(m)).why is not None:  # not its batch's turn: no need to ask the IVMs
         return False
     limits = _limits(m)  # SSH outside the transaction: never hold row locks across the network
@@ -167,23 +187,21 @@ def admit(m: Migration, line: Line | None = None) -> bool:
         # checks (KEY SHARE) of other transactions inserting rows that point at these systems (that deadlocked).
         list(ManagedSystem.objects.select_for_update(no_key=True)
              .filter(pk__in=[m.source_id, m.destination_id]).order_by("pk"))
-        if m.batch_id is not None:  # the batch's slots are counted under its row's lock
-            list(Batch.objects.select_for_update(no_key=True).filter(pk=m.batch_id))
+        # The batch's slots are counted under its row's lock (read here once, for its line below).
+        batch = (Batch.objects.select_for_update(no_key=True).only("status", "parallelism").filter(pk=m.batch_id)
+                 .first() if m.batch_id is not None else None)
         m.refresh_from_db()
         if m.status not in (MigrationStatus.APPROVED, MigrationStatus.QUEUED):
             return m.status in ADMITTED
-        if batch_line(m).why is not None:
+        if _line(m.batch_id, batch, m.batch_position).why is not None:
             return False
-        free = True
-        for system_id, (supported, ivm_in_progress) in zip((m.source_id, m.destination_id), limits, strict=True):
-            ours = holding_slots(Migration.objects.filter(Q(source_id=system_id) | Q(destination_id=system_id),
-                                                          mode=m.mode)).count()
-            if max(ours, ivm_in_progress) >= supported:
-                free = False
-        queued_ahead = m.queued_at is not None and queue_position(m) != 1
-        earlier_waiting = m.queued_at is None and Migration.objects.filter(
-            _shares_a_server(m), status=MigrationStatus.QUEUED).exists()
-        if free and not queued_ahead and not earlier_waiting:
+        held = _competition(m)
+        free = all(max(ours, ivm_in_progress) < supported for ours, (supported, ivm_in_progress)
+                   in zip((held["source"], held["destination"]), limits, strict=True))
+        # First in the queue: queued, none before it; not queued yet, none queued at all. (Approved again with
+        # its old place, it queues anew first.)
+        first = held["ahead"] == 0 and (m.queued_at is None or m.status == MigrationStatus.QUEUED)
+        if free and first:
             _fresh_steps(m)
             transition(m, "admit", outcome="", started_at=timezone.now(), ivm_done_at=None)
             return True

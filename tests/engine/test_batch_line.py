@@ -96,6 +96,26 @@ def test_the_line_costs_two_queries(crew):
     assert (len(line_queries), len(wait_queries)) == (2, 2)
 
 
+@pytest.mark.django_db
+def test_an_admission_asks_under_its_locks_in_few_queries(crew):
+    # Every admission sharing a server waits for these locks (an evacuation's members all share the source): the
+    # counts of both servers and the queue in one query, the batch's line read from the batch row it locked.
+    from mobility.engine.claim import claim
+    from mobility.journal import driving
+    from mobility.models import ManagedSystem
+
+    batch, members = crew
+    ManagedSystem.objects.update(active_migrations_supported=8, inactive_migrations_supported=8)
+    member = Migration.objects.select_related("source", "destination").get(pk=members[0].pk)
+    token = claim(member.pk, "test-worker", 30.0)
+    with driving("test-worker", token, 30.0, threading.Event()), CaptureQueriesContext(connection) as queries:
+        assert admission.admit(member)
+    locked = [q["sql"] for q in queries.captured_queries]
+    locked = locked[next(i for i, sql in enumerate(locked) if "FOR NO KEY UPDATE" in sql):]
+    assert Migration.objects.get(pk=member.pk).status == MigrationStatus.RUNNING
+    assert len(locked) <= 14, "\n".join(locked)
+
+
 def test_a_freed_slot_wakes_the_members_waiting_in_line_at_once():
     """A member waiting in line (``Driver._run``) looks again as soon as a slot frees in this process (step 9) or a
     wake-up that says so comes from another one (``Engine.wake(slot_freed=True)``), not at the end of its wait; one
