@@ -106,23 +106,36 @@ def members(batch) -> list[tuple[str, str, float, float, float]]:
             for m in batch.migrations.select_related("partition", "destination").order_by("batch_position")]
 
 
+def segments(m) -> dict[str, float]:
+    """Where one member's time went: each step's segment, from the end of the one before (or the admission) to its
+    own end; its slot (admission to the IVMs being done with it, ``ivm_done_at``) against what follows it (step 9's
+    re-sync, the end)."""
+    found, t = {}, m.started_at
+    for s in sorted((s for s in m.steps.all() if s.finished_at and s.number <= 10), key=lambda s: s.number):
+        found[f"step {s.number}"] = (s.finished_at - t).total_seconds()
+        t = max(t, s.finished_at)
+    found["last step -> end"] = (m.finished_at - t).total_seconds()
+    if m.ivm_done_at:
+        found["slot: admitted -> IVM done"] = (m.ivm_done_at - m.started_at).total_seconds()
+        found["IVM done -> end"] = (m.finished_at - m.ivm_done_at).total_seconds()
+    return found
+
+
 def step_profile(batch) -> dict[str, float]:
-    """Where a member's time goes (medians over the members, from the steps' own timestamps): each step's segment,
-    from the end of the one before (or the admission) to its own end; and the member's slot (admission to the IVMs
-    being done with it, ``ivm_done_at``) against what follows it (step 9's re-sync, the end)."""
+    """Each segment's median over the members (``segments``)."""
     from statistics import median
 
     found: dict[str, list[float]] = {}
     for m in batch.migrations.prefetch_related("steps"):
-        t = m.started_at
-        for s in sorted((s for s in m.steps.all() if s.finished_at and s.number <= 10), key=lambda s: s.number):
-            found.setdefault(f"step {s.number}", []).append((s.finished_at - t).total_seconds())
-            t = max(t, s.finished_at)
-        found.setdefault("last step -> end", []).append((m.finished_at - t).total_seconds())
-        if m.ivm_done_at:
-            found.setdefault("slot: admitted -> IVM done", []).append((m.ivm_done_at - m.started_at).total_seconds())
-            found.setdefault("IVM done -> end", []).append((m.finished_at - m.ivm_done_at).total_seconds())
+        for key, seconds in segments(m).items():
+            found.setdefault(key, []).append(seconds)
     return {k: round(median(v), 3) for k, v in sorted(found.items())}
+
+
+def last_member(batch) -> dict[str, float]:
+    """The segments of the member that ended last: what the tail is made of."""
+    m = batch.migrations.prefetch_related("steps").order_by("-finished_at").first()
+    return {k: round(v, 3) for k, v in sorted(segments(m).items())}
 
 
 def work_done(batch) -> dict:
@@ -233,6 +246,7 @@ def main() -> int:
                 batch = run_batch(planning.evacuate(requester, source, reason="bench: batch"), approver, SLOTS, 1800)
                 batch_cpu = spent(before)
                 rows, batch_steps, batch_work = members(batch), step_profile(batch), work_done(batch)
+                last = last_member(batch)
                 queued = batch.migrations.filter(queued_at__isnull=False).count()
             finally:
                 for worker in workers:
@@ -259,7 +273,7 @@ def main() -> int:
                # the batch's opening to each of the first admissions (slots idle while members wait), and the last
                # slot's release to the last member's end (its re-sync: outside the slots, inside the wall)
                "opening_s": [round(a - opened, 3) for a in sorted(a for _, _, a, _, _ in rows)[:SLOTS]],
-               "tail_s": round(wall - (max(f for _, _, _, f, _ in rows) - opened), 3),
+               "tail_s": round(wall - (max(f for _, _, _, f, _ in rows) - opened), 3), "last_member": last,
                "batch_member_s": [round(e - a, 2) for _, _, a, _, e in rows],
                "alone_step_median_s": alone_steps, "batch_step_median_s": batch_steps,
                # CPU seconds the worker(s), the simulator and PostgreSQL spent on each phase, and the machine's
