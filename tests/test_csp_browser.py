@@ -65,6 +65,9 @@ def crawl(page, base: str, start: list[str], limit: int = 200) -> Counter:
             continue
         assert "content-security-policy" in response.headers, path  # enforced, not report-only
         per_view[view] += 1
+        if page.locator("#swagger-ui").count():  # its violations come once it has rendered, after the load
+            page.locator("#swagger-ui .information-container").wait_for()
+            page.wait_for_load_state("networkidle")
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
             url = urlsplit(urljoin(page.url, href))
             if f"{url.scheme}://{url.netloc}" == base:
