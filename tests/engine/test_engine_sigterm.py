@@ -31,6 +31,23 @@ def test_a_worker_stopped_with_sigterm_removes_its_heartbeat_and_exits_cleanly()
 
 
 @pytest.mark.django_db(transaction=True)
+def test_sigusr1_writes_every_threads_stack_to_the_log_and_the_worker_goes_on():
+    """For a worker that hangs (what is it waiting for?): ``kill -USR1`` answers in its log, and stops nothing."""
+    import signal
+
+    worker = Worker("usr1-1", lease=30.0)
+    try:
+        wait_for(lambda: "started; serving channel" in worker.output(), 30, 0.2, "the channel listener")
+        worker.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "Current thread" in worker.output(), 15, 0.2, "the stacks in the log")
+        assert 'File "' in worker.output().split("Current thread", 1)[1]
+        time.sleep(0.5)
+        assert worker.proc.poll() is None  # it goes on
+    finally:
+        worker.stop()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_stopped_engine_leaves_no_housekeeping_behind(estate):
     """An engine stopped inside a process that goes on (the web process's, a test's) waits for its housekeeping, here
     a periodic sync of every IVM over SSH, rather than leave it running with its database connection."""

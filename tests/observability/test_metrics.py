@@ -179,8 +179,10 @@ def test_a_worker_only_host_serves_its_metrics_with_the_same_restriction(tmp_pat
     """``run_engine --metrics ADDR:PORT``: the exposition, parsed by prometheus_client's parser; the token is asked
     for when set; nothing but /metrics is served."""
     import os
+    import signal
     import subprocess
     import sys
+    import time
     import urllib.error
     import urllib.request
 
@@ -220,6 +222,11 @@ def test_a_worker_only_host_serves_its_metrics_with_the_same_restriction(tmp_pat
         proc.terminate()
         try:
             proc.wait(20)
+        except subprocess.TimeoutExpired:  # what it was doing: its log, and every thread's stack (faulthandler)
+            os.kill(proc.pid, signal.SIGUSR1)
+            time.sleep(1)
+            print("--- worker log (last 60 lines) ---", *log.read_text(errors="replace").splitlines()[-60:], sep="\n")
+            raise
         finally:
             proc.kill()  # never left behind holding the test database (a failed stop still fails the test)
             proc.wait(10)

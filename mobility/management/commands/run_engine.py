@@ -6,6 +6,7 @@ like ``runworker ivmweb-engine`` does, so wake-ups from the web process are answ
 pages' IVM jobs (tests, scans, syncs, validations) and no migration.
 """
 
+import faulthandler
 import logging
 import signal
 import sys
@@ -39,6 +40,8 @@ class Command(RunWorker):
         # Dozens of driver threads share one GIL; a thread back from PostgreSQL or the IVM waits for it up to the
         # switch interval per hand-over. 1 ms instead of 5 ms lets a committed change reach its push sooner.
         sys.setswitchinterval(0.001)
+        # `kill -USR1 <pid>`: every thread's stack to stderr (the log), for a worker that hangs, and it goes on.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         if options.get("lease"):
             CONFIG.lease_s = options["lease"]
         if options.get("poll"):
