@@ -123,9 +123,9 @@ def _limits(m: Migration) -> list[tuple[int, int]]:
     """(supported, in progress on the IVM) for the migration's mode, on the source and on the destination.
 
     A batch's member is admitted on the inventory's limits and ivmweb's own count (no SSH: a slot handed over in
-    milliseconds, not two round trips to busy IVMs), since the IVM still enforces its limit at ``-o m`` and a refusal
-    there (or the inventory showing it at step 1) sends the member back to wait (``steps._ivm_busy``); a member refused so once, and any other migration, asks
-    the IVMs' counts, which include migrations started outside ivmweb."""
+    milliseconds, not two round trips to busy IVMs), since the IVM still enforces its limit: a refusal at ``-o m``, or
+    the IVMs' own counts at step 1, send the member back to wait (``steps._ivm_busy``). A member sent back so once,
+    and any other migration, asks the IVMs' counts, which include migrations started outside ivmweb."""
     field = f"{m.mode}_migrations_supported"
     known = [getattr(system, field) for system in (m.source, m.destination)]
     if m.batch_id is not None and all(known) and not m.steps.filter(data__has_key="ivm_busy_at").exists():
