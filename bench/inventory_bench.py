@@ -69,15 +69,19 @@ def production_settings() -> None:
     workers and daphne inherit these; the throw-away keys are the bench's own."""
     if "DEBUG" in os.environ:
         return
+    import atexit
     import secrets
+    import shutil
 
     from cryptography.fernet import Fernet
 
+    checkpoints = tempfile.mkdtemp(prefix="bench-")
+    atexit.register(shutil.rmtree, checkpoints, ignore_errors=True)  # the bench's own, gone with it
     os.environ.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="127.0.0.1,localhost",
                       IVMWEB_ENCRYPTION_KEYS=Fernet.generate_key().decode(), SECURE_SSL_REDIRECT="0",
                       EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
                       IVMWEB_AUDIT_CHECKPOINT_KEY=secrets.token_hex(32),
-                      IVMWEB_AUDIT_CHECKPOINT_FILE=os.path.join(tempfile.mkdtemp(prefix="bench-"), "checkpoints"))
+                      IVMWEB_AUDIT_CHECKPOINT_FILE=os.path.join(checkpoints, "checkpoints"))
 
 
 def setup_django(db_name: str, pg: str) -> None:
